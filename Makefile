@@ -1,0 +1,39 @@
+# make run   : set up and materialize the 2023-24 season (every phase, every check) on the embedded default
+# make test  : set up and run the tests
+# make dev   : dagster dev (webserver + daemon) on the same DuckDB warehouse and DAGSTER_HOME
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export DAGSTER_HOME := $(CURDIR)/dagster_home
+export NBA_PIPELINE_WAREHOUSE := $(CURDIR)/data/warehouse.duckdb
+SEASON_START ?= 2023-10-24
+SEASON_END ?= 2024-04-14
+
+.PHONY: setup run dev test benchmark clean
+
+$(BIN)/dagster: setup.py pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+setup: $(BIN)/dagster
+
+run: setup
+	$(BIN)/dagster asset materialize -m nba_pipeline.definitions --select '*' \
+		--partition-range $(SEASON_START)...$(SEASON_END)
+	@echo "Warehouse (DuckDB): $(NBA_PIPELINE_WAREHOUSE)"
+	@echo "Dagster instance:   $(DAGSTER_HOME)"
+	@echo "UI: make dev  ->  http://127.0.0.1:3000  (assets, partitions, checks)"
+
+dev: setup
+	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+test: setup
+	$(BIN)/pytest -q
+
+benchmark: setup
+	$(BIN)/python benchmarks/backfill_benchmark.py
+
+clean:
+	rm -rf data dagster_home/storage dagster_home/history dagster_home/schedules dagster_home/logs

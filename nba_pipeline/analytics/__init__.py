@@ -1,0 +1,1 @@
+"""Analytics phase: team and player game summaries computed from the raw feeds."""

@@ -1,0 +1,120 @@
+"""Rules for the analytics tables: completeness against the schedule, usage/minutes population, quality."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from nba_pipeline.checks import names
+from nba_pipeline.checks.factories import MAX_NAMED, min_mean, min_share, no_bad_rows, no_duplicate_keys
+from nba_pipeline.checks.rules import CheckInputs, CheckRule, verdicts_by_date
+
+
+def _played(f: pd.DataFrame) -> pd.Series:
+    return f["played"].fillna(False)
+
+
+def _everyone(f: pd.DataFrame) -> pd.Series:
+    return pd.Series(True, index=f.index)
+
+
+def _ids(values) -> str:
+    values = sorted(set(map(str, values)))
+    return ", ".join(values[:MAX_NAMED]) + (f" (+{len(values) - MAX_NAMED} more)" if len(values) > MAX_NAMED else "")
+
+
+def _scheduled_games_complete(inputs: CheckInputs) -> pd.DataFrame:
+    """Every scheduled game is final and has exactly two team rows; rows that match no game are named."""
+    f, schedule = inputs.frame, inputs.schedule
+    rows_per_game = f.dropna(subset=["game_id"]).groupby("game_id").size()
+    verdicts = []
+    for day, games in schedule.groupby(pd.to_datetime(schedule["game_date"])):
+        not_final = games.loc[games["game_status"] != "Final", "game_id"]
+        counts = rows_per_game.reindex(games["game_id"], fill_value=0)
+        wrong = counts[(counts != 2) & ~counts.index.isin(not_final)]
+        day_rows = f[pd.to_datetime(f["game_date"]) == day]
+        unmatched = day_rows.loc[day_rows["game_id"].isna(), "source_game_id"]
+        problems = []
+        if len(not_final):
+            problems.append(f"not final yet: {_ids(not_final)}")
+        if len(wrong):
+            problems.append("games without exactly two team rows: " + _ids(f"{g} ({n})" for g, n in wrong.items()))
+        if len(unmatched):
+            problems.append(f"rows matching no scheduled game: {_ids(unmatched)}")
+        complete = len(games) - len(not_final) - len(wrong)
+        verdicts.append((day, len(day_rows), 100.0 * complete / len(games), not problems, "; ".join(problems)))
+    per_date = pd.DataFrame(verdicts, columns=["game_date", "rows", "value", "passed", "detail"])
+    return verdicts_by_date(per_date, inputs)
+
+
+TEAM_OFFENSE_RULES = [
+    CheckRule(
+        names.SCHEDULED_GAMES_COMPLETE,
+        "Every scheduled game of the date is final and present with exactly two team rows.",
+        _scheduled_games_complete,
+    ),
+    no_duplicate_keys(names.NO_DUPLICATE_KEYS, ["source_game_id", "team_id"]),
+    min_mean(
+        names.AVG_QUALITY_SCORE,
+        "Average row quality score is at least the configured minimum.",
+        "quality_score",
+        _everyone,
+        lambda t: t.team_offense_game_summary.avg_quality_score_min,
+    ),
+    min_share(
+        names.PRODUCTION_READY,
+        "Share of production-ready team-games is at least the configured minimum.",
+        lambda f: f["production_ready"],
+        _everyone,
+        lambda t: t.team_offense_game_summary.production_ready_min_pct,
+    ),
+]
+
+TEAM_DEFENSE_RULES = [
+    no_duplicate_keys(names.NO_DUPLICATE_KEYS, ["game_id", "team_id"]),
+    no_bad_rows(
+        names.OPPONENT_MATCHED,
+        "Every team-game found its opponent's offense (points allowed is known).",
+        lambda f, _: f["points_allowed"].isna(),
+        ["game_id", "team_id"],
+    ),
+]
+
+PLAYER_GAME_SUMMARY_RULES = [
+    min_share(
+        names.USAGE_RATE_POPULATED,
+        "usage_rate is populated for at least the configured share of players who played.",
+        lambda f: f["usage_rate"].notna(),
+        _played,
+        lambda t: t.player_game_summary.usage_rate_populated_min_pct,
+    ),
+    min_share(
+        names.MINUTES_POPULATED,
+        "minutes is populated for at least the configured share of players who played.",
+        lambda f: f["minutes"].notna(),
+        _played,
+        lambda t: t.player_game_summary.minutes_populated_min_pct,
+    ),
+    min_share(
+        names.SHOT_ZONE_COVERAGE,
+        "Shot zones exist for at least the configured share of players with attempts (warning: coverage is partial).",
+        lambda f: f["has_shot_zones"],
+        lambda f: _played(f) & (f["fga"] > 0).fillna(False),
+        lambda t: t.player_game_summary.shot_zone_coverage_min_pct,
+        blocking=False,
+    ),
+    min_mean(
+        names.AVG_QUALITY_SCORE,
+        "Average quality score of players who played is at least the configured minimum.",
+        "quality_score",
+        _played,
+        lambda t: t.player_game_summary.avg_quality_score_min,
+    ),
+    min_share(
+        names.PRODUCTION_READY,
+        "Share of production-ready rows among players who played is at least the configured minimum.",
+        lambda f: f["production_ready"],
+        _played,
+        lambda t: t.player_game_summary.production_ready_min_pct,
+    ),
+    no_duplicate_keys(names.NO_DUPLICATE_KEYS, ["source_game_id", "player_id"]),
+]

@@ -1,0 +1,92 @@
+"""team_offense_game_summary: one row per team-game with possessions, pace, offensive rating and reconciliation."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from nba_pipeline import schemas
+from nba_pipeline.analytics.box_scores import impossible_stats, parse_minutes, safe_ratio
+from nba_pipeline.analytics.game_ids import normalize_game_ids
+from nba_pipeline.analytics.quality import score_rows
+from nba_pipeline.league.seasons import season_labels
+
+TEAM_OFFENSE = {
+    "game_id": schemas.STR,
+    "source_game_id": schemas.STR,
+    "game_date": schemas.DATE,
+    "season": schemas.STR,
+    "team_id": schemas.INT,
+    "team_abbreviation": schemas.STR,
+    "opponent_team_id": schemas.INT,
+    "is_home": schemas.BOOL,
+    "team_minutes": schemas.FLOAT,
+    **{c: schemas.INT for c in ("fgm", "fga", "fg3m", "fg3a", "ftm", "fta", "oreb", "dreb", "ast", "stl", "blk", "tov", "pf", "pts")},
+    "opp_pts": schemas.INT,
+    "player_pts_sum": schemas.INT,
+    "team_turnovers": schemas.INT,
+    "possessions": schemas.FLOAT,
+    "pace": schemas.FLOAT,
+    "offensive_rating": schemas.FLOAT,
+    "quality_score": schemas.INT,
+    "quality_tier": schemas.STR,
+    "quality_issues": schemas.STR,
+    "production_ready": schemas.BOOL,
+}
+_OPP_COLUMNS = ["fgm", "fga", "fta", "oreb", "dreb", "tov", "pts"]
+
+
+def _shooting_possessions(fga, fta, oreb, opp_dreb, fgm, tov) -> pd.Series:
+    """Basketball-Reference's one-team possession estimate."""
+    oreb_share = safe_ratio(oreb, oreb + opp_dreb)
+    return fga + 0.4 * fta - 1.07 * oreb_share * (fga - fgm) + tov
+
+
+def build_team_offense(
+    team_box: pd.DataFrame, player_box: pd.DataFrame, schedule: pd.DataFrame, max_team_turnover_excess: int
+) -> pd.DataFrame:
+    tb = team_box.copy()
+    tb["source_game_id"] = tb["game_id"].astype("string")
+    tb["game_id"] = normalize_game_ids(tb["game_id"], schedule)
+    tb["team_minutes"] = parse_minutes(tb["minutes"])
+
+    games = schedule[["game_id", "home_team_id", "away_team_id"]]
+    tb = tb.merge(games, on="game_id", how="left")
+    tb["is_home"] = (tb["team_id"] == tb["home_team_id"]).astype("boolean")
+    tb["opponent_team_id"] = tb["away_team_id"].where(tb["is_home"].fillna(False), tb["home_team_id"]).astype("Int64")
+
+    opp = tb[["game_id", "team_id", *_OPP_COLUMNS]].dropna(subset=["game_id"]).rename(
+        columns={"team_id": "opponent_team_id", **{c: f"opp_{c}" for c in _OPP_COLUMNS}}
+    )
+    opp = opp.drop_duplicates(["game_id", "opponent_team_id"])
+    tb = tb.merge(opp, on=["game_id", "opponent_team_id"], how="left")
+
+    pb = player_box.assign(game_id=normalize_game_ids(player_box["game_id"], schedule))
+    sums = pb.groupby(["game_id", "team_id"], dropna=True)[["pts", "tov"]].sum().add_prefix("player_").add_suffix("_sum")
+    tb = tb.merge(sums.reset_index(), on=["game_id", "team_id"], how="left")
+
+    team_poss = _shooting_possessions(tb["fga"], tb["fta"], tb["oreb"], tb["opp_dreb"], tb["fgm"], tb["tov"])
+    opp_poss = _shooting_possessions(tb["opp_fga"], tb["opp_fta"], tb["opp_oreb"], tb["dreb"], tb["opp_fgm"], tb["opp_tov"])
+    tb["possessions"] = (0.5 * (team_poss + opp_poss)).astype("Float64")
+    tb["pace"] = safe_ratio(48 * tb["possessions"], tb["team_minutes"] / 5)
+    tb["offensive_rating"] = safe_ratio(100 * tb["pts"], tb["possessions"])
+    tb["team_turnovers"] = (tb["tov"] - tb["player_tov_sum"]).astype("Int64")
+    tb["season"] = season_labels(tb["game_date"])
+
+    quality = score_rows(
+        tb.index,
+        {
+            "unmatched_game_id": (tb["game_id"].isna(), 60),
+            "missing_opponent_row": (tb["opp_pts"].isna(), 40),
+            "points_do_not_reconcile": (tb["pts"] != tb["player_pts_sum"], 30),
+            "no_player_rows": (tb["player_pts_sum"].isna(), 30),
+            "bad_minutes": (tb["team_minutes"].isna() | (tb["team_minutes"] < 240), 20),
+            "turnovers_do_not_reconcile": (
+                (tb["team_turnovers"] < 0) | (tb["team_turnovers"] > max_team_turnover_excess), 15
+            ),
+            "impossible_stats": (impossible_stats(tb.assign(minutes=None)), 40),
+        },
+    )
+    tb = pd.concat([tb, quality], axis=1)
+    tb["production_ready"] = ((tb["quality_score"] >= 75) & tb["possessions"].notna()).astype("boolean")
+    tb["player_pts_sum"] = tb["player_pts_sum"].astype("Int64")
+    return schemas.conform(tb, TEAM_OFFENSE, "team_offense_game_summary")

@@ -1,0 +1,1 @@
+"""Partitioned, blocking data-quality checks: rules evaluated per game date, reported with the numbers behind them."""

@@ -1,0 +1,107 @@
+"""Small factories for the rules that repeat across tables (in the spirit of `create_not_null_check`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import pandas as pd
+
+from nba_pipeline.checks.rules import CheckInputs, CheckRule, verdicts_by_date
+from nba_pipeline.config import Thresholds
+
+RowMask = Callable[[pd.DataFrame], pd.Series]
+ThresholdOf = Callable[[Thresholds], float]
+MAX_NAMED = 20
+
+
+def _date_key(frame: pd.DataFrame) -> pd.Series:
+    return pd.to_datetime(frame["game_date"])
+
+
+def _name(values: pd.Series) -> str:
+    unique = pd.unique(values.astype(str))
+    more = f" (+{len(unique) - MAX_NAMED} more)" if len(unique) > MAX_NAMED else ""
+    return ", ".join(unique[:MAX_NAMED]) + more
+
+
+def no_duplicate_keys(name: str, keys: Sequence[str]) -> CheckRule:
+    def evaluate(inputs: CheckInputs) -> pd.DataFrame:
+        f = inputs.frame
+        dup = f.duplicated(list(keys), keep=False)
+        per_date = f.assign(_dup=dup).groupby(_date_key(f)).agg(rows=("_dup", "size"), value=("_dup", "sum"))
+        named = f[dup].groupby(_date_key(f[dup]))[list(keys)].apply(
+            lambda g: "duplicate keys: " + _name(g.astype(str).agg("/".join, axis=1))
+        ) if dup.any() else pd.Series(dtype=str)
+        per_date["passed"] = per_date["value"] == 0
+        per_date["detail"] = named.reindex(per_date.index).fillna("")
+        return verdicts_by_date(per_date.reset_index(names="game_date"), inputs)
+
+    return CheckRule(name, f"No two rows share ({', '.join(keys)}).", evaluate)
+
+
+def no_bad_rows(
+    name: str,
+    description: str,
+    bad: Callable[[pd.DataFrame, Thresholds], pd.Series],
+    label_columns: Sequence[str],
+    blocking: bool = True,
+) -> CheckRule:
+    """No row is `bad`; failures name the rows by `label_columns`."""
+
+    def evaluate(inputs: CheckInputs) -> pd.DataFrame:
+        f = inputs.frame
+        mask = bad(f, inputs.thresholds).fillna(False).astype(bool) if len(f) else pd.Series(dtype=bool)
+        per_date = f.assign(_bad=mask).groupby(_date_key(f)).agg(rows=("_bad", "size"), value=("_bad", "sum"))
+        per_date["passed"] = per_date["value"] == 0
+        if mask.any():
+            labels = f.loc[mask, list(label_columns)].astype(str).agg("/".join, axis=1)
+            per_date["detail"] = labels.groupby(_date_key(f[mask])).apply(lambda s: "rows: " + _name(s))
+        per_date["detail"] = per_date.get("detail", pd.Series(index=per_date.index, dtype=str)).fillna("")
+        return verdicts_by_date(per_date.reset_index(names="game_date"), inputs)
+
+    return CheckRule(name, description, evaluate, blocking=blocking)
+
+
+def min_share(
+    name: str,
+    description: str,
+    ok: RowMask,
+    population: RowMask,
+    threshold: ThresholdOf,
+    blocking: bool = True,
+    game_column: str = "source_game_id",
+) -> CheckRule:
+    """Per date, at least `threshold`% of the population satisfies `ok`; failures name the games with misses."""
+
+    def evaluate(inputs: CheckInputs) -> pd.DataFrame:
+        f = inputs.frame
+        pop = population(f).fillna(False).astype(bool)
+        sub = f[pop]
+        good = ok(sub).fillna(False).astype(bool)
+        per_date = sub.assign(_ok=good).groupby(_date_key(sub)).agg(rows=("_ok", "size"), good=("_ok", "sum"))
+        per_date["value"] = 100.0 * per_date["good"] / per_date["rows"]
+        per_date["passed"] = per_date["value"] >= threshold(inputs.thresholds)
+        misses = sub[~good]
+        if not misses.empty:
+            per_date["detail"] = misses.groupby(_date_key(misses))[game_column].apply(lambda s: "games: " + _name(s.fillna("<missing id>")))
+        per_date["detail"] = per_date.get("detail", pd.Series(index=per_date.index, dtype=str)).fillna("")
+        per_date.loc[per_date["passed"], "detail"] = ""
+        return verdicts_by_date(per_date.drop(columns="good").reset_index(names="game_date"), inputs)
+
+    return CheckRule(name, description, evaluate, blocking=blocking, threshold=threshold)
+
+
+def min_mean(name: str, description: str, column: str, population: RowMask, threshold: ThresholdOf) -> CheckRule:
+    """Per date, the mean of `column` over the population is at least `threshold`."""
+
+    def evaluate(inputs: CheckInputs) -> pd.DataFrame:
+        f = inputs.frame
+        sub = f[population(f).fillna(False).astype(bool)]
+        per_date = sub.groupby(_date_key(sub)).agg(rows=(column, "size"), value=(column, "mean"))
+        per_date["value"] = per_date["value"].astype(float)
+        per_date["passed"] = per_date["value"] >= threshold(inputs.thresholds)
+        per_date["detail"] = ""
+        per_date.loc[~per_date["passed"], "detail"] = "mean below threshold"
+        return verdicts_by_date(per_date.reset_index(names="game_date"), inputs)
+
+    return CheckRule(name, description, evaluate, threshold=threshold)

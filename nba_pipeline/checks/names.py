@@ -1,0 +1,15 @@
+"""Check names, as constants: tests, sensors and docs refer to checks by these, never by string literals."""
+
+NO_DUPLICATE_KEYS = "no_duplicate_keys"
+KNOWN_TEAMS = "known_teams"
+VALID_STATS = "valid_stats"
+CANONICAL_GAME_IDS = "canonical_game_ids"
+POSITIVE_LINES = "positive_lines"
+
+SCHEDULED_GAMES_COMPLETE = "scheduled_games_complete"
+AVG_QUALITY_SCORE = "avg_quality_score"
+PRODUCTION_READY = "production_ready"
+USAGE_RATE_POPULATED = "usage_rate_populated"
+MINUTES_POPULATED = "minutes_populated"
+SHOT_ZONE_COVERAGE = "shot_zone_coverage"
+OPPONENT_MATCHED = "opponent_matched"

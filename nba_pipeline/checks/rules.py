@@ -1,0 +1,120 @@
+"""A check rule judges each game date of a run on its own; the check passes only if every date passes.
+
+Per-date verdicts are what make a range run explain itself: the result names the failing dates, the failing
+game ids and the value against the threshold, and dates without games pass as "no games scheduled".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import dagster as dg
+import pandas as pd
+
+from nba_pipeline.config import Thresholds
+
+NO_GAMES = "no games scheduled"
+VERDICT_COLUMNS = ["game_date", "scheduled_games", "rows", "value", "passed", "detail"]
+
+
+@dataclass(frozen=True)
+class CheckInputs:
+    """What a rule sees: the asset's rows for the run's dates, the schedule for those dates, the thresholds."""
+
+    frame: pd.DataFrame
+    dates: Sequence[pd.Timestamp]
+    thresholds: Thresholds
+    schedule: pd.DataFrame | None = None
+
+    def scheduled_games(self) -> pd.Series:
+        """Scheduled games per date of the run (zero on off days); empty when the asset has no schedule input."""
+        index = pd.DatetimeIndex(self.dates, name="game_date")
+        if self.schedule is None:
+            return pd.Series(pd.NA, index=index, dtype="Int64")
+        counts = self.schedule.groupby(pd.to_datetime(self.schedule["game_date"]))["game_id"].nunique()
+        return counts.reindex(index, fill_value=0).astype("Int64")
+
+
+Evaluator = Callable[[CheckInputs], pd.DataFrame]
+
+
+@dataclass(frozen=True)
+class CheckRule:
+    name: str
+    description: str
+    evaluate: Evaluator  # -> one verdict row per date (VERDICT_COLUMNS)
+    blocking: bool = True
+    threshold: Callable[[Thresholds], float] | None = field(default=None, compare=False)
+
+    def spec(self, asset_key: dg.AssetKey, partitions_def: dg.PartitionsDefinition) -> dg.AssetCheckSpec:
+        return dg.AssetCheckSpec(
+            name=self.name,
+            asset=asset_key,
+            description=self.description,
+            blocking=self.blocking,
+            partitions_def=partitions_def,
+        )
+
+
+def verdicts_by_date(per_date: pd.DataFrame, inputs: CheckInputs) -> pd.DataFrame:
+    """Complete per-date verdicts: dates absent from `per_date` had no rows — fine only if nothing was scheduled."""
+    scheduled = inputs.scheduled_games()
+    out = per_date.set_index("game_date").reindex(scheduled.index) if not per_date.empty else pd.DataFrame(index=scheduled.index)
+    for col in ("rows", "value", "passed", "detail"):
+        if col not in out:
+            out[col] = pd.NA
+    out["scheduled_games"] = scheduled
+    out["rows"] = out["rows"].fillna(0).astype("int64")
+    no_rows = out["rows"] == 0
+    unknown = scheduled.isna().to_numpy()  # the asset has no schedule input: completeness is checked downstream
+    nothing_scheduled = (scheduled.fillna(0) == 0).to_numpy() & ~unknown
+    out.loc[no_rows & unknown, ["passed", "detail"]] = [True, "no rows"]
+    out.loc[no_rows & nothing_scheduled, ["passed", "detail"]] = [True, NO_GAMES]
+    out.loc[no_rows & ~nothing_scheduled & ~unknown, ["passed", "detail"]] = [False, "no rows for the scheduled games"]
+    out["passed"] = out["passed"].fillna(True).astype(bool)
+    out["detail"] = out["detail"].fillna("").astype(str)
+    return out.reset_index()[VERDICT_COLUMNS]
+
+
+def to_check_result(rule: CheckRule, verdicts: pd.DataFrame, thresholds: Thresholds) -> dg.AssetCheckResult:
+    """One result for the run, with per-date numbers in metadata so the check page explains itself."""
+    failed = verdicts[~verdicts["passed"]]
+    no_games = verdicts["detail"] == NO_GAMES
+    checked = verdicts[~no_games]
+    values = pd.to_numeric(checked["value"], errors="coerce").dropna()
+    metadata: dict[str, dg.RawMetadataValue] = {
+        "dates_checked": len(verdicts),
+        "dates_with_games": int((~no_games).sum()),
+        "dates_no_games_scheduled": int(no_games.sum()),
+        "dates_failed": len(failed),
+        "failed_dates": ", ".join(d.strftime("%Y-%m-%d") for d in failed["game_date"][:50]) or "none",
+    }
+    if rule.threshold is not None:
+        metadata["threshold"] = float(rule.threshold(thresholds))
+    if not values.empty:
+        metadata["worst_value"] = float(values.min())
+    if not failed.empty:
+        metadata["failures"] = dg.MetadataValue.md(_markdown(failed.head(25)))
+    if len(verdicts) == 1 and no_games.all():
+        metadata["status"] = NO_GAMES
+    return dg.AssetCheckResult(
+        check_name=rule.name,
+        passed=failed.empty,
+        severity=dg.AssetCheckSeverity.ERROR if rule.blocking else dg.AssetCheckSeverity.WARN,
+        metadata=metadata,
+        description=None if failed.empty else f"{len(failed)} of {len(verdicts)} date(s) failed: {failed['detail'].iloc[0]}",
+    )
+
+
+def evaluate(rules: Sequence[CheckRule], inputs: CheckInputs) -> list[tuple[CheckRule, pd.DataFrame]]:
+    return [(rule, rule.evaluate(inputs)) for rule in rules]
+
+
+def _markdown(frame: pd.DataFrame) -> str:
+    lines = ["| game date | scheduled games | rows | value | detail |", "|---|---|---|---|---|"]
+    for row in frame.itertuples(index=False):
+        value = "" if pd.isna(row.value) else f"{float(row.value):.2f}"
+        scheduled = "" if pd.isna(row.scheduled_games) else int(row.scheduled_games)
+        lines.append(f"| {row.game_date:%Y-%m-%d} | {scheduled} | {row.rows} | {value} | {row.detail} |")
+    return "\n".join(lines)

@@ -1,0 +1,34 @@
+"""The one Definitions object, as `dagster dev` loads it (see workspace.yaml / pyproject [tool.dagster])."""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+
+from nba_pipeline.analytics.assets import analytics_assets
+from nba_pipeline.partitions import game_date_partitions
+from nba_pipeline.raw.assets import raw_assets
+from nba_pipeline.resources import resources_for
+
+all_phases_job = dg.define_asset_job(
+    "all_phases",
+    selection=dg.AssetSelection.all(),
+    partitions_def=game_date_partitions,
+    description="Every phase for the selected game dates; a range launch runs as one vectorised run.",
+)
+
+
+def build_definitions(deployment: str, *, warehouse_path: str | None = None) -> dg.Definitions:
+    resources = resources_for(deployment, warehouse_path=warehouse_path)
+    resources["thresholds"].load()  # a bad thresholds file fails the code location with the key it names
+    return dg.Definitions(
+        assets=[*raw_assets, *analytics_assets],
+        jobs=[all_phases_job],
+        resources=resources,
+        # One DuckDB file admits one writer: steps run in one process locally; BigQuery can fan out.
+        executor=dg.in_process_executor if deployment == "local" else dg.multiprocess_executor,
+    )
+
+
+defs = build_definitions(os.environ.get("NBA_PIPELINE_ENV", "local"))

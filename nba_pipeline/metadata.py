@@ -1,0 +1,27 @@
+"""Asset metadata people read at a glance: row and game counts, and a per-season table for range runs."""
+
+from __future__ import annotations
+
+import dagster as dg
+import pandas as pd
+
+from nba_pipeline.league.seasons import season_labels
+
+
+def frame_summary(frame: pd.DataFrame, **extra: float) -> dict[str, dg.RawMetadataValue]:
+    dates = pd.to_datetime(frame["game_date"])
+    metadata: dict[str, dg.RawMetadataValue] = {
+        "rows": len(frame),
+        "game_dates_with_rows": int(dates.nunique()),
+    }
+    if "game_id" in frame:
+        metadata["games"] = int(frame["game_id"].nunique())
+    metadata.update({k: float(v) for k, v in extra.items()})
+    if dates.nunique() > 1:
+        by_season = frame.groupby(season_labels(dates).fillna("off-season"), dropna=False).agg(
+            rows=("game_date", "size"), game_dates=("game_date", "nunique")
+        )
+        lines = ["| season | rows | game dates |", "|---|---|---|"]
+        lines += [f"| {s} | {r.rows} | {r.game_dates} |" for s, r in by_season.iterrows()]
+        metadata["by_season"] = dg.MetadataValue.md("\n".join(lines))
+    return metadata

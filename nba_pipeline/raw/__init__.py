@@ -1,0 +1,1 @@
+"""Raw phase: the source feeds exactly as delivered, one table per feed, partitioned by game date."""

@@ -1,0 +1,81 @@
+"""Rules for the raw feeds: duplicates, unknown teams, impossible numbers, id forms."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from nba_pipeline.analytics.box_scores import impossible_stats
+from nba_pipeline.checks import names
+from nba_pipeline.checks.factories import no_bad_rows, no_duplicate_keys
+from nba_pipeline.league.teams import TEAM_IDS, TRICODES
+
+CANONICAL_GAME_ID = r"^00[1-6]\d{7}$"
+
+
+def _unknown_team(*id_columns: str, tricode: str | None = None):
+    def bad(f: pd.DataFrame, _) -> pd.Series:
+        mask = pd.Series(False, index=f.index)
+        for col in id_columns:
+            mask |= ~f[col].isin(TEAM_IDS)
+        if tricode:
+            mask |= ~f[tricode].isin(TRICODES)
+        return mask
+
+    return no_bad_rows(names.KNOWN_TEAMS, "Every team id and tricode is one of the 30 NBA teams.", bad, ["game_id", *id_columns])
+
+
+def _canonical_ids():
+    return no_bad_rows(
+        names.CANONICAL_GAME_IDS,
+        "Game ids arrive as 10-character NBA.com ids. Other forms are normalised in analytics; this warns that a feed changed.",
+        lambda f, _: ~f["game_id"].astype("string").str.fullmatch(CANONICAL_GAME_ID).fillna(False),
+        ["game_id"],
+        blocking=False,
+    )
+
+
+def _valid_stats(label: list[str], per_player: bool):
+    return no_bad_rows(
+        names.VALID_STATS,
+        "No negative counts, no more makes than attempts, points = 2·FGM + 3PM + FTM, minutes within a game.",
+        lambda f, t: impossible_stats(f, t.player_boxscores.max_minutes_per_game if per_player else None),
+        label,
+    )
+
+
+SCHEDULE_RULES = [
+    no_duplicate_keys(names.NO_DUPLICATE_KEYS, ["game_id"]),
+    _unknown_team("home_team_id", "away_team_id"),
+]
+PLAYER_BOXSCORE_RULES = [
+    no_duplicate_keys(names.NO_DUPLICATE_KEYS, ["game_id", "player_id"]),
+    _unknown_team("team_id", tricode="team_abbreviation"),
+    _valid_stats(["game_id", "player_id"], per_player=True),
+    _canonical_ids(),
+]
+TEAM_BOXSCORE_RULES = [
+    no_duplicate_keys(names.NO_DUPLICATE_KEYS, ["game_id", "team_id"]),
+    _unknown_team("team_id", tricode="team_abbreviation"),
+    _valid_stats(["game_id", "team_id"], per_player=False),
+    _canonical_ids(),
+]
+SHOT_ZONE_RULES = [
+    no_duplicate_keys(names.NO_DUPLICATE_KEYS, ["game_id", "player_id"]),
+    no_bad_rows(
+        names.VALID_STATS,
+        "Zone makes never exceed zone attempts and nothing is negative.",
+        lambda f, _: pd.concat(
+            [(f[f"{z}_fgm"] > f[f"{z}_fga"]) | (f[f"{z}_fgm"] < 0) for z in ("paint", "mid", "three")], axis=1
+        ).any(axis=1),
+        ["game_id", "player_id"],
+    ),
+    _canonical_ids(),
+]
+INJURY_REPORT_RULES = [
+    no_duplicate_keys(names.NO_DUPLICATE_KEYS, ["game_id", "player_id"]),
+    _unknown_team("team_id", tricode="team_abbreviation"),
+]
+PROP_LINE_RULES = [
+    no_duplicate_keys(names.NO_DUPLICATE_KEYS, ["game_id", "player_id", "market", "sportsbook"]),
+    no_bad_rows(names.POSITIVE_LINES, "Every line is a positive number.", lambda f, _: ~(f["line"] > 0), ["game_id", "player_id"]),
+]

@@ -1,0 +1,36 @@
+"""Environment resolution in one place: the same resource keys, bound locally or in production."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import dagster as dg
+from dagster_gcp_pandas import BigQueryPandasIOManager
+
+from nba_pipeline.config.resource import ThresholdsResource
+from nba_pipeline.sources import NbaStatsApiSource, SimulatedLeagueSource
+from nba_pipeline.warehouse.duckdb_io_manager import DuckDBWarehouseIOManager
+
+DEPLOYMENTS = ("local", "production")
+DEFAULT_WAREHOUSE = "data/warehouse.duckdb"
+
+
+def resources_for(deployment: str, *, warehouse_path: str | None = None) -> dict[str, Any]:
+    """io_manager, source and thresholds for `deployment` (NBA_PIPELINE_ENV): 'local' (default) or 'production'."""
+    thresholds = ThresholdsResource(override_file=os.environ.get("NBA_PIPELINE_THRESHOLDS"))
+    if deployment == "local":
+        return {
+            "io_manager": DuckDBWarehouseIOManager(
+                database=warehouse_path or os.environ.get("NBA_PIPELINE_WAREHOUSE", DEFAULT_WAREHOUSE)
+            ),
+            "source": SimulatedLeagueSource(),
+            "thresholds": thresholds,
+        }
+    if deployment == "production":
+        return {
+            "io_manager": BigQueryPandasIOManager(project=dg.EnvVar("GCP_PROJECT"), location="US"),
+            "source": NbaStatsApiSource(),
+            "thresholds": thresholds,
+        }
+    raise ValueError(f"unknown deployment {deployment!r}: NBA_PIPELINE_ENV must be one of {DEPLOYMENTS}")

@@ -1,0 +1,160 @@
+"""The simulator's six feeds, shaped like the real sources (NBA.com box scores, injury report, sportsbook lines)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+
+from nba_pipeline import schemas
+from nba_pipeline.league.seasons import SEASON_BY_LABEL, seasons_overlapping
+from nba_pipeline.league.teams import TRICODE_BY_ID
+from nba_pipeline.simulator import faults as fx
+from nba_pipeline.simulator.faults import SimulatorFaults
+from nba_pipeline.simulator.games import SHOT_ZONE_COVERAGE, SeasonGames, simulate_season
+from nba_pipeline.simulator.players import League, build_league
+
+FEEDS = tuple(schemas.RAW_SCHEMAS)
+_UNKNOWN_TEAM = (1610612700, "SEA")
+
+
+@lru_cache(maxsize=4)
+def _league(seed: int) -> League:
+    return build_league(seed)
+
+
+@lru_cache(maxsize=16)
+def _season(seed: int, label: str) -> SeasonGames:
+    return simulate_season(_league(seed), SEASON_BY_LABEL[label], seed)
+
+
+def _minutes_text(seconds: pd.Series) -> pd.Series:
+    return (seconds // 60).astype(str) + ":" + (seconds % 60).astype(str).str.zfill(2)
+
+
+class LeagueSimulator:
+    """Feeds for an inclusive range of Eastern game dates, as they looked at `as_of` (Eastern wall clock)."""
+
+    def __init__(self, seed: int = 2021, faults: SimulatorFaults | None = None, as_of: dt.datetime | None = None):
+        self.seed = seed
+        self.faults = faults or SimulatorFaults()
+        self.as_of = pd.Timestamp(as_of) if as_of is not None else None
+
+    def fetch(self, feed: str, start: dt.date, end: dt.date) -> pd.DataFrame:
+        if feed not in FEEDS:
+            raise ValueError(f"unknown feed {feed!r}; the simulator serves {FEEDS}")
+        frames = []
+        for season in seasons_overlapping(start, end):
+            games = _season(self.seed, season.label)
+            schedule = self._schedule(games)
+            part = getattr(self, f"_feed_{feed}")(games, schedule)
+            in_range = (part["game_date"] >= pd.Timestamp(start)) & (part["game_date"] <= pd.Timestamp(end))
+            frames.append(part[in_range])
+        if not frames:
+            return schemas.empty(schemas.RAW_SCHEMAS[feed], feed)
+        return schemas.conform(pd.concat(frames, ignore_index=True), schemas.RAW_SCHEMAS[feed], feed)
+
+    # -- availability -------------------------------------------------------------------------------------
+    def _now(self) -> pd.Timestamp:
+        if self.as_of is not None:
+            return self.as_of
+        return pd.Timestamp.now(tz="America/New_York").tz_localize(None)
+
+    def _schedule(self, games: SeasonGames) -> pd.DataFrame:
+        schedule = games.schedule.copy()
+        late = fx.picked(schedule, self.faults, self.seed, "late", self.faults.late_game_rate)
+        schedule["final_at_et"] += pd.to_timedelta(np.where(late, self.faults.late_hours, 0.0), unit="h")
+        schedule["game_status"] = np.where(schedule["final_at_et"] <= self._now(), "Final", "Scheduled")
+        return schedule
+
+    def _final(self, frame: pd.DataFrame, schedule: pd.DataFrame) -> pd.DataFrame:
+        final_ids = schedule.loc[schedule["game_status"] == "Final", "game_id"]
+        return frame[frame["game_id"].isin(final_ids)]
+
+    def _published(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Pre-game feeds (injuries, lines) exist from the morning of the game date."""
+        return frame[frame["game_date"] <= self._now().normalize()]
+
+    def _with_game_id_fault(self, feed: str, frame: pd.DataFrame, schedule: pd.DataFrame) -> pd.DataFrame:
+        f = self.faults
+        if f.game_id_feed != feed or f.game_id_format == "canonical":
+            return frame
+        mask = fx.picked(frame, f, self.seed, "game_id", 1.0)
+        return frame.assign(game_id=fx.reformat_game_ids(frame, schedule, f.game_id_format, mask))
+
+    # -- feeds ----------------------------------------------------------------------------------------------
+    def _feed_schedule(self, games: SeasonGames, schedule: pd.DataFrame) -> pd.DataFrame:
+        return schedule
+
+    def _feed_player_boxscores(self, games: SeasonGames, schedule: pd.DataFrame) -> pd.DataFrame:
+        pg = self._final(games.player_games, schedule)
+        played = pg["played"].to_numpy()
+        out = pg["injury_status"].notna().to_numpy()
+        rows = pd.DataFrame(
+            {
+                "game_id": pg["game_id"],
+                "game_date": pg["game_date"],
+                "team_id": pg["team_id"],
+                "team_abbreviation": pg["team_id"].map(TRICODE_BY_ID),
+                "player_id": pg["player_id"],
+                "player_name": pg["player_name"],
+                "start_position": np.where(pg["starter"], pg["position"], ""),
+                "comment": np.where(played, "", np.where(out, "DNP - Injury/Illness", "DNP - Coach's Decision")),
+                "minutes": _minutes_text(pg["seconds"]).where(played, None),
+                **{c: pg[c].astype("Int64").where(played, pd.NA) for c in schemas.BOX_STAT_COLUMNS if c != "reb"},
+                "reb": (pg["oreb"] + pg["dreb"]).astype("Int64").where(played, pd.NA),
+            }
+        )
+        f = self.faults
+        bad = fx.picked(rows, f, self.seed, "impossible", f.impossible_stat_rate) & played
+        first_bad = bad & ~pd.Series(bad).groupby(rows["game_id"].to_numpy()).cumsum().gt(1).to_numpy()
+        rows.loc[first_bad, "fgm"] = rows.loc[first_bad, "fga"] + 3  # more makes than attempts
+        rows.loc[first_bad, "pts"] = -rows.loc[first_bad, "pts"] - 1
+        unknown = fx.picked(rows, f, self.seed, "unknown_team", f.unknown_team_rate) & (rows["start_position"] != "").to_numpy()
+        rows.loc[unknown, ["team_id", "team_abbreviation"]] = _UNKNOWN_TEAM
+        dup = fx.picked(rows, f, self.seed, "duplicate", f.duplicate_row_rate) & played
+        once = dup & ~pd.Series(dup).groupby(rows["game_id"].to_numpy()).cumsum().gt(1).to_numpy()
+        rows = pd.concat([rows, rows[once]], ignore_index=True)
+        return self._with_game_id_fault("player_boxscores", rows, schedule)
+
+    def _feed_team_boxscores(self, games: SeasonGames, schedule: pd.DataFrame) -> pd.DataFrame:
+        tg = self._final(games.team_games, schedule)
+        rows = pd.DataFrame(
+            {
+                "game_id": tg["game_id"],
+                "game_date": tg["game_date"],
+                "team_id": tg["team_id"],
+                "team_abbreviation": tg["team_id"].map(TRICODE_BY_ID),
+                "minutes": tg["minutes_played"].astype(str) + ":00",
+                **{c: tg[c] for c in schemas.BOX_STAT_COLUMNS if c not in ("reb", "plus_minus")},
+                "reb": tg["oreb"] + tg["dreb"],
+                "plus_minus": tg["plus_minus"],
+            }
+        )
+        missing = fx.picked(rows, self.faults, self.seed, "missing_team", self.faults.missing_team_row_rate)
+        rows = rows[~(missing & ~tg["is_home"].to_numpy())]
+        return self._with_game_id_fault("team_boxscores", rows, schedule)
+
+    def _feed_shot_zones(self, games: SeasonGames, schedule: pd.DataFrame) -> pd.DataFrame:
+        zones = self._final(games.shot_zones, schedule)
+        coverage = self.faults.shot_zone_coverage
+        if coverage is not None:
+            # Drop whole covered games until the share of covered games is `coverage`.
+            keep_rate = min(1.0, coverage / SHOT_ZONE_COVERAGE)
+            dropped = fx.picked(zones, self.faults, self.seed, "shot_zones", 1.0 - keep_rate)
+            zones = zones[~dropped]
+        return self._with_game_id_fault("shot_zones", zones, schedule)
+
+    def _feed_injury_report(self, games: SeasonGames, schedule: pd.DataFrame) -> pd.DataFrame:
+        report = self._published(games.injuries)
+        report = report.assign(team_abbreviation=report["team_id"].map(TRICODE_BY_ID))
+        return self._with_game_id_fault("injury_report", report, schedule)
+
+    def _feed_prop_lines(self, games: SeasonGames, schedule: pd.DataFrame) -> pd.DataFrame:
+        lines = self._published(games.props)
+        lines = lines.assign(
+            team_abbreviation=lines["team_id"].map(TRICODE_BY_ID), market="player_points", sportsbook="SimBook"
+        )
+        return self._with_game_id_fault("prop_lines", lines, schedule)

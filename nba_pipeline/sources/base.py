@@ -1,0 +1,27 @@
+"""The source contract: a feed for an inclusive range of Eastern game dates, in the raw table's schema."""
+
+from __future__ import annotations
+
+import datetime as dt
+from abc import ABC, abstractmethod
+
+import dagster as dg
+import pandas as pd
+
+from nba_pipeline import schemas
+
+
+class FeedNotAvailable(RuntimeError):
+    """The bound source does not provide this feed."""
+
+
+class NbaSource(dg.ConfigurableResource, ABC):
+    """Every implementation returns frames conforming to `schemas.RAW_SCHEMAS[feed]`."""
+
+    @abstractmethod
+    def fetch(self, feed: str, start: dt.date, end: dt.date) -> pd.DataFrame: ...
+
+    def fetch_conformed(self, feed: str, start: dt.date, end: dt.date) -> pd.DataFrame:
+        if end < start:
+            raise ValueError(f"empty date range {start}..{end}")
+        return schemas.conform(self.fetch(feed, start, end), schemas.RAW_SCHEMAS[feed], feed)

@@ -1,0 +1,27 @@
+from setuptools import find_packages, setup
+
+setup(
+    name="nba_pipeline",
+    version="0.1.0",
+    description="NBA player-props data platform as daily-partitioned Dagster assets",
+    packages=find_packages(exclude=["nba_pipeline_tests"]),
+    package_data={"nba_pipeline": ["config/*.yaml"]},
+    python_requires=">=3.11,<3.14",
+    install_requires=[
+        "dagster==1.13.27",
+        "dagster-webserver==1.13.27",
+        "dagster-graphql==1.13.27",
+        "dagster-duckdb==0.29.27",
+        "dagster-duckdb-pandas==0.29.27",
+        "dagster-gcp==0.29.27",
+        "dagster-gcp-pandas==0.29.27",
+        "duckdb>=1.1,<3",
+        "pandas>=2.2,<3",
+        "numpy>=1.26,<3",
+        "pyarrow>=15",
+        "pydantic>=2.7,<3",
+        "pyyaml>=6",
+        "requests>=2.31",
+    ],
+    extras_require={"dev": ["pytest>=8"]},
+)
