@@ -7,14 +7,12 @@ import os
 import dagster as dg
 
 from nba_pipeline.analytics.assets import analytics_assets
-from nba_pipeline.partitions import game_date_partitions
 from nba_pipeline.raw.assets import raw_assets
 from nba_pipeline.resources import resources_for
 
 all_phases_job = dg.define_asset_job(
     "all_phases",
     selection=dg.AssetSelection.all(),
-    partitions_def=game_date_partitions,
     description="Every phase for the selected game dates; a range launch runs as one vectorised run.",
 )
 

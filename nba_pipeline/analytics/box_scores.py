@@ -13,7 +13,7 @@ def parse_minutes(values: pd.Series) -> pd.Series:
     whole = pd.to_numeric(text.where(text.str.fullmatch(r"\d{1,3}(?:\.\d+)?").fillna(False)), errors="coerce")
     from_clock = clock["m"].astype("Float64") + clock["s"].astype("Float64") / 60
     minutes = from_clock.fillna(pd.Series(whole, index=values.index).astype("Float64"))
-    return minutes.round(4).astype("Float64")
+    return minutes.astype("Float64")
 
 
 def impossible_stats(box: pd.DataFrame, max_minutes: float | None = None) -> pd.Series:
