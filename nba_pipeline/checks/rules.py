@@ -65,14 +65,14 @@ def verdicts_by_date(per_date: pd.DataFrame, inputs: CheckInputs) -> pd.DataFram
         if col not in out:
             out[col] = pd.NA
     out["scheduled_games"] = scheduled
-    out["rows"] = out["rows"].fillna(0).astype("int64")
+    out["rows"] = pd.to_numeric(out["rows"]).fillna(0).astype("int64")
     no_rows = out["rows"] == 0
     unknown = scheduled.isna().to_numpy()  # the asset has no schedule input: completeness is checked downstream
     nothing_scheduled = (scheduled.fillna(0) == 0).to_numpy() & ~unknown
     out.loc[no_rows & unknown, ["passed", "detail"]] = [True, "no rows"]
     out.loc[no_rows & nothing_scheduled, ["passed", "detail"]] = [True, NO_GAMES]
     out.loc[no_rows & ~nothing_scheduled & ~unknown, ["passed", "detail"]] = [False, "no rows for the scheduled games"]
-    out["passed"] = out["passed"].fillna(True).astype(bool)
+    out["passed"] = out["passed"].astype("boolean").fillna(True).astype(bool)
     out["detail"] = out["detail"].fillna("").astype(str)
     return out.reset_index()[VERDICT_COLUMNS]
 

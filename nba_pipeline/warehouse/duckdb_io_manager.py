@@ -86,7 +86,7 @@ class NullablePandasTypeHandler(DbTypeHandler[pd.DataFrame]):
             raise MissingTableError(
                 f"{table_slice.schema}.{table_slice.table} does not exist yet: materialize {context.asset_key.to_user_string()} first"
             )
-        table = connection.execute(DuckDbClient.get_select_statement(table_slice)).to_arrow_table()
+        table = connection.sql(DuckDbClient.get_select_statement(table_slice)).to_arrow_table()
         frame = table.to_pandas(types_mapper=_NULLABLE_TYPES.get)
         for column in frame.columns:
             if pd.api.types.is_datetime64_any_dtype(frame[column]):
