@@ -22,6 +22,8 @@ setup(
         "pydantic>=2.7,<3",
         "pyyaml>=6",
         "requests>=2.31",
+        "scikit-learn>=1.4,<2",
+        "scipy>=1.11",
     ],
     extras_require={"dev": ["pytest>=8"]},
 )

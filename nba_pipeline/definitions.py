@@ -7,8 +7,13 @@ import os
 import dagster as dg
 
 from nba_pipeline.analytics.assets import analytics_assets
+from nba_pipeline.ml.assets import ml_assets
+from nba_pipeline.precompute.assets import precompute_assets
+from nba_pipeline.predictions.assets import prediction_assets
 from nba_pipeline.raw.assets import raw_assets
 from nba_pipeline.resources import resources_for
+
+ALL_ASSETS = [*raw_assets, *analytics_assets, *precompute_assets, *ml_assets, *prediction_assets]
 
 all_phases_job = dg.define_asset_job(
     "all_phases",
@@ -21,7 +26,7 @@ def build_definitions(deployment: str, *, warehouse_path: str | None = None) -> 
     resources = resources_for(deployment, warehouse_path=warehouse_path)
     resources["thresholds"].load()  # a bad thresholds file fails the code location with the key it names
     return dg.Definitions(
-        assets=[*raw_assets, *analytics_assets],
+        assets=ALL_ASSETS,
         jobs=[all_phases_job],
         resources=resources,
         # One DuckDB file admits one writer: steps run in one process locally; BigQuery can fan out.

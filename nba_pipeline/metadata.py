@@ -25,3 +25,9 @@ def frame_summary(frame: pd.DataFrame, **extra: float) -> dict[str, dg.RawMetada
         lines += [f"| {s} | {r.rows} | {r.game_dates} |" for s, r in by_season.iterrows()]
         metadata["by_season"] = dg.MetadataValue.md("\n".join(lines))
     return metadata
+
+
+def markdown_table(header: list[str], rows: list[list[object]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)

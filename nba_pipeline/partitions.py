@@ -9,3 +9,12 @@ game_date_partitions = dg.DailyPartitionsDefinition(
     start_date=FIRST_GAME_DATE,
     timezone=GAME_TIMEZONE,
 )
+
+# A regular season spans under 180 days, so a window of "the last N games this season" never reaches further back.
+SEASON_LOOKBACK_DAYS = 200
+season_history = dg.TimeWindowPartitionMapping(
+    start_offset=-SEASON_LOOKBACK_DAYS, allow_nonexistent_upstream_partitions=True
+)
+"""Maps a game date to itself and the 200 days before it: the history its game-count windows read.
+
+Declared on the input, so re-materializing an upstream date makes every later date that may read it stale."""

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from nba_pipeline.analytics.assets import analytics_assets
+from nba_pipeline.definitions import ALL_ASSETS as EVERY_PHASE
 from nba_pipeline.raw.assets import raw_assets
 from nba_pipeline.resources import resources_for
 from nba_pipeline.simulator import SimulatorFaults
@@ -15,7 +16,7 @@ from nba_pipeline.sources import SimulatedLeagueSource
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 REAL_API = SHARED / "data" / "real" / "nba_stats_api"
-ALL_ASSETS = [*raw_assets, *analytics_assets]
+RAW_AND_ANALYTICS = [*raw_assets, *analytics_assets]
 
 
 @pytest.fixture
@@ -30,14 +31,15 @@ def run_range(
     faults: SimulatorFaults | None = None,
     as_of: str | None = None,
     instance: dg.DagsterInstance | None = None,
+    assets: list = RAW_AND_ANALYTICS,
 ) -> dg.ExecuteInJobResult:
-    """Materialize raw + analytics for [start, end] in one run, as a range backfill would."""
+    """Materialize `assets` (raw + analytics by default) for [start, end] in one run, as a range backfill would."""
     resources = resources_for("local", warehouse_path=warehouse)
     resources["source"] = SimulatedLeagueSource(faults=faults or SimulatorFaults(), as_of=as_of)
     kwargs = {"partition_key": start} if end is None else {
         "tags": {"dagster/asset_partition_range_start": start, "dagster/asset_partition_range_end": end}
     }
-    return dg.materialize(ALL_ASSETS, resources=resources, raise_on_error=False, instance=instance, **kwargs)
+    return dg.materialize(assets, resources=resources, raise_on_error=False, instance=instance, **kwargs)
 
 
 def check_outcomes(result: dg.ExecuteInJobResult) -> dict[tuple[str, str], bool]:
@@ -49,3 +51,24 @@ def check_outcomes(result: dg.ExecuteInJobResult) -> dict[tuple[str, str], bool]
 def read_table(warehouse: str, table: str) -> pd.DataFrame:
     with duckdb.connect(warehouse, read_only=True) as conn:
         return conn.execute(f"select * from {table}").fetchdf()
+
+
+@pytest.fixture(scope="session")
+def simulated_season() -> dict[str, pd.DataFrame]:
+    """The 2023-24 simulated season through the pure raw -> analytics transforms (no Dagster, no warehouse)."""
+    import datetime as dt
+
+    from nba_pipeline.analytics.player_game_summary import build_player_game_summary
+    from nba_pipeline.analytics.team_defense import build_team_defense
+    from nba_pipeline.analytics.team_offense import build_team_offense
+    from nba_pipeline.simulator import FEEDS, LeagueSimulator
+
+    sim = LeagueSimulator()
+    feeds = {feed: sim.fetch(feed, dt.date(2023, 10, 24), dt.date(2024, 4, 14)) for feed in FEEDS}
+    offense = build_team_offense(feeds["team_boxscores"], feeds["player_boxscores"], feeds["schedule"], 5)
+    feeds["team_offense_game_summary"] = offense
+    feeds["team_defense_game_summary"] = build_team_defense(offense)
+    feeds["player_game_summary"] = build_player_game_summary(
+        feeds["player_boxscores"], offense, feeds["shot_zones"], feeds["schedule"], 68
+    )
+    return feeds

@@ -1,22 +1,43 @@
 import dagster as dg
+import pandas as pd
 
 from nba_pipeline.definitions import build_definitions, defs
-from nba_pipeline.partitions import game_date_partitions
+from nba_pipeline.partitions import GAME_TIMEZONE, game_date_partitions
 
 EXPECTED_ASSETS = {
     "schedule", "player_boxscores", "team_boxscores", "shot_zones", "injury_report", "prop_lines",
     "team_offense_game_summary", "team_defense_game_summary", "player_game_summary",
+    "player_composite_factors", "player_daily_cache", "ml_feature_store", "points_prop_predictions", "prediction_grading",
 }
+UNPARTITIONED = {"points_model"}  # trained over a range of the feature store
 
 
 def test_definitions_load_with_every_asset_partitioned_and_checked():
     graph = defs.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
-    assert keys == EXPECTED_ASSETS
+    assert keys == EXPECTED_ASSETS | UNPARTITIONED
     for key in graph.get_all_asset_keys():
+        if key.to_user_string() in UNPARTITIONED:
+            assert graph.get(key).partitions_def is None
+            continue
         assert graph.get(key).partitions_def == game_date_partitions
         assert any(c.asset_key == key for c in graph.asset_check_keys), f"{key} has no checks"
     assert defs.resolve_job_def("all_phases") is not None
+
+
+def test_windows_read_their_season_history_through_a_visible_partition_mapping():
+    """Re-materializing an upstream date must make later dates stale, so the lookback is in the graph."""
+    graph = defs.resolve_asset_graph()
+    factors = graph.get(dg.AssetKey("player_composite_factors"))
+    mapping = factors.assets_def.get_partition_mapping_for_dep(dg.AssetKey("player_game_summary"))
+    assert isinstance(mapping, dg.TimeWindowPartitionMapping) and mapping.start_offset <= -180
+    upstream = mapping.get_upstream_mapped_partitions_result_for_partitions(
+        game_date_partitions.get_partition_subset_in_time_window(
+            dg.TimeWindow(pd.Timestamp("2024-03-01", tz=GAME_TIMEZONE), pd.Timestamp("2024-03-02", tz=GAME_TIMEZONE))
+        ),
+        game_date_partitions, game_date_partitions,
+    ).partitions_subset
+    assert "2023-10-24" in upstream.get_partition_keys()  # opening night feeds a March window
 
 
 def test_partitions_are_eastern_game_dates_from_opening_night_2021():

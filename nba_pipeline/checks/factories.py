@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 
 import pandas as pd
 
-from nba_pipeline.checks.rules import CheckInputs, CheckRule, verdicts_by_date
+from nba_pipeline.checks.rules import SKIPPED_BOOTSTRAP, CheckInputs, CheckRule, verdicts_by_date
 from nba_pipeline.config import Thresholds
 
 RowMask = Callable[[pd.DataFrame], pd.Series]
@@ -105,3 +105,36 @@ def min_mean(name: str, description: str, column: str, population: RowMask, thre
         return verdicts_by_date(per_date.reset_index(names="game_date"), inputs)
 
     return CheckRule(name, description, evaluate, threshold=threshold)
+
+
+def skipping_bootstrap(rule: CheckRule, flag: str = "bootstrap_date") -> CheckRule:
+    """`rule`, except that dates whose rows are all flagged bootstrap pass as 'skipped: bootstrap' (and say so)."""
+
+    def evaluate(inputs: CheckInputs) -> pd.DataFrame:
+        verdicts = rule.evaluate(inputs)
+        f = inputs.frame
+        all_flagged = f[flag].fillna(False).astype(bool).groupby(_date_key(f)).all()
+        skipped = verdicts["game_date"].map(all_flagged).astype("boolean").fillna(False).astype(bool)
+        verdicts.loc[skipped, ["passed", "detail"]] = [True, SKIPPED_BOOTSTRAP]
+        return verdicts
+
+    return CheckRule(rule.name, rule.description + " Bootstrap dates are skipped.", evaluate, rule.blocking, rule.threshold)
+
+
+def expected_rows(name: str, description: str, reference: str, keys: Sequence[str]) -> CheckRule:
+    """Every row of the reference frame `reference` has a row here with the same `keys`; misses are named."""
+
+    def evaluate(inputs: CheckInputs) -> pd.DataFrame:
+        expected = inputs.reference[reference][list(keys)].drop_duplicates()
+        found = inputs.frame[list(keys)].drop_duplicates().assign(_found=True)
+        joined = expected.merge(found, on=list(keys), how="left")
+        missing = joined["_found"].isna()
+        per_date = joined.assign(_missing=missing).groupby(_date_key(joined)).agg(rows=("_missing", "size"), value=("_missing", "sum"))
+        per_date["passed"] = per_date["value"] == 0
+        if missing.any():
+            labels = joined.loc[missing, list(keys)].drop(columns="game_date").astype(str).agg("/".join, axis=1)
+            per_date["detail"] = labels.groupby(_date_key(joined[missing])).apply(lambda s: "missing: " + _name(s))
+        per_date["detail"] = per_date.get("detail", pd.Series(index=per_date.index, dtype=str)).fillna("")
+        return verdicts_by_date(per_date.reset_index(names="game_date"), inputs)
+
+    return CheckRule(name, description, evaluate)

@@ -6,7 +6,7 @@ game ids and the value against the threshold, and dates without games pass as "n
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import dagster as dg
@@ -15,17 +15,20 @@ import pandas as pd
 from nba_pipeline.config import Thresholds
 
 NO_GAMES = "no games scheduled"
+SKIPPED_BOOTSTRAP = "skipped: bootstrap"
 VERDICT_COLUMNS = ["game_date", "scheduled_games", "rows", "value", "passed", "detail"]
 
 
 @dataclass(frozen=True)
 class CheckInputs:
-    """What a rule sees: the asset's rows for the run's dates, the schedule for those dates, the thresholds."""
+    """What a rule sees: the asset's rows for the run's dates, the schedule for those dates, the thresholds,
+    and named reference frames a rule compares against (e.g. the players who played)."""
 
     frame: pd.DataFrame
     dates: Sequence[pd.Timestamp]
     thresholds: Thresholds
     schedule: pd.DataFrame | None = None
+    reference: Mapping[str, pd.DataFrame] = field(default_factory=dict)
 
     def scheduled_games(self) -> pd.Series:
         """Scheduled games per date of the run (zero on off days); empty when the asset has no schedule input."""
@@ -81,12 +84,14 @@ def to_check_result(rule: CheckRule, verdicts: pd.DataFrame, thresholds: Thresho
     """One result for the run, with per-date numbers in metadata so the check page explains itself."""
     failed = verdicts[~verdicts["passed"]]
     no_games = verdicts["detail"] == NO_GAMES
-    checked = verdicts[~no_games]
+    bootstrap = verdicts["detail"] == SKIPPED_BOOTSTRAP
+    checked = verdicts[~no_games & ~bootstrap]
     values = pd.to_numeric(checked["value"], errors="coerce").dropna()
     metadata: dict[str, dg.RawMetadataValue] = {
         "dates_checked": len(verdicts),
         "dates_with_games": int((~no_games).sum()),
         "dates_no_games_scheduled": int(no_games.sum()),
+        "dates_skipped_bootstrap": int(bootstrap.sum()),
         "dates_failed": len(failed),
         "failed_dates": ", ".join(d.strftime("%Y-%m-%d") for d in failed["game_date"][:50]) or "none",
     }
@@ -98,12 +103,16 @@ def to_check_result(rule: CheckRule, verdicts: pd.DataFrame, thresholds: Thresho
         metadata["failures"] = dg.MetadataValue.md(_markdown(failed.head(25)))
     if len(verdicts) == 1 and no_games.all():
         metadata["status"] = NO_GAMES
+    elif bootstrap.any():
+        metadata["status"] = f"{SKIPPED_BOOTSTRAP}, {int(bootstrap.sum())} dates"
     return dg.AssetCheckResult(
         check_name=rule.name,
         passed=failed.empty,
         severity=dg.AssetCheckSeverity.ERROR if rule.blocking else dg.AssetCheckSeverity.WARN,
         metadata=metadata,
-        description=None if failed.empty else f"{len(failed)} of {len(verdicts)} date(s) failed: {failed['detail'].iloc[0]}",
+        description=f"{len(failed)} of {len(verdicts)} date(s) failed: {failed['detail'].iloc[0]}"
+        if not failed.empty
+        else metadata.get("status"),
     )
 
 

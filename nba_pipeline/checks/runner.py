@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import dagster as dg
 import pandas as pd
@@ -22,8 +22,11 @@ def check_results(
     frame: pd.DataFrame,
     thresholds: Thresholds,
     schedule: pd.DataFrame | None = None,
+    reference: Mapping[str, pd.DataFrame] | None = None,
 ) -> Iterator[dg.AssetCheckResult]:
-    inputs = CheckInputs(frame=frame, dates=window_dates(context), thresholds=thresholds, schedule=schedule)
+    inputs = CheckInputs(
+        frame=frame, dates=window_dates(context), thresholds=thresholds, schedule=schedule, reference=reference or {}
+    )
     for rule in rules:
         result = to_check_result(rule, rule.evaluate(inputs), thresholds)
         if not result.passed:

@@ -39,11 +39,31 @@ class PlayerBoxscoreThresholds(_Strict):
     max_minutes_per_game: Annotated[float, Field(gt=0, le=100)]
 
 
+class CompositeFactorThresholds(_Strict):
+    usage_l7_populated_min_pct: Percent
+
+
+class FeatureStoreThresholds(_Strict):
+    feature_completeness_min_pct: Percent
+
+
+class PredictionThresholds(_Strict):
+    min_edge_points: Annotated[float, Field(ge=0)]
+
+
+class GradingThresholds(_Strict):
+    graded_min_pct: Percent
+
+
 class Thresholds(_Strict):
     player_game_summary: PlayerGameSummaryThresholds
     team_offense_game_summary: TeamOffenseThresholds
     team_boxscores: TeamBoxscoreThresholds
     player_boxscores: PlayerBoxscoreThresholds
+    player_composite_factors: CompositeFactorThresholds
+    ml_feature_store: FeatureStoreThresholds
+    points_prop_predictions: PredictionThresholds
+    prediction_grading: GradingThresholds
 
 
 class ThresholdsError(ValueError):

@@ -1,0 +1,81 @@
+"""The points model: gradient-boosted trees on the v1 features, judged against the naive 10-game average."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from sklearn.ensemble import HistGradientBoostingRegressor
+
+from nba_pipeline.ml.features import FEATURE_VERSION, FEATURES_V1
+
+BASELINE = "points_avg_last_10"
+
+
+class FeatureVersionMismatch(ValueError):
+    """Rows of one feature version were offered to a model trained on another."""
+
+
+@dataclass(frozen=True)
+class PointsModel:
+    estimator: HistGradientBoostingRegressor
+    residual_std: float  # of validation errors: turns an edge over the line into a confidence
+    trained_through: dt.date  # last game date it learned from: later predictions are out of sample
+    metrics: dict[str, float | int | str] = field(default_factory=dict)
+    feature_version: str = FEATURE_VERSION
+    features: tuple[str, ...] = FEATURES_V1
+
+    def predict(self, rows: pd.DataFrame) -> np.ndarray:
+        versions = set(rows["feature_version"].dropna())
+        if versions - {self.feature_version}:
+            raise FeatureVersionMismatch(f"model trained on {self.feature_version}, rows are {sorted(versions)}")
+        return self.estimator.predict(_matrix(rows, self.features))
+
+
+def _matrix(rows: pd.DataFrame, features: tuple[str, ...]) -> np.ndarray:
+    return rows[list(features)].astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def training_rows(store: pd.DataFrame) -> pd.DataFrame:
+    """Rows a model may learn from: the player played, past bootstrap, label known."""
+    return store[store["played"].fillna(False) & ~store["bootstrap"].fillna(True) & store["actual_points"].notna()]
+
+
+def time_split(rows: pd.DataFrame, validation_share: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Earlier dates train, the last `validation_share` of dates validate: no future game teaches the past."""
+    dates = np.sort(rows["game_date"].unique())
+    if len(dates) < 2:
+        raise ValueError(f"need at least two game dates to split train/validation, got {len(dates)}")
+    cut = dates[min(len(dates) - 1, max(1, int(round(len(dates) * (1 - validation_share)))))]
+    return rows[rows["game_date"] < cut], rows[rows["game_date"] >= cut]
+
+
+def train_points_model(store: pd.DataFrame, validation_share: float = 0.2, seed: int = 0) -> PointsModel:
+    rows = training_rows(store)
+    train, valid = time_split(rows, validation_share)
+    estimator = HistGradientBoostingRegressor(
+        loss="absolute_error", max_iter=300, learning_rate=0.06, max_leaf_nodes=31, min_samples_leaf=40,
+        l2_regularization=1.0, random_state=seed,
+    )
+    estimator.fit(_matrix(train, FEATURES_V1), train["actual_points"].astype(float))
+    actual = valid["actual_points"].astype(float).to_numpy()
+    errors = estimator.predict(_matrix(valid, FEATURES_V1)) - actual
+    baseline = valid[BASELINE].astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan)
+    has_baseline = ~np.isnan(baseline)
+    metrics = {
+        "train_rows": len(train),
+        "validation_rows": len(valid),
+        "train_dates": f"{train['game_date'].min():%Y-%m-%d}..{train['game_date'].max():%Y-%m-%d}",
+        "validation_dates": f"{valid['game_date'].min():%Y-%m-%d}..{valid['game_date'].max():%Y-%m-%d}",
+        "mae": float(np.mean(np.abs(errors))),
+        "baseline_mae_10_game_avg": float(np.mean(np.abs(baseline[has_baseline] - actual[has_baseline]))),
+        "mae_on_baseline_rows": float(np.mean(np.abs(errors[has_baseline]))),
+    }
+    return PointsModel(
+        estimator=estimator,
+        residual_std=float(np.std(errors)),
+        trained_through=pd.Timestamp(train["game_date"].max()).date(),
+        metrics=metrics,
+    )

@@ -1,0 +1,1 @@
+"""Precompute phase: per-player rolling windows and context that prediction needs, from analytics history."""

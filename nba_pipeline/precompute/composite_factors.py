@@ -1,0 +1,168 @@
+"""player_composite_factors: per player per game date, usage and scoring windows plus the context behind them.
+
+Every window reads only games before the date (prediction must not see the game it predicts) and never
+crosses a season. Early-season dates on which no player can have a full 7-game window are a *bootstrap*
+date, flagged as such rather than averaged over what little history exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from nba_pipeline import schemas
+from nba_pipeline.league.seasons import season_labels
+from nba_pipeline.precompute.windows import game_windows
+
+USAGE_WINDOW = 7
+SCORING_WINDOWS = {"l5": 5, "l10": 10}
+OPPONENT_WINDOW = 10
+# projected usage: recent form weighted against the season, lifted a little per absent teammate (capped at 3)
+RECENT_WEIGHT, USAGE_LIFT_PER_TEAMMATE_OUT, MAX_TEAMMATES_OUT = 0.7, 0.03, 3
+
+PLAYER_COMPOSITE_FACTORS = {
+    "game_id": schemas.STR,
+    "game_date": schemas.DATE,
+    "season": schemas.STR,
+    "player_id": schemas.INT,
+    "player_name": schemas.STR,
+    "team_id": schemas.INT,
+    "opponent_team_id": schemas.INT,
+    "is_home": schemas.BOOL,
+    "played": schemas.BOOL,
+    "bootstrap_date": schemas.BOOL,
+    "games_before": schemas.INT,
+    "last_game_date": schemas.DATE,
+    "avg_usage_rate_last_7_games": schemas.FLOAT,
+    "usage_rate_std_last_7_games": schemas.FLOAT,
+    "usage_rate_season_avg": schemas.FLOAT,
+    "projected_usage_rate": schemas.FLOAT,
+    "usage_spike_score": schemas.FLOAT,
+    "usage_context_json": schemas.STR,
+    "rest_days": schemas.INT,
+    "back_to_back": schemas.BOOL,
+    "teammates_out": schemas.INT,
+    "opponent_def_rating": schemas.FLOAT,
+    "opponent_last_game_date": schemas.DATE,
+    "points_avg_last_5": schemas.FLOAT,
+    "points_avg_last_10": schemas.FLOAT,
+    "minutes_avg_last_5": schemas.FLOAT,
+    "minutes_avg_last_10": schemas.FLOAT,
+    "points_season_avg": schemas.FLOAT,
+    **{f"{w}_{field}": dtype for w in ("l5", "l7", "l10") for field, dtype in (
+        ("games", schemas.INT), ("is_complete", schemas.BOOL), ("incomplete_reason", schemas.STR)
+    )},
+}
+
+
+def _team_games(schedule: pd.DataFrame) -> pd.DataFrame:
+    """Two rows per final scheduled game: each team's game, for counting team games before a date."""
+    final = schedule[schedule["game_status"] == "Final"]
+    sides = [final.rename(columns={f"{side}_team_id": "team_id"}) for side in ("home", "away")]
+    return pd.concat(sides, ignore_index=True)[["team_id", "season", "game_date", "game_id"]].assign(ok=True)
+
+
+def bootstrap_dates(schedule_history: pd.DataFrame, dates: Sequence[pd.Timestamp]) -> pd.Series:
+    """Per date: True when no team playing that day has played `USAGE_WINDOW` games this season before it."""
+    team_games = _team_games(schedule_history)
+    today = team_games[team_games["game_date"].isin(pd.DatetimeIndex(dates))]
+    before = game_windows(team_games, today, key="team_id", values=[], sizes={"l7": USAGE_WINDOW})["games_before"]
+    most = before.groupby(today["game_date"].to_numpy()).max()
+    return (most.reindex(pd.DatetimeIndex(dates), fill_value=0) < USAGE_WINDOW).rename("bootstrap_date")
+
+
+def missing_history(schedule_history: pd.DataFrame, pgs_history: pd.DataFrame, dates: Sequence[pd.Timestamp]) -> pd.Series:
+    """Per date: final games earlier in its season with no player_game_summary rows, named (windows would skip them)."""
+    final = schedule_history[schedule_history["game_status"] == "Final"]
+    absent = final.loc[~final["game_id"].isin(pgs_history["game_id"].dropna()), ["game_id", "game_date", "season"]]
+    days = pd.DataFrame({"day": pd.DatetimeIndex(dates)})
+    days["season"] = season_labels(days["day"])
+    pairs = days.merge(absent, on="season")
+    pairs = pairs[pairs["game_date"] < pairs["day"]]
+    named = pairs.groupby("day")["game_id"].agg(lambda ids: ", ".join(sorted(ids)[:20]) + (f" (+{len(ids) - 20} more)" if len(ids) > 20 else ""))
+    return named.reindex(days["day"]).fillna("").astype("string").rename("missing_history_games")
+
+
+def build_player_composite_factors(
+    pgs_history: pd.DataFrame,
+    defense_history: pd.DataFrame,
+    schedule_history: pd.DataFrame,
+    injury_report: pd.DataFrame,
+    dates: Sequence[pd.Timestamp],
+) -> pd.DataFrame:
+    """One row per player on the box score of each date in `dates`; histories may start before the first date."""
+    day_index = pd.DatetimeIndex(dates)
+    history = pgs_history[pgs_history["played"].fillna(False)].assign(ok=pgs_history["production_ready"].fillna(False))
+    history = history.rename(columns={"pts": "points"}).dropna(subset=["season"])
+    rows = pgs_history[pgs_history["game_date"].isin(day_index)].reset_index(drop=True)
+
+    usage = game_windows(history, rows, key="player_id", values=["usage_rate"], sizes={"l7": USAGE_WINDOW})
+    scoring = game_windows(history, rows, key="player_id", values=["points", "minutes"], sizes=SCORING_WINDOWS)
+    defense = defense_history[defense_history["production_ready"].notna()].assign(ok=defense_history["production_ready"])
+    opponents = rows[["opponent_team_id", "season", "game_date"]].rename(columns={"opponent_team_id": "team_id"})
+    known_opponent = opponents["team_id"].notna()
+    opponent = game_windows(
+        defense.dropna(subset=["team_id", "season"]),
+        opponents.fillna({"team_id": -1}),
+        key="team_id",
+        values=["defensive_rating"],
+        sizes={"opp": OPPONENT_WINDOW},
+    )
+
+    out = rows[["game_id", "game_date", "season", "player_id", "player_name", "team_id", "opponent_team_id", "is_home", "played"]].copy()
+    out["bootstrap_date"] = out["game_date"].map(bootstrap_dates(schedule_history, dates)).astype("boolean")
+    out["games_before"] = usage["games_before"]
+    out["last_game_date"] = usage["last_game_date"]
+    l7 = usage["l7_usage_rate_avg"]
+    std = usage["l7_usage_rate_std"]
+    out["avg_usage_rate_last_7_games"] = l7
+    out["usage_rate_std_last_7_games"] = std
+    out["usage_rate_season_avg"] = usage["usage_rate_season_avg"]
+    for window, stats in (("l7", usage), ("l5", scoring), ("l10", scoring)):
+        for field in ("games", "is_complete", "incomplete_reason"):
+            out[f"{window}_{field}"] = stats[f"{window}_{field}"]
+    for window, size in SCORING_WINDOWS.items():
+        out[f"points_avg_last_{size}"] = scoring[f"{window}_points_avg"]
+        out[f"minutes_avg_last_{size}"] = scoring[f"{window}_minutes_avg"]
+    out["points_season_avg"] = scoring["points_season_avg"]
+
+    rest = (out["game_date"] - out["last_game_date"]).dt.days
+    out["rest_days"] = pd.array(rest, dtype="Int64")
+    out["back_to_back"] = (out["rest_days"] == 1).astype("boolean")
+    out["teammates_out"] = _teammates_out(injury_report, out)
+    out["opponent_def_rating"] = opponent["opp_defensive_rating_avg"].where(known_opponent.to_numpy())
+    out["opponent_last_game_date"] = opponent["last_game_date"].where(known_opponent.to_numpy())
+
+    season_avg = out["usage_rate_season_avg"].fillna(l7)
+    lift = 1 + USAGE_LIFT_PER_TEAMMATE_OUT * out["teammates_out"].clip(upper=MAX_TEAMMATES_OUT).astype("Float64")
+    out["projected_usage_rate"] = ((RECENT_WEIGHT * l7 + (1 - RECENT_WEIGHT) * season_avg) * lift).where(l7.notna())
+    out["usage_spike_score"] = ((usage["last_usage_rate"] - l7) / std.clip(lower=1.0)).where(l7.notna())
+    out["usage_context_json"] = _context_json(out)
+    return schemas.conform(out, PLAYER_COMPOSITE_FACTORS, "player_composite_factors")
+
+
+def _teammates_out(injury_report: pd.DataFrame, rows: pd.DataFrame) -> pd.Series:
+    """Players of the same team listed Out on the date, the player himself excluded."""
+    out = injury_report.loc[injury_report["status"] == "Out", ["team_id", "game_date", "player_id"]].drop_duplicates()
+    on_team = out.groupby(["team_id", "game_date"]).size().rename("on_team").reset_index()
+    listed = rows[["team_id", "game_date", "player_id"]].merge(on_team, on=["team_id", "game_date"], how="left")
+    himself = listed.merge(out.assign(himself=1), on=["team_id", "game_date", "player_id"], how="left")["himself"]
+    return pd.Series((listed["on_team"].fillna(0) - himself.fillna(0)).to_numpy(), index=rows.index).astype("Int64")
+
+
+def _context_json(rows: pd.DataFrame) -> pd.Series:
+    context = pd.DataFrame(
+        {
+            "rest_days": rows["rest_days"],
+            "back_to_back": rows["back_to_back"],
+            "teammates_out": rows["teammates_out"],
+            "opponent_def_rating": rows["opponent_def_rating"].round(1),
+            "usage_rate_std_last_7_games": rows["usage_rate_std_last_7_games"].round(2),
+        }
+    ).astype(object).where(lambda f: f.notna(), None)
+    if context.empty:
+        return pd.Series([], index=rows.index, dtype="string")
+    lines = context.to_json(orient="records", lines=True).splitlines()
+    return pd.Series(np.asarray(lines, dtype=object), index=rows.index, dtype="string")

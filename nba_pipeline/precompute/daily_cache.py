@@ -1,0 +1,32 @@
+"""player_daily_cache: the state prediction reads for a player on a game date — his windows, his status, his line."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from nba_pipeline import schemas
+from nba_pipeline.precompute.composite_factors import PLAYER_COMPOSITE_FACTORS
+
+POINTS_MARKET = "player_points"
+
+PLAYER_DAILY_CACHE = {
+    **PLAYER_COMPOSITE_FACTORS,
+    "injury_status": schemas.STR,
+    "prop_line": schemas.FLOAT,
+    "has_prop_line": schemas.BOOL,
+}
+
+
+def build_player_daily_cache(
+    composite: pd.DataFrame, injury_report: pd.DataFrame, prop_lines: pd.DataFrame
+) -> pd.DataFrame:
+    """Composite factors plus the player's own injury status ('Available' when unlisted) and his points line."""
+    status = injury_report.drop_duplicates(["game_date", "player_id"])[["game_date", "player_id", "status"]]
+    lines = prop_lines[prop_lines["market"] == POINTS_MARKET].drop_duplicates(["game_date", "player_id"])
+    lines = lines[["game_date", "player_id", "line"]].rename(columns={"line": "prop_line"})
+    cache = composite.merge(status, on=["game_date", "player_id"], how="left").merge(
+        lines, on=["game_date", "player_id"], how="left"
+    )
+    cache["injury_status"] = cache["status"].fillna("Available")
+    cache["has_prop_line"] = cache["prop_line"].notna().astype("boolean")
+    return schemas.conform(cache, PLAYER_DAILY_CACHE, "player_daily_cache")

@@ -1,0 +1,1 @@
+"""Predictions phase: points-prop recommendations before the game and their grading after it."""

@@ -1,0 +1,31 @@
+"""Rules for predictions (one per points line, each with a number) and grading (final games get graded)."""
+
+from __future__ import annotations
+
+from nba_pipeline.checks import names
+from nba_pipeline.checks.factories import expected_rows, min_share, no_bad_rows, no_duplicate_keys
+
+PROP_LINES = "prop_lines"  # reference frame: the date's points lines
+
+PREDICTION_RULES = [
+    expected_rows(names.ONE_PREDICTION_PER_PROP, "Every player with a points line has a prediction row.", PROP_LINES, ["game_date", "player_id"]),
+    no_duplicate_keys(names.NO_DUPLICATE_KEYS, ["game_date", "player_id"]),
+    no_bad_rows(
+        names.PREDICTION_MADE,
+        "Every row carries a predicted number (a player without features is named, not guessed).",
+        lambda f, _: f["predicted_points"].isna(),
+        ["game_id", "player_id"],
+    ),
+]
+
+GRADING_RULES = [
+    min_share(
+        names.GRADING_COVERAGE,
+        "At least the configured share of predictions whose game is final are graded.",
+        lambda f: f["graded"],
+        lambda f: f["game_final"],
+        lambda t: t.prediction_grading.graded_min_pct,
+        game_column="game_id",
+    ),
+    no_duplicate_keys(names.NO_DUPLICATE_KEYS, ["game_date", "player_id"]),
+]

@@ -1,0 +1,75 @@
+"""Feature store and points model: leakage guard, refusal on incomplete features, honest comparison."""
+
+import dagster as dg
+import duckdb
+import pandas as pd
+import pytest
+
+from nba_pipeline.definitions import ALL_ASSETS
+from nba_pipeline.ml.assets import points_model
+from nba_pipeline.ml.features import FEATURES_V1, build_feature_store
+from nba_pipeline.ml.model import FeatureVersionMismatch, train_points_model
+from nba_pipeline.precompute.composite_factors import build_player_composite_factors
+from nba_pipeline.precompute.daily_cache import build_player_daily_cache
+from nba_pipeline.resources import resources_for
+
+DATES = list(pd.date_range("2023-10-24", "2024-01-31"))
+
+
+@pytest.fixture(scope="module")
+def store(simulated_season):
+    s = simulated_season
+    factors = build_player_composite_factors(
+        s["player_game_summary"], s["team_defense_game_summary"], s["schedule"], s["injury_report"], DATES
+    )
+    cache = build_player_daily_cache(factors, s["injury_report"], s["prop_lines"])
+    return build_feature_store(cache, s["player_game_summary"])
+
+
+def test_every_feature_comes_from_before_the_game(store):
+    dated = store["latest_input_game_date"].notna()
+    assert (store.loc[dated, "latest_input_game_date"] < store.loc[dated, "game_date"]).all()
+    past = store[~store["bootstrap"]]
+    assert past["feature_completeness"].mean() > 0.95
+    assert set(FEATURES_V1) <= set(store.columns) and (store["feature_version"] == "v1").all()
+
+
+def test_model_is_compared_with_the_ten_game_average_on_later_dates(store):
+    model = train_points_model(store)
+    m = model.metrics
+    assert m["validation_rows"] > 1000 and m["train_rows"] > m["validation_rows"]
+    assert m["train_dates"].split("..")[1] < m["validation_dates"].split("..")[0]
+    assert 2 < m["mae"] < 6 and 2 < m["baseline_mae_10_game_avg"] < 6
+    with pytest.raises(FeatureVersionMismatch):
+        model.predict(store.assign(feature_version="v0").head())
+
+
+def _write(warehouse: str, frame: pd.DataFrame) -> None:
+    with duckdb.connect(warehouse) as conn:
+        conn.execute("create schema if not exists ml")
+        conn.register("rows", frame)
+        conn.execute("create or replace table ml.ml_feature_store as select * from rows")
+
+
+def test_the_model_refuses_to_train_on_failing_features_and_names_the_dates(store, warehouse):
+    broken = store.copy()
+    bad_days = [pd.Timestamp("2024-01-10"), pd.Timestamp("2024-01-11")]
+    hit = broken["game_date"].isin(bad_days) & ~broken["bootstrap"]
+    broken.loc[hit, ["opponent_def_rating", "rest_days", "teammates_out", "usage_spike_score"]] = pd.NA
+    broken.loc[hit, "feature_completeness"] = 10 / 14
+    _write(warehouse, broken)
+    result = dg.materialize(
+        ALL_ASSETS,
+        selection=[points_model],
+        resources=resources_for("local", warehouse_path=warehouse),
+        raise_on_error=False,
+    )
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure).step_failure_data.user_failure_data
+    assert "refusing to train" in failure.description
+    assert "2024-01-10" in failure.description and "2024-01-11" in failure.description
+
+    _write(warehouse, store)
+    assert dg.materialize(
+        ALL_ASSETS, selection=[points_model], resources=resources_for("local", warehouse_path=warehouse)
+    ).success

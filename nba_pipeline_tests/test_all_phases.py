@@ -1,0 +1,66 @@
+"""A whole season through every phase on the embedded default: predictions and grading with their metrics."""
+
+import pandas as pd
+import pytest
+
+from nba_pipeline.checks import names
+from nba_pipeline_tests.conftest import EVERY_PHASE, read_table, run_range
+
+SEASON = ("2023-10-24", "2024-04-14")
+
+
+@pytest.fixture(scope="module")
+def season_run(tmp_path_factory):
+    warehouse = str(tmp_path_factory.mktemp("season") / "warehouse.duckdb")
+    return warehouse, run_range(warehouse, *SEASON, assets=EVERY_PHASE)
+
+
+def _metadata(result, asset: str) -> dict:
+    event = next(m for m in result.get_asset_materialization_events() if m.asset_key.to_user_string() == asset)
+    return {k: v.value for k, v in event.materialization.metadata.items()}
+
+
+def test_every_blocking_check_passes_over_the_season(season_run):
+    _, result = season_run
+    assert result.success
+    failed = [(e.asset_key.to_user_string(), e.check_name) for e in result.get_asset_check_evaluations() if not e.passed]
+    assert set(failed) <= {("player_game_summary", names.SHOT_ZONE_COVERAGE)}  # the one warning-only check
+    composite = next(
+        e for e in result.get_asset_check_evaluations()
+        if e.asset_key.to_user_string() == "player_composite_factors" and e.check_name == names.USAGE_L7_POPULATED
+    )
+    assert composite.metadata["status"].value.startswith("skipped: bootstrap, ")
+    assert composite.metadata["dates_skipped_bootstrap"].value >= 5
+
+
+def test_one_prediction_per_points_line_and_every_final_game_graded(season_run):
+    warehouse, _ = season_run
+    lines = read_table(warehouse, "raw.prop_lines")
+    predictions = read_table(warehouse, "predictions.points_prop_predictions")
+    graded = read_table(warehouse, "predictions.prediction_grading")
+    assert len(predictions) == len(lines) > 15_000
+    assert predictions["predicted_points"].notna().all()
+    assert set(predictions["recommendation"]) <= {"OVER", "UNDER", "PASS"}
+    assert graded["graded"].mean() == 1.0  # every game of a past season is final
+
+
+def test_model_and_grading_metrics_are_in_asset_metadata(season_run):
+    _, result = season_run
+    model = _metadata(result, "points_model")
+    assert model["mae"] > 0 and model["baseline_mae_10_game_avg"] > 0 and "naive" in model["comparison"]
+    grading = _metadata(result, "prediction_grading")
+    for key in ("hit_rate", "mae", "out_of_sample_hit_rate", "out_of_sample_mae", "by_confidence_bucket"):
+        assert key in grading
+    assert 0 < grading["out_of_sample_hit_rate"] < 1 and grading["out_of_sample_predictions"] > 1000
+    assert "| confidence |" in grading["by_confidence_bucket"]
+
+
+def test_composite_factors_cover_every_player_who_played(season_run):
+    warehouse, _ = season_run
+    pgs = read_table(warehouse, "analytics.player_game_summary")
+    factors = read_table(warehouse, "precompute.player_composite_factors")
+    played = pgs[pgs["played"]].set_index(["game_date", "player_id"]).index
+    assert played.isin(factors.set_index(["game_date", "player_id"]).index).all()
+    outside = factors[factors["games_before"] >= 7]
+    assert outside["avg_usage_rate_last_7_games"].notna().mean() > 0.97
+    assert pd.api.types.is_bool_dtype(factors["l7_is_complete"])
