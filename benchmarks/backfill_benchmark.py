@@ -1,11 +1,14 @@
-"""Times the embedded default against Dagster's own bookkeeping floor, on a fresh SQLite DAGSTER_HOME each.
+"""Times the embedded default against Dagster's own bookkeeping floor, each scenario on a fresh SQLite DAGSTER_HOME.
 
-(a) full raw+analytics backfill 2021-10-19..2026-01-02 as one single-run range backfill, with all checks;
-(b) one day's partition end to end through `dagster asset materialize` (process start included);
-(c) the same range through no-op assets of the same shape (same keys, inputs, partitions, checks).
+(a) a full backfill START..END of the selected phases as one single-run range backfill, with all checks;
+(b) one day's partition of every phase end to end through `dagster asset materialize` (process start included);
+(c) the same range and selection through no-op assets of the same shape (same keys, inputs, partition mappings,
+    partitions, checks): Dagster's own floor;
+(d) when the ML phase is selected: training the points model on every feature-store row (a)'s warehouse holds.
 Prints wall time, peak memory of each scenario's process and the ratio (a)/(c).
 
     python benchmarks/backfill_benchmark.py [--start 2021-10-19] [--end 2026-01-02] [--day 2024-01-15]
+                                            [--groups raw analytics precompute ml predictions]
 """
 
 from __future__ import annotations
@@ -19,17 +22,28 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+ALL_GROUPS = ["raw", "analytics", "precompute", "ml", "predictions"]
+TRAIN = """
+import sys, time, duckdb
+from nba_pipeline.ml.model import train_points_model
+store = duckdb.connect(sys.argv[1], read_only=True).execute("select * from ml.ml_feature_store").fetchdf()
+started = time.perf_counter()
+model = train_points_model(store)
+print(f"{time.perf_counter() - started:.1f} {len(store)} {store['season'].nunique()} {model.metrics['mae']:.3f} {model.metrics['baseline_mae_10_game_avg']:.3f}")
+"""
 
 
-def _run(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MiB) of one child process."""
-    started = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - started
-    if status != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stderr.read().decode()[-3000:]}")
-    return wall, usage.ru_maxrss / 1024
+def _run(cmd: list[str], env: dict[str, str]) -> tuple[float, float, str]:
+    """Wall seconds, peak RSS (MiB) and stdout of one child process."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=out, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - started
+        out.seek(0), err.seek(0)
+        if status != 0:
+            raise SystemExit(f"{' '.join(cmd)} failed:\n{err.read().decode()[-3000:]}")
+        return wall, usage.ru_maxrss / 1024, out.read().decode()
 
 
 def _fresh_env(workdir: Path) -> dict[str, str]:
@@ -43,25 +57,32 @@ def main() -> None:
     parser.add_argument("--start", default="2021-10-19")
     parser.add_argument("--end", default="2026-01-02")
     parser.add_argument("--day", default="2024-01-15")
+    parser.add_argument("--groups", nargs="+", default=ALL_GROUPS, choices=ALL_GROUPS)
     args = parser.parse_args()
     python = sys.executable
     dagster = str(Path(python).with_name("dagster"))
-    results = {}
+    results: dict[str, tuple[float, float, str]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         scenario = [python, "-m", "benchmarks.range_run"]
-        results["c_noop_floor"] = _run([*scenario, "noop", args.start, args.end], _fresh_env(tmp / "c"))
-        results["a_full_backfill"] = _run([*scenario, "real", args.start, args.end], _fresh_env(tmp / "a"))
+        results["c_noop_floor"] = _run([*scenario, "noop", args.start, args.end, *args.groups], _fresh_env(tmp / "c"))
+        results["a_full_backfill"] = _run([*scenario, "real", args.start, args.end, *args.groups], _fresh_env(tmp / "a"))
         results["b_one_partition"] = _run(
             [dagster, "asset", "materialize", "-m", "nba_pipeline.definitions", "--select", "*", "--partition", args.day],
             _fresh_env(tmp / "b"),
         )
-    print(f"range {args.start}..{args.end}, one partition {args.day}")
+        if "ml" in args.groups:
+            results["d_train_model"] = _run([python, "-c", TRAIN, str(tmp / "a" / "warehouse.duckdb")], dict(os.environ))
+    print(f"range {args.start}..{args.end} of {' '.join(args.groups)}; one partition {args.day} of every phase")
     print(f"{'scenario':<18}{'wall s':>10}{'peak MiB':>10}")
-    for name, (wall, rss) in results.items():
+    for name, (wall, rss, _) in results.items():
         print(f"{name:<18}{wall:>10.1f}{rss:>10.0f}")
     ratio = results["a_full_backfill"][0] / results["c_noop_floor"][0]
     print(f"ratio (a)/(c) = {ratio:.3f}  (target <= 1.25); one partition {results['b_one_partition'][0]:.1f} s (target <= 20 s)")
+    if "d_train_model" in results:
+        seconds, rows, seasons, mae, baseline = results["d_train_model"][2].split()
+        print(f"model training: {seconds} s on {rows} feature rows over {seasons} seasons (target <= 60 s); "
+              f"validation MAE {mae} vs 10-game-average baseline {baseline}")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,7 @@
-"""One single-run range materialization on the DAGSTER_HOME instance: the real graph or its no-op twin."""
+"""One single-run range materialization on the DAGSTER_HOME instance: the real graph or its no-op twin.
+
+    python -m benchmarks.range_run real|noop START END [GROUP ...]     (groups: raw analytics precompute ml predictions)
+"""
 
 from __future__ import annotations
 
@@ -45,26 +48,29 @@ def noop_twin(assets_def: dg.AssetsDefinition) -> dg.AssetsDefinition:
     return _noop
 
 
-def range_job(kind: str) -> dg.JobDefinition:
-    """The shipped `all_phases` job, or the same job over no-op twins of every asset."""
+def range_job(kind: str, groups: list[str]) -> dg.JobDefinition:
+    """The selected phase groups of the shipped Definitions, or the same selection over no-op twins."""
+    selection = dg.AssetSelection.groups(*groups) if groups else dg.AssetSelection.all()
     if kind == "real":
-        return defs.resolve_job_def("all_phases")
+        return dg.Definitions.merge(
+            defs, dg.Definitions(jobs=[dg.define_asset_job("benchmark", selection=selection)])
+        ).resolve_job_def("benchmark")
     twins = [noop_twin(a) for a in defs.resolve_asset_graph().assets_defs if a.is_executable]
     noop_defs = dg.Definitions(
         assets=twins,
-        jobs=[dg.define_asset_job("all_phases", selection=dg.AssetSelection.all())],
+        jobs=[dg.define_asset_job("benchmark", selection=selection)],
         resources={"noop_io": NoopIOManager()},
         executor=dg.in_process_executor,
     )
-    return noop_defs.resolve_job_def("all_phases")
+    return noop_defs.resolve_job_def("benchmark")
 
 
-def main(kind: str, start: str, end: str) -> None:
-    result = range_job(kind).execute_in_process(
+def main(kind: str, start: str, end: str, *groups: str) -> None:
+    result = range_job(kind, list(groups)).execute_in_process(
         instance=dg.DagsterInstance.get(), tags=dict(zip(RANGE_TAGS, (start, end)))
     )
     assert result.success
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:4])
+    main(*sys.argv[1:])

@@ -45,7 +45,7 @@ class PointsModelConfig(dg.Config):
     validation_share: float = Field(0.2, gt=0, lt=1, description="Share of the latest dates held out for validation.")
 
 
-@dg.asset(group_name="ml", io_manager_key="model_io", kinds={"sklearn"})
+@dg.asset(group_name="ml", io_manager_key="model_io", kinds={"sklearn"}, backfill_policy=dg.BackfillPolicy.single_run())
 def points_model(
     context: dg.AssetExecutionContext,
     config: PointsModelConfig,

@@ -8,7 +8,11 @@ from nba_pipeline.config.resource import ThresholdsResource
 from nba_pipeline.metadata import frame_summary
 from nba_pipeline.partitions import game_date_partitions, season_history
 from nba_pipeline.precompute import checks
-from nba_pipeline.precompute.composite_factors import build_player_composite_factors, missing_history
+from nba_pipeline.precompute.composite_factors import (
+    build_player_composite_factors,
+    missing_history,
+    unmaterialized_history,
+)
 from nba_pipeline.precompute.daily_cache import POINTS_MARKET, build_player_daily_cache
 from nba_pipeline.warehouse import stored_in
 
@@ -58,7 +62,10 @@ def player_composite_factors(
     metadata["bootstrap"] = f"skipped: bootstrap, {int(bootstrap.sum())} dates" if bootstrap.any() else "none"
     yield dg.Output(frame, metadata=metadata)
     today = _on(dates, player_game_summary)
-    history = missing_history(schedule, player_game_summary, dates)
+    stored = context.instance.get_materialized_partitions(dg.AssetKey("player_game_summary"))
+    history = pd.concat(
+        [missing_history(schedule, player_game_summary, dates), unmaterialized_history(stored, dates)], axis=1
+    )
     yield from check_results(
         context,
         checks.COMPOSITE_FACTOR_RULES,

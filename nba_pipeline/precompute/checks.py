@@ -10,7 +10,7 @@ from nba_pipeline.checks.rules import CheckInputs, CheckRule, verdicts_by_date
 from nba_pipeline.precompute.composite_factors import SCORING_WINDOWS, USAGE_WINDOW
 
 PLAYED = "played"  # reference frame: player_game_summary rows of players who played on the run's dates
-MISSING_HISTORY = "missing_history"  # reference frame: game_date, missing_history_games
+MISSING_HISTORY = "missing_history"  # reference frame: game_date, missing_history_games, unmaterialized_dates
 PROP_LINES = "prop_lines"  # reference frame: the date's points lines
 
 
@@ -27,16 +27,20 @@ def _window_lies(f: pd.DataFrame, _) -> pd.Series:
 
 
 def _history_complete(inputs: CheckInputs) -> pd.DataFrame:
-    missing = inputs.reference[MISSING_HISTORY]
+    missing = inputs.reference[MISSING_HISTORY].reset_index(drop=True)
+    games = missing["missing_history_games"].fillna("")
+    partitions = missing["unmaterialized_dates"].fillna("")
+    detail = ("player_game_summary never materialized for " + partitions).where(partitions != "", "")
+    detail = detail.str.cat(("games this season without player rows: " + games).where(games != "", ""), sep="; ").str.strip("; ")
     per_date = pd.DataFrame(
         {
             "game_date": missing["game_date"],
             "rows": inputs.frame.groupby("game_date").size().reindex(missing["game_date"], fill_value=0).to_numpy(),
-            "value": missing["missing_history_games"].str.len().gt(0).astype(int).to_numpy(),
+            "value": (detail != "").astype(int),
+            "passed": detail == "",
+            "detail": detail,
         }
     )
-    per_date["passed"] = per_date["value"] == 0
-    per_date["detail"] = ("games this season without player rows: " + missing["missing_history_games"]).where(~per_date["passed"], "").to_numpy()
     return verdicts_by_date(per_date, inputs)
 
 
@@ -66,7 +70,8 @@ COMPOSITE_FACTOR_RULES = [
     ),
     CheckRule(
         names.HISTORY_COMPLETE,
-        "Every final game earlier in the season has player rows, so no window silently skips a game.",
+        "Every earlier date of the season was materialized and every final game has player rows, so no window "
+        "silently skips a game.",
         _history_complete,
     ),
     no_duplicate_keys(names.NO_DUPLICATE_KEYS, ["game_date", "player_id"]),

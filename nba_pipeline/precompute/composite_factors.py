@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from nba_pipeline import schemas
-from nba_pipeline.league.seasons import season_labels
+from nba_pipeline.league.seasons import SEASON_BY_LABEL, season_labels
 from nba_pipeline.precompute.windows import game_windows
 
 USAGE_WINDOW = 7
@@ -83,6 +83,24 @@ def missing_history(schedule_history: pd.DataFrame, pgs_history: pd.DataFrame, d
     pairs = pairs[pairs["game_date"] < pairs["day"]]
     named = pairs.groupby("day")["game_id"].agg(lambda ids: ", ".join(sorted(ids)[:20]) + (f" (+{len(ids) - 20} more)" if len(ids) > 20 else ""))
     return named.reindex(days["day"]).fillna("").astype("string").rename("missing_history_games")
+
+
+def unmaterialized_history(materialized: set[str], dates: Sequence[pd.Timestamp]) -> pd.Series:
+    """Per date: earlier dates of its season whose player_game_summary partition was never materialized.
+
+    Data alone cannot tell an off day from a date nobody loaded; the partition record can."""
+    stored = np.sort(pd.to_datetime(sorted(materialized)).to_numpy()) if materialized else np.array([], dtype="datetime64[ns]")
+    day_index = pd.DatetimeIndex(dates)
+    first_days = pd.to_datetime(season_labels(pd.Series(day_index)).map(lambda s: SEASON_BY_LABEL[s].first_day if pd.notna(s) else pd.NaT))
+    out = pd.Series("", index=day_index, dtype="string", name="unmaterialized_dates")
+    has_season = first_days.notna().to_numpy()
+    expected = np.where(has_season, (day_index - pd.DatetimeIndex(first_days)).days, 0)
+    found = np.searchsorted(stored, day_index.to_numpy(), "left") - np.searchsorted(stored, pd.DatetimeIndex(first_days).to_numpy(), "left")
+    for i in np.flatnonzero(has_season & (found < expected)):
+        season_days = pd.date_range(first_days.iloc[i], day_index[i] - pd.Timedelta(days=1))
+        gaps = season_days[~season_days.isin(pd.DatetimeIndex(stored))]
+        out.iloc[i] = f"{len(gaps)} date(s): {gaps[0]:%Y-%m-%d}..{gaps[-1]:%Y-%m-%d}"
+    return out
 
 
 def build_player_composite_factors(

@@ -81,3 +81,12 @@ def test_missing_history_is_named(simulated_season):
     assert missing.iloc[0] == ""
     gone = simulated_season["schedule"].loc[simulated_season["schedule"]["game_date"] == "2023-11-01", "game_id"]
     assert set(missing.iloc[1].split(", ")) == set(gone)
+
+
+def test_dates_never_materialized_are_named_and_off_season_dates_need_nothing():
+    from nba_pipeline.precompute.composite_factors import unmaterialized_history
+
+    stored = {f"2023-10-{d}" for d in range(24, 32)} | {"2023-11-01"}
+    out = unmaterialized_history(stored, [pd.Timestamp("2023-11-02"), pd.Timestamp("2023-11-05"), pd.Timestamp("2023-08-01")])
+    assert out.iloc[0] == "" and out.iloc[2] == ""
+    assert out.iloc[1] == "2 date(s): 2023-11-02..2023-11-03"
