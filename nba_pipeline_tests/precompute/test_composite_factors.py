@@ -89,4 +89,4 @@ def test_dates_never_materialized_are_named_and_off_season_dates_need_nothing():
     stored = {f"2023-10-{d}" for d in range(24, 32)} | {"2023-11-01"}
     out = unmaterialized_history(stored, [pd.Timestamp("2023-11-02"), pd.Timestamp("2023-11-05"), pd.Timestamp("2023-08-01")])
     assert out.iloc[0] == "" and out.iloc[2] == ""
-    assert out.iloc[1] == "2 date(s): 2023-11-02..2023-11-03"
+    assert out.iloc[1] == "3 date(s): 2023-11-02..2023-11-04"
