@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from zoneinfo import ZoneInfo
 
-from nba_pipeline.partitions import FIRST_GAME_DATE
+from nba_pipeline.partitions import FIRST_GAME_DATE, GAME_TIMEZONE
+
+EASTERN = ZoneInfo(GAME_TIMEZONE)
+DATE_KEYWORDS = {"TODAY": 0, "YESTERDAY": 1}
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -44,3 +48,21 @@ def parse_game_date_range(start: str, end: str) -> tuple[dt.date, dt.date]:
     if last < first:
         raise InvalidGameDate(f"range end {end} precedes range start {start}")
     return first, last
+
+
+def game_date_for(moment: dt.datetime) -> dt.date:
+    """The game date (US/Eastern calendar day) of an instant: a 10:30 pm ET tip-off, 03:30 UTC the next day,
+    belongs to the Eastern day it started on. Naive datetimes are refused: their zone is a guess."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise InvalidGameDate(f"{moment.isoformat()} has no time zone; pass an aware datetime (UTC or Eastern)")
+    return moment.astimezone(EASTERN).date()
+
+
+def resolve_partition_key(value: str, now: dt.datetime) -> str:
+    """The one place a date keyword becomes a partition key: 'YESTERDAY' / 'TODAY' relative to `now` in US/Eastern;
+    an ISO date passes through `parse_game_date`. Anything else is refused."""
+    keyword = value.strip().upper() if isinstance(value, str) else value
+    if keyword in DATE_KEYWORDS:
+        day = game_date_for(now) - dt.timedelta(days=DATE_KEYWORDS[keyword])
+        return parse_game_date(day.isoformat()).isoformat()
+    return parse_game_date(value).isoformat()

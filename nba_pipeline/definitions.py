@@ -7,6 +7,7 @@ import os
 import dagster as dg
 
 from nba_pipeline.analytics.assets import analytics_assets
+from nba_pipeline.automation import automation_sensor, daily_job, late_data_sensor, morning_schedule
 from nba_pipeline.ml.assets import ml_assets
 from nba_pipeline.precompute.assets import precompute_assets
 from nba_pipeline.predictions.assets import prediction_assets
@@ -22,16 +23,22 @@ all_phases_job = dg.define_asset_job(
 )
 
 
-def build_definitions(deployment: str, *, warehouse_path: str | None = None) -> dg.Definitions:
+def build_definitions(deployment: str, *, warehouse_path: str | None = None, automation_interval_seconds: int = 30) -> dg.Definitions:
     resources = resources_for(deployment, warehouse_path=warehouse_path)
     resources["thresholds"].load()  # a bad thresholds file fails the code location with the key it names
     return dg.Definitions(
         assets=ALL_ASSETS,
-        jobs=[all_phases_job],
+        jobs=[all_phases_job, daily_job],
+        schedules=[morning_schedule],
+        sensors=[late_data_sensor, automation_sensor(automation_interval_seconds)],
         resources=resources,
         # One DuckDB file admits one writer: steps run in one process locally; BigQuery can fan out.
         executor=dg.in_process_executor if deployment == "local" else dg.multiprocess_executor,
     )
 
 
-defs = build_definitions(os.environ.get("NBA_PIPELINE_ENV", "local"))
+defs = build_definitions(
+    os.environ.get("NBA_PIPELINE_ENV", "local"),
+    # tests that play a night through the daemon tick faster than the 30 s default
+    automation_interval_seconds=int(os.environ.get("NBA_PIPELINE_AUTOMATION_INTERVAL_SECONDS", "30")),
+)

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from nba_pipeline.checks import names
-from nba_pipeline_tests.conftest import EVERY_PHASE, read_table, run_range
+from nba_pipeline_tests.conftest import EVERY_PHASE, read_table, run_range, run_results
 
 SEASON = ("2023-10-24", "2024-04-14")
 
@@ -23,10 +23,10 @@ def _metadata(result, asset: str) -> dict:
 def test_every_blocking_check_passes_over_the_season(season_run):
     _, result = season_run
     assert result.success
-    failed = [(e.asset_key.to_user_string(), e.check_name) for e in result.get_asset_check_evaluations() if not e.passed]
+    failed = [(e.asset_key.to_user_string(), e.check_name) for e in run_results(result) if not e.passed]
     assert set(failed) <= {("player_game_summary", names.SHOT_ZONE_COVERAGE)}  # the one warning-only check
     composite = next(
-        e for e in result.get_asset_check_evaluations()
+        e for e in run_results(result)
         if e.asset_key.to_user_string() == "player_composite_factors" and e.check_name == names.USAGE_L7_POPULATED
     )
     assert composite.metadata["status"].value.startswith("skipped: bootstrap, ")

@@ -4,7 +4,7 @@ import pytest
 
 from nba_pipeline.checks import names
 from nba_pipeline.simulator import SimulatorFaults
-from nba_pipeline_tests.conftest import check_outcomes, read_table, run_range
+from nba_pipeline_tests.conftest import EVERY_PHASE, check_outcomes, read_table, run_range, run_results
 
 DAY = "2024-01-15"
 
@@ -13,7 +13,7 @@ def test_a_clean_day_materializes_every_phase_and_passes_every_check(warehouse):
     result = run_range(warehouse, DAY)
     assert result.success
     outcomes = check_outcomes(result)
-    assert len(outcomes) == 29 and all(outcomes.values())
+    assert len(outcomes) == 30 and all(outcomes.values())
     pgs = read_table(warehouse, "analytics.player_game_summary")
     played = pgs[pgs["played"]]
     assert played["usage_rate"].notna().all() and len(played) > 150
@@ -36,7 +36,7 @@ def test_a_day_without_games_is_a_valid_zero_row_partition(warehouse):
     assert result.success and all(check_outcomes(result).values())
     assert read_table(warehouse, "analytics.team_offense_game_summary").empty
     evaluation = next(
-        e for e in result.get_asset_check_evaluations() if e.check_name == names.SCHEDULED_GAMES_COMPLETE
+        e for e in run_results(result) if e.check_name == names.SCHEDULED_GAMES_COMPLETE
     )
     assert evaluation.metadata["status"].value == "no games scheduled"
 
@@ -72,13 +72,17 @@ def test_injected_faults_fail_the_checks_that_name_them(warehouse, faults, faili
     assert not result.success  # a blocking failure stops the run's downstream steps
 
 
-def test_vendor_ids_in_the_player_feed_block_everything_downstream_of_team_offense(warehouse):
+def test_vendor_ids_in_the_player_feed_fail_usage_rate_and_block_everything_downstream(warehouse):
+    """The original team's failure: player rows that join no team totals leave usage_rate NULL."""
     faults = SimulatorFaults(game_id_format="vendor", game_id_feed="player_boxscores", affected_dates=[DAY])
-    result = run_range(warehouse, DAY, faults=faults)
+    result = run_range(warehouse, DAY, faults=faults, assets=EVERY_PHASE)
     outcomes = check_outcomes(result)
-    assert outcomes[("team_offense_game_summary", names.AVG_QUALITY_SCORE)] is False  # no player rows reconcile
+    assert outcomes[("team_offense_game_summary", names.PLAYERS_RECONCILE)] is False  # a warning only
+    assert outcomes[("team_offense_game_summary", names.AVG_QUALITY_SCORE)] is True
+    usage = next(e for e in run_results(result) if e.check_name == names.USAGE_RATE_POPULATED)
+    assert not usage.passed and usage.metadata["worst_value"].value < 10
     materialized = {m.asset_key.to_user_string() for m in result.get_asset_materialization_events()}
-    assert "player_game_summary" not in materialized and "team_defense_game_summary" not in materialized
+    assert "player_game_summary" in materialized and "player_composite_factors" not in materialized
 
 
 @pytest.mark.parametrize("fmt", ["int", "date_team"])
@@ -100,7 +104,7 @@ def test_low_shot_zone_coverage_is_a_warning_not_a_block(warehouse):
 def test_late_games_fail_completeness_until_they_arrive(warehouse):
     faults = SimulatorFaults(late_game_rate=0.5, late_hours=30, affected_dates=[DAY])
     morning = run_range(warehouse, DAY, faults=faults, as_of="2024-01-16T06:00:00")
-    complete = next(e for e in morning.get_asset_check_evaluations() if e.check_name == names.SCHEDULED_GAMES_COMPLETE)
+    complete = next(e for e in run_results(morning) if e.check_name == names.SCHEDULED_GAMES_COMPLETE)
     assert not complete.passed and "not final yet" in complete.metadata["failures"].value
     later = run_range(warehouse, DAY, faults=faults, as_of="2024-01-18T06:00:00")
     assert later.success and all(check_outcomes(later).values())

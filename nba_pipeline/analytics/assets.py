@@ -8,11 +8,13 @@ from nba_pipeline.analytics import checks
 from nba_pipeline.analytics.player_game_summary import build_player_game_summary
 from nba_pipeline.analytics.team_defense import build_team_defense
 from nba_pipeline.analytics.team_offense import build_team_offense
+from nba_pipeline.automation import gated_eager
+from nba_pipeline.checks.gate import refuse_failed_upstream
 from nba_pipeline.checks.runner import check_results, check_specs
 from nba_pipeline.config.resource import ThresholdsResource
 from nba_pipeline.metadata import frame_summary
 from nba_pipeline.partitions import game_date_partitions
-from nba_pipeline.warehouse import stored_in
+from nba_pipeline.warehouse import WAREHOUSE_POOL, stored_in
 
 _ANALYTICS = dict(
     group_name="analytics",
@@ -20,6 +22,8 @@ _ANALYTICS = dict(
     backfill_policy=dg.BackfillPolicy.single_run(),
     metadata=stored_in("analytics"),
     kinds={"pandas"},
+    automation_condition=gated_eager(),
+    pool=WAREHOUSE_POOL,
 )
 
 
@@ -36,6 +40,7 @@ def team_offense_game_summary(
     Source: raw.team_boxscores joined to raw.schedule (opponent) and raw.player_boxscores (reconciliation),
     all game ids normalised first.
     """
+    refuse_failed_upstream(context)
     limits = thresholds.load()
     frame = build_team_offense(team_boxscores, player_boxscores, schedule, limits.team_boxscores.max_team_turnover_excess)
     yield dg.Output(frame, metadata=frame_summary(frame, avg_quality_score=frame["quality_score"].mean() if len(frame) else 100))
@@ -50,6 +55,7 @@ def team_defense_game_summary(
 
     Source: analytics.team_offense_game_summary (each team's opponent row).
     """
+    refuse_failed_upstream(context)
     frame = build_team_defense(team_offense_game_summary)
     yield dg.Output(frame, metadata=frame_summary(frame))
     yield from check_results(context, checks.TEAM_DEFENSE_RULES, frame, thresholds.load())
@@ -69,6 +75,7 @@ def player_game_summary(
     Source: raw.player_boxscores joined (on normalised game ids) to analytics.team_offense_game_summary for team
     totals and raw.shot_zones for zone shares.
     """
+    refuse_failed_upstream(context)
     limits = thresholds.load()
     frame = build_player_game_summary(
         player_boxscores, team_offense_game_summary, shot_zones, schedule, limits.player_boxscores.max_minutes_per_game

@@ -69,6 +69,16 @@ TEAM_OFFENSE_RULES = [
     ),
 ]
 
+TEAM_OFFENSE_RULES.append(
+    no_bad_rows(
+        names.PLAYERS_RECONCILE,
+        "Team points equal the sum of the team's player rows (warning: a player-feed fault shows up as NULL usage_rate).",
+        lambda f, _: (f["pts"] != f["player_pts_sum"]).fillna(True),
+        ["source_game_id", "team_id"],
+        blocking=False,
+    )
+)
+
 TEAM_DEFENSE_RULES = [
     no_duplicate_keys(names.NO_DUPLICATE_KEYS, ["game_id", "team_id"]),
     no_bad_rows(

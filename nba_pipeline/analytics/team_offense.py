@@ -77,8 +77,10 @@ def build_team_offense(
         {
             "unmatched_game_id": (tb["game_id"].isna(), 60),
             "missing_opponent_row": (tb["opp_pts"].isna(), 40),
-            "points_do_not_reconcile": (tb["pts"] != tb["player_pts_sum"], 30),
-            "no_player_rows": (tb["player_pts_sum"].isna(), 30),
+            # A broken player feed is judged on player_game_summary (usage_rate); here it only marks the row,
+            # since the team totals themselves stand (the players_reconcile warning names such games).
+            "points_do_not_reconcile": (tb["pts"] != tb["player_pts_sum"], 10),
+            "no_player_rows": (tb["player_pts_sum"].isna(), 10),
             "bad_minutes": (tb["team_minutes"].isna() | (tb["team_minutes"] < 240), 20),
             "turnovers_do_not_reconcile": (
                 (tb["team_turnovers"] < 0) | (tb["team_turnovers"] > max_team_turnover_excess), 15

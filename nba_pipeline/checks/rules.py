@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 
 import dagster as dg
 import pandas as pd
+from dagster._core.definitions.asset_checks.asset_check_evaluation import AssetCheckEvaluationTargetMaterializationData
 
+from nba_pipeline.automation import with_asset
 from nba_pipeline.config import Thresholds
 
 NO_GAMES = "no games scheduled"
@@ -57,6 +59,7 @@ class CheckRule:
             description=self.description,
             blocking=self.blocking,
             partitions_def=partitions_def,
+            automation_condition=with_asset(),
         )
 
 
@@ -116,8 +119,41 @@ def to_check_result(rule: CheckRule, verdicts: pd.DataFrame, thresholds: Thresho
     )
 
 
-def evaluate(rules: Sequence[CheckRule], inputs: CheckInputs) -> list[tuple[CheckRule, pd.DataFrame]]:
-    return [(rule, rule.evaluate(inputs)) for rule in rules]
+def to_partition_evaluations(
+    rule: CheckRule,
+    verdicts: pd.DataFrame,
+    thresholds: Thresholds,
+    asset_key: dg.AssetKey,
+    targets: Mapping[str, AssetCheckEvaluationTargetMaterializationData] | None = None,
+) -> list[dg.AssetCheckEvaluation]:
+    """One evaluation per game date, so a range run records which dates passed (the UI's per-partition view,
+    automation's `all_deps_blocking_checks_passed`, and the cross-run gate all read these)."""
+    threshold = float(rule.threshold(thresholds)) if rule.threshold is not None else None
+    severity = dg.AssetCheckSeverity.ERROR if rule.blocking else dg.AssetCheckSeverity.WARN
+    evaluations = []
+    for row in verdicts.itertuples(index=False):
+        key = row.game_date.strftime("%Y-%m-%d")
+        metadata: dict[str, dg.RawMetadataValue] = {"rows": int(row.rows), "detail": row.detail or "passed"}
+        if not pd.isna(row.scheduled_games):
+            metadata["scheduled_games"] = int(row.scheduled_games)
+        if not pd.isna(row.value):
+            metadata["value"] = float(row.value)
+        if threshold is not None:
+            metadata["threshold"] = threshold
+        evaluations.append(
+            dg.AssetCheckEvaluation(
+                asset_key=asset_key,
+                check_name=rule.name,
+                passed=bool(row.passed),
+                metadata=metadata,
+                severity=severity,
+                description=row.detail or None,
+                blocking=rule.blocking,
+                partition=key,
+                target_materialization_data=(targets or {}).get(key),
+            )
+        )
+    return evaluations
 
 
 def _markdown(frame: pd.DataFrame) -> str:

@@ -5,6 +5,8 @@ import pandas as pd
 from pydantic import Field
 
 from nba_pipeline.checks.rules import CheckInputs
+from nba_pipeline.automation import gated_eager, model_retrain
+from nba_pipeline.checks.gate import refuse_failed_upstream
 from nba_pipeline.checks.runner import check_results, check_specs
 from nba_pipeline.config.resource import ThresholdsResource
 from nba_pipeline.dates import parse_game_date
@@ -13,7 +15,7 @@ from nba_pipeline.ml import checks
 from nba_pipeline.ml.features import build_feature_store
 from nba_pipeline.ml.model import PointsModel, train_points_model
 from nba_pipeline.partitions import game_date_partitions
-from nba_pipeline.warehouse import stored_in
+from nba_pipeline.warehouse import WAREHOUSE_POOL, stored_in
 
 
 @dg.asset(
@@ -23,6 +25,8 @@ from nba_pipeline.warehouse import stored_in
     metadata=stored_in("ml"),
     kinds={"pandas"},
     check_specs=check_specs(checks.FEATURE_STORE_RULES, "ml_feature_store"),
+    automation_condition=gated_eager(),
+    pool=WAREHOUSE_POOL,
 )
 def ml_feature_store(
     context: dg.AssetExecutionContext,
@@ -32,6 +36,7 @@ def ml_feature_store(
 ):
     """One row per player-game: the v1 feature list (pre-game only), its completeness, and the label (points,
     minutes) after the game. Source: precompute.player_daily_cache, analytics.player_game_summary."""
+    refuse_failed_upstream(context)
     frame = build_feature_store(player_daily_cache, player_game_summary)
     past = frame[~frame["bootstrap"]]
     extra = {"feature_completeness_pct_past_bootstrap": 100 * past["feature_completeness"].mean()} if len(past) else {}
@@ -45,7 +50,14 @@ class PointsModelConfig(dg.Config):
     validation_share: float = Field(0.2, gt=0, lt=1, description="Share of the latest dates held out for validation.")
 
 
-@dg.asset(group_name="ml", io_manager_key="model_io", kinds={"sklearn"}, backfill_policy=dg.BackfillPolicy.single_run())
+@dg.asset(
+    group_name="ml",
+    io_manager_key="model_io",
+    kinds={"sklearn"},
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    automation_condition=model_retrain,
+    pool=WAREHOUSE_POOL,
+)
 def points_model(
     context: dg.AssetExecutionContext,
     config: PointsModelConfig,
@@ -56,6 +68,11 @@ def points_model(
     of the stored feature store and compared with the naive 10-game average. Refuses to train when any date of
     its training range fails feature completeness. Source: ml.ml_feature_store (all stored dates)."""
     store = ml_feature_store
+    if store.empty:
+        raise dg.Failure("refusing to train: ml_feature_store has no rows")
+    first = config.train_start or f"{store['game_date'].min():%Y-%m-%d}"
+    last = config.train_end or f"{store['game_date'].max():%Y-%m-%d}"
+    refuse_failed_upstream(context, only_dates={f"{d:%Y-%m-%d}" for d in pd.date_range(first, last)})
     if config.train_start:
         store = store[store["game_date"] >= pd.Timestamp(parse_game_date(config.train_start))]
     if config.train_end:

@@ -3,6 +3,8 @@
 import dagster as dg
 import pandas as pd
 
+from nba_pipeline.automation import gated_eager
+from nba_pipeline.checks.gate import refuse_failed_upstream
 from nba_pipeline.checks.runner import check_results, check_specs, window_dates
 from nba_pipeline.config.resource import ThresholdsResource
 from nba_pipeline.metadata import frame_summary
@@ -14,7 +16,7 @@ from nba_pipeline.precompute.composite_factors import (
     unmaterialized_history,
 )
 from nba_pipeline.precompute.daily_cache import POINTS_MARKET, build_player_daily_cache
-from nba_pipeline.warehouse import stored_in
+from nba_pipeline.warehouse import WAREHOUSE_POOL, stored_in
 
 _PRECOMPUTE = dict(
     group_name="precompute",
@@ -22,6 +24,8 @@ _PRECOMPUTE = dict(
     backfill_policy=dg.BackfillPolicy.single_run(),
     metadata=stored_in("precompute"),
     kinds={"pandas"},
+    automation_condition=gated_eager(),
+    pool=WAREHOUSE_POOL,
 )
 
 
@@ -53,6 +57,7 @@ def player_composite_factors(
     Source: analytics.player_game_summary and analytics.team_defense_game_summary over the date's season so far
     (a 200-day lookback mapping), raw.schedule for bootstrap and history completeness, raw.injury_report.
     """
+    refuse_failed_upstream(context)
     dates = window_dates(context)
     frame = build_player_composite_factors(player_game_summary, team_defense_game_summary, schedule, injury_report, dates)
     bootstrap = frame.groupby("game_date")["bootstrap_date"].all()
@@ -90,6 +95,7 @@ def player_daily_cache(
     """One row per player per game date: his composite factors, his own injury status and his points line —
     the latest state prediction needs. Source: precompute.player_composite_factors, raw.injury_report,
     raw.prop_lines."""
+    refuse_failed_upstream(context)
     frame = build_player_daily_cache(player_composite_factors, injury_report, prop_lines)
     yield dg.Output(frame, metadata=frame_summary(frame, players_with_lines=int(frame["has_prop_line"].sum())))
     lines = prop_lines[prop_lines["market"] == POINTS_MARKET]

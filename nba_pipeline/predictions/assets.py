@@ -3,6 +3,8 @@
 import dagster as dg
 import pandas as pd
 
+from nba_pipeline.automation import gated_eager
+from nba_pipeline.checks.gate import refuse_failed_upstream
 from nba_pipeline.checks.runner import check_results, check_specs
 from nba_pipeline.config.resource import ThresholdsResource
 from nba_pipeline.metadata import frame_summary
@@ -12,7 +14,7 @@ from nba_pipeline.precompute.daily_cache import POINTS_MARKET
 from nba_pipeline.predictions import checks
 from nba_pipeline.predictions.grading import grade_predictions, grading_summary
 from nba_pipeline.predictions.predict import predict_props
-from nba_pipeline.warehouse import stored_in
+from nba_pipeline.warehouse import WAREHOUSE_POOL, stored_in
 
 _PREDICTIONS = dict(
     group_name="predictions",
@@ -20,10 +22,15 @@ _PREDICTIONS = dict(
     backfill_policy=dg.BackfillPolicy.single_run(),
     metadata=stored_in("predictions"),
     kinds={"pandas"},
+    pool=WAREHOUSE_POOL,
 )
 
 
-@dg.asset(check_specs=check_specs(checks.PREDICTION_RULES, "points_prop_predictions"), **_PREDICTIONS)
+@dg.asset(
+    check_specs=check_specs(checks.PREDICTION_RULES, "points_prop_predictions"),
+    automation_condition=gated_eager(ignore=dg.AssetSelection.assets("points_model")),  # a new model re-predicts no history
+    **_PREDICTIONS,
+)
 def points_prop_predictions(
     context: dg.AssetExecutionContext,
     prop_lines: pd.DataFrame,
@@ -33,6 +40,7 @@ def points_prop_predictions(
 ):
     """One row per player with a points line per game date: predicted points, the line, OVER/UNDER/PASS and a
     confidence. Source: raw.prop_lines, ml.ml_feature_store, ml.points_model."""
+    refuse_failed_upstream(context)
     limits = thresholds.load()
     frame = predict_props(prop_lines, ml_feature_store, points_model, limits.points_prop_predictions.min_edge_points)
     calls = frame["recommendation"].value_counts()
@@ -44,7 +52,7 @@ def points_prop_predictions(
     yield from check_results(context, checks.PREDICTION_RULES, frame, limits, reference={checks.PROP_LINES: lines})
 
 
-@dg.asset(check_specs=check_specs(checks.GRADING_RULES, "prediction_grading"), **_PREDICTIONS)
+@dg.asset(check_specs=check_specs(checks.GRADING_RULES, "prediction_grading"), automation_condition=gated_eager(), **_PREDICTIONS)
 def prediction_grading(
     context: dg.AssetExecutionContext,
     points_prop_predictions: pd.DataFrame,
@@ -55,6 +63,7 @@ def prediction_grading(
     """One row per prediction once its game is final: actual points, absolute error, WIN/LOSS/PUSH/VOID/NO_BET;
     hit rate and MAE by confidence bucket in metadata. Source: predictions.points_prop_predictions,
     analytics.player_game_summary, raw.schedule."""
+    refuse_failed_upstream(context)
     frame = grade_predictions(points_prop_predictions, player_game_summary, schedule)
     summary = grading_summary(frame)
     table = summary.pop("by_confidence_bucket")

@@ -9,7 +9,7 @@ from nba_pipeline.metadata import frame_summary
 from nba_pipeline.partitions import game_date_partitions
 from nba_pipeline.raw import checks
 from nba_pipeline.sources import NbaSource
-from nba_pipeline.warehouse import stored_in
+from nba_pipeline.warehouse import WAREHOUSE_POOL, stored_in
 
 RAW_FEEDS = {
     "schedule": (
@@ -53,6 +53,7 @@ def _raw_asset(feed: str, description: str, rules) -> dg.AssetsDefinition:
         metadata=stored_in("raw"),
         check_specs=check_specs(rules, feed),
         kinds={"pandas"},
+        pool=WAREHOUSE_POOL,
     )
     def _asset(context: dg.AssetExecutionContext, source: NbaSource, thresholds: ThresholdsResource):
         dates = window_dates(context)

@@ -1,0 +1,109 @@
+"""Automation: yesterday's partition every morning (US/Eastern), downstream kept in step, late games picked up.
+
+- `morning_schedule` runs every partitioned phase for yesterday's game date at 06:00 ET.
+- Every downstream asset carries `gated_eager()`: it rebuilds a date when an upstream date it reads was
+  updated — including later dates whose windows read it — but only once every blocking check on those upstream
+  dates passed. A date that failed stays blocked (and named) until someone fixes and re-materializes it.
+- `late_data_sensor` re-runs the last few dates whose games were not final at the morning run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import dagster as dg
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
+
+from nba_pipeline.checks import names
+from nba_pipeline.dates import resolve_partition_key
+from nba_pipeline.partitions import GAME_TIMEZONE, game_date_partitions
+
+MORNING_CRON = "0 6 * * *"  # box scores of last night's late games are final well before 06:00 ET
+MODEL_RETRAIN_CRON = "0 7 * * 1"  # Mondays, after the morning run
+LATE_DATA_LOOKBACK_DAYS = 3
+LATE_DATA_INTERVAL_SECONDS = 30 * 60
+PARTITIONED_PHASES = dg.AssetSelection.groups("raw", "analytics", "precompute", "ml", "predictions") - dg.AssetSelection.assets("points_model")
+COMPLETENESS_CHECK = dg.AssetCheckKey(dg.AssetKey("team_offense_game_summary"), names.SCHEDULED_GAMES_COMPLETE)
+
+daily_job = dg.define_asset_job(
+    "daily_all_phases",
+    selection=PARTITIONED_PHASES,
+    partitions_def=game_date_partitions,
+    description="Every partitioned phase for one game date (the model is retrained on its own schedule).",
+)
+
+
+def gated_eager(ignore: dg.AssetSelection | None = None) -> dg.AutomationCondition:
+    """`eager()` without its latest-partition-only limit, and gated on upstream blocking checks per date.
+
+    `ignore` leaves out deps whose updates should not trigger a rebuild (a retrained model does not
+    re-predict history)."""
+    updated = dg.AutomationCondition.any_deps_updated()
+    if ignore is not None:
+        updated = updated.ignore(ignore)
+    return (
+        (dg.AutomationCondition.newly_missing() | updated).since_last_handled()
+        & ~dg.AutomationCondition.any_deps_missing()
+        & ~dg.AutomationCondition.any_deps_in_progress()
+        & ~dg.AutomationCondition.in_progress()
+        & ~dg.AutomationCondition.any_deps_match(_blocking_check_not_passed()).with_label("no_dep_date_failed_a_blocking_check")
+    ).with_label("gated_eager")
+
+
+def _blocking_check_not_passed() -> dg.AutomationCondition:
+    """An upstream date with a blocking check that has not passed (and is not about to run).
+
+    Negated inside `any_deps_match`, this holds for *every* upstream date a downstream date reads;
+    Dagster's `all_deps_blocking_checks_passed()` maps a lookback dependency as *any* upstream date passing."""
+    passed = dg.AutomationCondition.check_passed() | dg.AutomationCondition.will_be_requested()
+    return dg.AutomationCondition.any_checks_match(~passed, blocking_only=True).with_label("blocking_check_not_passed")
+
+
+def with_asset() -> dg.AutomationCondition:
+    """A check evaluated inside its asset's step runs whenever that asset is requested."""
+    return dg.AutomationCondition.any_deps_match(dg.AutomationCondition.will_be_requested()).with_label("with_asset")
+
+
+model_retrain = dg.AutomationCondition.on_cron(MODEL_RETRAIN_CRON, GAME_TIMEZONE)
+
+
+@dg.schedule(
+    cron_schedule=MORNING_CRON,
+    execution_timezone=GAME_TIMEZONE,
+    job=daily_job,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+)
+def morning_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    """Yesterday's game date through every partitioned phase, resolved in US/Eastern from the tick's time."""
+    key = resolve_partition_key("YESTERDAY", context.scheduled_execution_time)
+    return dg.RunRequest(run_key=f"morning:{key}", partition_key=key)
+
+
+def late_data_requests(instance: dg.DagsterInstance, now: dt.datetime) -> list[dg.RunRequest]:
+    """One request per recent date whose latest completeness evaluation failed (games not final yet, team rows
+    missing), keyed by that evaluation: a date is retried once per failed attempt until its games arrive."""
+    yesterday = dt.date.fromisoformat(resolve_partition_key("YESTERDAY", now))
+    keys = [(yesterday - dt.timedelta(days=n)).isoformat() for n in range(LATE_DATA_LOOKBACK_DAYS)]
+    infos = instance.event_log_storage.get_asset_check_partition_info([COMPLETENESS_CHECK], partition_keys=keys)
+    return [
+        dg.RunRequest(run_key=f"late:{i.partition_key}:{i.latest_check_event_storage_id}", partition_key=i.partition_key)
+        for i in sorted(infos, key=lambda i: i.partition_key or "")
+        if i.partition_key and i.latest_execution_status == AssetCheckExecutionRecordStatus.FAILED
+    ]
+
+
+@dg.sensor(job=daily_job, minimum_interval_seconds=LATE_DATA_INTERVAL_SECONDS, default_status=dg.DefaultSensorStatus.RUNNING)
+def late_data_sensor(context: dg.SensorEvaluationContext):
+    """Picks up late-arriving games of the last few dates without anyone launching a backfill."""
+    requests = late_data_requests(context.instance, dt.datetime.now(dt.timezone.utc))
+    return requests or dg.SkipReason(f"every date of the last {LATE_DATA_LOOKBACK_DAYS} days has its games complete")
+
+
+def automation_sensor(interval_seconds: int = 30) -> dg.AutomationConditionSensorDefinition:
+    """Evaluates every asset's automation condition (running by default, unlike Dagster's own default sensor)."""
+    return dg.AutomationConditionSensorDefinition(
+        "keep_downstream_in_step",
+        target=dg.AssetSelection.all(include_sources=False),
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        minimum_interval_seconds=interval_seconds,
+    )
