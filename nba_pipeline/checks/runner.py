@@ -42,7 +42,7 @@ def check_results(
     inputs = CheckInputs(
         frame=frame, dates=window_dates(context), thresholds=thresholds, schedule=schedule, reference=reference or {}
     )
-    targets = _materializations_by_date(context) if len(inputs.dates) > 1 else None
+    targets = materializations_by_date(context) if len(inputs.dates) > 1 else None
     for rule in rules:
         verdicts = rule.evaluate(inputs)
         if targets is not None:
@@ -54,14 +54,14 @@ def check_results(
         yield result
 
 
-def _materializations_by_date(context: dg.AssetExecutionContext) -> dict[str, AssetCheckEvaluationTargetMaterializationData]:
+def materializations_by_date(context: dg.AssetExecutionContext) -> dict[str, AssetCheckEvaluationTargetMaterializationData]:
     """The materialization each date's evaluation judges: this run's, already stored when checks run."""
     storage_ids = context.instance.event_log_storage.get_latest_storage_id_by_partition(
         context.asset_key, DagsterEventType.ASSET_MATERIALIZATION, partitions=set(context.partition_keys)
     )
     now = time.time()
     return {
-        key: AssetCheckEvaluationTargetMaterializationData(storage_id=sid, run_id=context.run_id, timestamp=now)
+        key: AssetCheckEvaluationTargetMaterializationData(storage_id=sid, run_id=context.run.run_id, timestamp=now)
         for key, sid in storage_ids.items()
     }
 
