@@ -46,7 +46,7 @@ def noop_twin(assets_def: dg.AssetsDefinition, per_date: bool) -> dg.AssetsDefin
     )
     def _noop(context, **_inputs):
         yield dg.Output(None)
-        ranged = per_date and context.has_partition_key_range and len(context.partition_keys) > 1
+        ranged = per_date and context.has_partition_key_range and not context.has_partition_key
         targets = materializations_by_date(context) if ranged else {}
         for spec in specs:
             for key, target in targets.items():

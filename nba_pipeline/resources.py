@@ -28,7 +28,7 @@ def resources_for(deployment: str, *, warehouse_path: str | None = None) -> dict
         return {
             "io_manager": DuckDBWarehouseIOManager(database=database),
             "model_io": dg.FilesystemIOManager(base_dir=str(Path(database).parent / "models")),
-            "source": SimulatedLeagueSource(),
+            "source": SimulatedLeagueSource(faults_file=os.environ.get("NBA_PIPELINE_FAULTS_FILE")),
             "thresholds": thresholds,
         }
     if deployment == "production":

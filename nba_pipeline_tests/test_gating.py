@@ -74,7 +74,7 @@ def test_automation_rebuilds_clean_dates_now_and_the_rest_once_the_bad_date_is_f
         assert tick.get_requested_partitions(dg.AssetKey(asset)) == _dates(START, "2021-10-21"), asset
     assert not tick.get_requested_partitions(dg.AssetKey("points_prop_predictions"))  # no model yet
 
-    fixed = run_range(warehouse, BAD, instance=instance)  # the fault fixed, the bad date re-materialized
+    fixed = run_range(warehouse, BAD, BAD, instance=instance)  # fixed; a one-date range, as backfills launch it
     assert fixed.success and _statuses(instance, USAGE)[BAD] == Status.SUCCEEDED
     after = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=tick.cursor)
     assert after.get_requested_partitions(dg.AssetKey("player_composite_factors")) == _dates(BAD, END)

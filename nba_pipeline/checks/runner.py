@@ -42,7 +42,9 @@ def check_results(
     inputs = CheckInputs(
         frame=frame, dates=window_dates(context), thresholds=thresholds, schedule=schedule, reference=reference or {}
     )
-    targets = materializations_by_date(context) if len(inputs.dates) > 1 else None
+    # A run for one partition key stores its results with that key; a range run (even a one-date range, as
+    # backfills launch them) stores them without one, so each date is logged explicitly.
+    targets = None if context.has_partition_key else materializations_by_date(context)
     for rule in rules:
         verdicts = rule.evaluate(inputs)
         if targets is not None:

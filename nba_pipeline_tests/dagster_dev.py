@@ -1,0 +1,141 @@
+"""A real `dagster dev` (webserver + daemon) on a temporary DAGSTER_HOME with the shipped dagster.yaml, driven the
+way users drive it: backfills launched through the webserver's GraphQL API, the daemon doing the rest."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+LAUNCH_BACKFILL = """
+mutation($params: LaunchBackfillParams!) {
+  launchPartitionBackfill(backfillParams: $params) {
+    __typename
+    ... on LaunchBackfillSuccess { backfillId }
+    ... on PythonError { message }
+    ... on PartitionKeysNotFoundError { message }
+  }
+}
+"""
+FINISHED_BACKFILL = {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"}
+ACTIVE_RUNS = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class DagsterDev:
+    home: Path
+    warehouse: Path
+    faults_file: Path
+    url: str
+    process: subprocess.Popen
+    log: Path
+
+    @property
+    def instance(self) -> dg.DagsterInstance:
+        return dg.DagsterInstance.from_config(str(self.home))
+
+    def launch_backfill(self, assets: Iterable[str], partitions: list[str]) -> str:
+        params = {"partitionNames": partitions, "assetSelection": [{"path": [a]} for a in assets]}
+        reply = requests.post(f"{self.url}/graphql", json={"query": LAUNCH_BACKFILL, "variables": {"params": params}}, timeout=60)
+        data = reply.json()["data"]["launchPartitionBackfill"]
+        assert data["__typename"] == "LaunchBackfillSuccess", data
+        return data["backfillId"]
+
+    def wait_for_backfill(self, backfill_id: str, timeout: float = 300) -> str:
+        def status():
+            backfill = self.instance.get_backfill(backfill_id)
+            return backfill.status.value if backfill and backfill.status.value in FINISHED_BACKFILL else None
+
+        return self.wait_until(status, timeout, f"backfill {backfill_id}")
+
+    def wait_until_quiet(self, done: Callable[[dg.DagsterInstance], bool], timeout: float = 300, settle: float = 12) -> None:
+        """Until `done` holds and no run is queued or running for `settle` seconds (automation has caught up)."""
+        quiet_since = None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            instance = self.instance
+            busy = instance.get_runs(filters=dg.RunsFilter(statuses=ACTIVE_RUNS))
+            if not busy and done(instance):
+                quiet_since = quiet_since or time.monotonic()
+                if time.monotonic() - quiet_since >= settle:
+                    return
+            else:
+                quiet_since = None
+            time.sleep(2)
+        raise TimeoutError(f"automation did not settle in {timeout} s; see {self.log}:\n{self.log.read_text()[-3000:]}")
+
+    def wait_until(self, probe: Callable[[], object], timeout: float, what: str):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = probe()
+            if value:
+                return value
+            time.sleep(2)
+        raise TimeoutError(f"{what} did not finish in {timeout} s; see {self.log}:\n{self.log.read_text()[-3000:]}")
+
+
+def start_dagster_dev(workdir: Path, automation_interval_seconds: int = 5) -> DagsterDev:
+    home = workdir / "dagster_home"
+    home.mkdir(parents=True)
+    shutil.copy(ROOT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")  # the shipped instance config
+    port = _free_port()
+    dev = DagsterDev(
+        home=home,
+        warehouse=workdir / "warehouse.duckdb",
+        faults_file=workdir / "faults.yaml",
+        url=f"http://127.0.0.1:{port}",
+        process=None,  # type: ignore[arg-type]
+        log=workdir / "dagster_dev.log",
+    )
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "NBA_PIPELINE_WAREHOUSE": str(dev.warehouse),
+        "NBA_PIPELINE_FAULTS_FILE": str(dev.faults_file),
+        "NBA_PIPELINE_AUTOMATION_INTERVAL_SECONDS": str(automation_interval_seconds),
+    }
+    dagster = str(Path(sys.executable).with_name("dagster"))
+    dev.process = subprocess.Popen(
+        [dagster, "dev", "-w", str(ROOT / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(port)],
+        cwd=ROOT, env=env, stdout=dev.log.open("w"), stderr=subprocess.STDOUT, start_new_session=True,
+    )
+
+    def ready():
+        try:
+            reply = requests.post(f"{dev.url}/graphql", json={"query": "{ version }"}, timeout=5)
+            return reply.ok and "version" in reply.json().get("data", {})
+        except requests.RequestException:
+            return False
+
+    dev.wait_until(ready, 120, "dagster dev start-up")
+    time.sleep(automation_interval_seconds + 5)  # the automation sensor's first tick (its baseline) comes first
+    return dev
+
+
+def stop_dagster_dev(dev: DagsterDev) -> None:
+    """Stop the webserver, the daemon and their run workers (one process group); safe to call twice."""
+    if dev.process.poll() is not None:
+        return
+    os.killpg(dev.process.pid, signal.SIGTERM)
+    try:
+        dev.process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(dev.process.pid, signal.SIGKILL)
+        dev.process.wait()
