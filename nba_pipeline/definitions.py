@@ -7,7 +7,12 @@ import os
 import dagster as dg
 
 from nba_pipeline.analytics.assets import analytics_assets
-from nba_pipeline.automation import automation_sensor, daily_job, late_data_sensor, morning_schedule
+from nba_pipeline.automation import (
+    automation_sensor,
+    daily_job,
+    late_data_sensor,
+    morning_schedule,
+)
 from nba_pipeline.ml.assets import ml_assets
 from nba_pipeline.precompute.assets import precompute_assets
 from nba_pipeline.predictions.assets import prediction_assets

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from pathlib import Path
-
 from dagster_gcp import GCSPickleIOManager, GCSResource
 from dagster_gcp_pandas import BigQueryPandasIOManager
 

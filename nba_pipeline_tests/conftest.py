@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from nba_pipeline.analytics.assets import analytics_assets
-from nba_pipeline.definitions import ALL_ASSETS as EVERY_PHASE
+from nba_pipeline.definitions import ALL_ASSETS
 from nba_pipeline.raw.assets import raw_assets
 from nba_pipeline.resources import resources_for
 from nba_pipeline.simulator import SimulatorFaults
@@ -17,6 +17,7 @@ from nba_pipeline.sources import SimulatedLeagueSource
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 REAL_API = SHARED / "data" / "real" / "nba_stats_api"
 RAW_AND_ANALYTICS = [*raw_assets, *analytics_assets]
+EVERY_PHASE = ALL_ASSETS
 
 
 @pytest.fixture

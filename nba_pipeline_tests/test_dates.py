@@ -2,7 +2,13 @@ import datetime as dt
 
 import pytest
 
-from nba_pipeline.dates import InvalidGameDate, game_date_for, parse_game_date, parse_game_date_range, resolve_partition_key
+from nba_pipeline.dates import (
+    InvalidGameDate,
+    game_date_for,
+    parse_game_date,
+    parse_game_date_range,
+    resolve_partition_key,
+)
 
 
 @pytest.mark.parametrize("bad", ["YESTERDAY", "yesterday", "", "2024-1-5", "01/15/2024", "2024-02-30", "2024-13-01", " 2024-01-15"])

@@ -5,7 +5,9 @@ import datetime as dt
 
 import dagster as dg
 import pytest
-from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus as Status
+from dagster._core.storage.asset_check_execution_record import (
+    AssetCheckExecutionRecordStatus as Status,
+)
 
 from nba_pipeline.checks import names
 from nba_pipeline.definitions import build_definitions

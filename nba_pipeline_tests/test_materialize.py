@@ -4,7 +4,13 @@ import pytest
 
 from nba_pipeline.checks import names
 from nba_pipeline.simulator import SimulatorFaults
-from nba_pipeline_tests.conftest import EVERY_PHASE, check_outcomes, read_table, run_range, run_results
+from nba_pipeline_tests.conftest import (
+    EVERY_PHASE,
+    check_outcomes,
+    read_table,
+    run_range,
+    run_results,
+)
 
 DAY = "2024-01-15"
 

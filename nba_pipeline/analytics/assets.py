@@ -8,23 +8,13 @@ from nba_pipeline.analytics import checks
 from nba_pipeline.analytics.player_game_summary import build_player_game_summary
 from nba_pipeline.analytics.team_defense import build_team_defense
 from nba_pipeline.analytics.team_offense import build_team_offense
-from nba_pipeline.automation import gated_eager
 from nba_pipeline.checks.gate import refuse_failed_upstream
 from nba_pipeline.checks.runner import check_results, check_specs
 from nba_pipeline.config.resource import ThresholdsResource
 from nba_pipeline.metadata import frame_summary
-from nba_pipeline.partitions import game_date_partitions
-from nba_pipeline.warehouse import WAREHOUSE_POOL, stored_in
+from nba_pipeline.tables import daily_table
 
-_ANALYTICS = dict(
-    group_name="analytics",
-    partitions_def=game_date_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    metadata=stored_in("analytics"),
-    kinds={"pandas"},
-    automation_condition=gated_eager(),
-    pool=WAREHOUSE_POOL,
-)
+_ANALYTICS = daily_table("analytics")
 
 
 @dg.asset(check_specs=check_specs(checks.TEAM_OFFENSE_RULES, "team_offense_game_summary"), **_ANALYTICS)

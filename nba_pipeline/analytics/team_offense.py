@@ -5,7 +5,11 @@ from __future__ import annotations
 import pandas as pd
 
 from nba_pipeline import schemas
-from nba_pipeline.analytics.box_scores import impossible_stats, parse_minutes, safe_ratio
+from nba_pipeline.analytics.box_scores import (
+    impossible_stats,
+    parse_minutes,
+    safe_ratio,
+)
 from nba_pipeline.analytics.game_ids import normalize_game_ids
 from nba_pipeline.analytics.quality import score_rows
 from nba_pipeline.league.seasons import season_labels

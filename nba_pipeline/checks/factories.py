@@ -6,7 +6,12 @@ from collections.abc import Callable, Sequence
 
 import pandas as pd
 
-from nba_pipeline.checks.rules import SKIPPED_BOOTSTRAP, CheckInputs, CheckRule, verdicts_by_date
+from nba_pipeline.checks.rules import (
+    SKIPPED_BOOTSTRAP,
+    CheckInputs,
+    CheckRule,
+    verdicts_by_date,
+)
 from nba_pipeline.config import Thresholds
 
 RowMask = Callable[[pd.DataFrame], pd.Series]

@@ -12,7 +12,9 @@ from collections.abc import Collection
 
 import dagster as dg
 import pandas as pd
-from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
+from dagster._core.storage.asset_check_execution_record import (
+    AssetCheckExecutionRecordStatus,
+)
 
 from nba_pipeline.checks.runner import BLOCKING_CHECKS
 from nba_pipeline.metadata import markdown_table

@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 
 import dagster as dg
 import pandas as pd
-from dagster._core.definitions.asset_checks.asset_check_evaluation import AssetCheckEvaluationTargetMaterializationData
+from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+    AssetCheckEvaluationTargetMaterializationData,
+)
 
 from nba_pipeline.automation import with_asset
 from nba_pipeline.config import Thresholds

@@ -12,13 +12,19 @@ from collections.abc import Iterator, Mapping, Sequence
 
 import dagster as dg
 import pandas as pd
-from dagster._core.definitions.asset_checks.asset_check_evaluation import AssetCheckEvaluationTargetMaterializationData
+from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+    AssetCheckEvaluationTargetMaterializationData,
+)
 from dagster._core.events import DagsterEventType
 
-from nba_pipeline.checks.rules import CheckInputs, CheckRule, to_check_result, to_partition_evaluations
+from nba_pipeline.checks.rules import (
+    CheckInputs,
+    CheckRule,
+    to_check_result,
+    to_partition_evaluations,
+)
 from nba_pipeline.config import Thresholds
 from nba_pipeline.partitions import game_date_partitions
-
 
 BLOCKING_CHECKS: dict[dg.AssetKey, tuple[str, ...]] = {}
 """Blocking check names per asset, for the cross-run gate: a job that selects only a downstream asset carries

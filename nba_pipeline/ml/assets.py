@@ -4,9 +4,9 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from nba_pipeline.checks.rules import CheckInputs
-from nba_pipeline.automation import gated_eager, model_retrain
+from nba_pipeline.automation import model_retrain
 from nba_pipeline.checks.gate import refuse_failed_upstream
+from nba_pipeline.checks.rules import CheckInputs
 from nba_pipeline.checks.runner import check_results, check_specs
 from nba_pipeline.config.resource import ThresholdsResource
 from nba_pipeline.dates import parse_game_date
@@ -14,20 +14,11 @@ from nba_pipeline.metadata import frame_summary, markdown_table
 from nba_pipeline.ml import checks
 from nba_pipeline.ml.features import build_feature_store
 from nba_pipeline.ml.model import PointsModel, train_points_model
-from nba_pipeline.partitions import game_date_partitions
-from nba_pipeline.warehouse import WAREHOUSE_POOL, stored_in
+from nba_pipeline.tables import daily_table
+from nba_pipeline.warehouse import WAREHOUSE_POOL
 
 
-@dg.asset(
-    group_name="ml",
-    partitions_def=game_date_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    metadata=stored_in("ml"),
-    kinds={"pandas"},
-    check_specs=check_specs(checks.FEATURE_STORE_RULES, "ml_feature_store"),
-    automation_condition=gated_eager(),
-    pool=WAREHOUSE_POOL,
-)
+@dg.asset(check_specs=check_specs(checks.FEATURE_STORE_RULES, "ml_feature_store"), **daily_table("ml"))
 def ml_feature_store(
     context: dg.AssetExecutionContext,
     player_daily_cache: pd.DataFrame,

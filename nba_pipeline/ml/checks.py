@@ -5,7 +5,12 @@ from __future__ import annotations
 import pandas as pd
 
 from nba_pipeline.checks import names
-from nba_pipeline.checks.factories import min_mean, no_bad_rows, no_duplicate_keys, skipping_bootstrap
+from nba_pipeline.checks.factories import (
+    min_mean,
+    no_bad_rows,
+    no_duplicate_keys,
+    skipping_bootstrap,
+)
 from nba_pipeline.checks.rules import CheckInputs
 
 FEATURE_COMPLETENESS_RULE = skipping_bootstrap(

@@ -3,12 +3,11 @@
 import dagster as dg
 import pandas as pd
 
-from nba_pipeline.automation import gated_eager
 from nba_pipeline.checks.gate import refuse_failed_upstream
 from nba_pipeline.checks.runner import check_results, check_specs, window_dates
 from nba_pipeline.config.resource import ThresholdsResource
 from nba_pipeline.metadata import frame_summary
-from nba_pipeline.partitions import game_date_partitions, season_history
+from nba_pipeline.partitions import season_history
 from nba_pipeline.precompute import checks
 from nba_pipeline.precompute.composite_factors import (
     build_player_composite_factors,
@@ -16,17 +15,9 @@ from nba_pipeline.precompute.composite_factors import (
     unmaterialized_history,
 )
 from nba_pipeline.precompute.daily_cache import POINTS_MARKET, build_player_daily_cache
-from nba_pipeline.warehouse import WAREHOUSE_POOL, stored_in
+from nba_pipeline.tables import daily_table
 
-_PRECOMPUTE = dict(
-    group_name="precompute",
-    partitions_def=game_date_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    metadata=stored_in("precompute"),
-    kinds={"pandas"},
-    automation_condition=gated_eager(),
-    pool=WAREHOUSE_POOL,
-)
+_PRECOMPUTE = daily_table("precompute")
 
 
 def _on(dates: list[pd.Timestamp], frame: pd.DataFrame) -> pd.DataFrame:

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pandas as pd
 
 from nba_pipeline.checks import names
-from nba_pipeline.checks.factories import expected_rows, min_share, no_bad_rows, no_duplicate_keys, skipping_bootstrap
+from nba_pipeline.checks.factories import (
+    expected_rows,
+    min_share,
+    no_bad_rows,
+    no_duplicate_keys,
+    skipping_bootstrap,
+)
 from nba_pipeline.checks.rules import CheckInputs, CheckRule, verdicts_by_date
 from nba_pipeline.precompute.composite_factors import SCORING_WINDOWS, USAGE_WINDOW
 

@@ -9,27 +9,17 @@ from nba_pipeline.checks.runner import check_results, check_specs
 from nba_pipeline.config.resource import ThresholdsResource
 from nba_pipeline.metadata import frame_summary
 from nba_pipeline.ml.model import PointsModel
-from nba_pipeline.partitions import game_date_partitions
 from nba_pipeline.precompute.daily_cache import POINTS_MARKET
 from nba_pipeline.predictions import checks
 from nba_pipeline.predictions.grading import grade_predictions, grading_summary
 from nba_pipeline.predictions.predict import predict_props
-from nba_pipeline.warehouse import WAREHOUSE_POOL, stored_in
-
-_PREDICTIONS = dict(
-    group_name="predictions",
-    partitions_def=game_date_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    metadata=stored_in("predictions"),
-    kinds={"pandas"},
-    pool=WAREHOUSE_POOL,
-)
+from nba_pipeline.tables import daily_table
 
 
 @dg.asset(
     check_specs=check_specs(checks.PREDICTION_RULES, "points_prop_predictions"),
-    automation_condition=gated_eager(ignore=dg.AssetSelection.assets("points_model")),  # a new model re-predicts no history
-    **_PREDICTIONS,
+    # a retrained model does not re-predict history
+    **daily_table("predictions", automation_condition=gated_eager(ignore=dg.AssetSelection.assets("points_model"))),
 )
 def points_prop_predictions(
     context: dg.AssetExecutionContext,
@@ -52,7 +42,7 @@ def points_prop_predictions(
     yield from check_results(context, checks.PREDICTION_RULES, frame, limits, reference={checks.PROP_LINES: lines})
 
 
-@dg.asset(check_specs=check_specs(checks.GRADING_RULES, "prediction_grading"), automation_condition=gated_eager(), **_PREDICTIONS)
+@dg.asset(check_specs=check_specs(checks.GRADING_RULES, "prediction_grading"), **daily_table("predictions"))
 def prediction_grading(
     context: dg.AssetExecutionContext,
     points_prop_predictions: pd.DataFrame,

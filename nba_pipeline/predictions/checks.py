@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from nba_pipeline.checks import names
-from nba_pipeline.checks.factories import expected_rows, min_share, no_bad_rows, no_duplicate_keys
+from nba_pipeline.checks.factories import (
+    expected_rows,
+    min_share,
+    no_bad_rows,
+    no_duplicate_keys,
+)
 
 PROP_LINES = "prop_lines"  # reference frame: the date's points lines
 

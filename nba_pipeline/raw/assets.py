@@ -6,10 +6,9 @@ import dagster as dg
 from nba_pipeline.checks.runner import check_results, check_specs, window_dates
 from nba_pipeline.config.resource import ThresholdsResource
 from nba_pipeline.metadata import frame_summary
-from nba_pipeline.partitions import game_date_partitions
 from nba_pipeline.raw import checks
 from nba_pipeline.sources import NbaSource
-from nba_pipeline.warehouse import WAREHOUSE_POOL, stored_in
+from nba_pipeline.tables import daily_table
 
 RAW_FEEDS = {
     "schedule": (
@@ -47,13 +46,8 @@ def _raw_asset(feed: str, description: str, rules) -> dg.AssetsDefinition:
     @dg.asset(
         name=feed,
         description=description,
-        group_name="raw",
-        partitions_def=game_date_partitions,
-        backfill_policy=dg.BackfillPolicy.single_run(),
-        metadata=stored_in("raw"),
+        **daily_table("raw"),
         check_specs=check_specs(rules, feed),
-        kinds={"pandas"},
-        pool=WAREHOUSE_POOL,
     )
     def _asset(context: dg.AssetExecutionContext, source: NbaSource, thresholds: ThresholdsResource):
         dates = window_dates(context)

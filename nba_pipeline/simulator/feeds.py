@@ -13,7 +13,11 @@ from nba_pipeline.league.seasons import SEASON_BY_LABEL, seasons_overlapping
 from nba_pipeline.league.teams import TRICODE_BY_ID
 from nba_pipeline.simulator import faults as fx
 from nba_pipeline.simulator.faults import SimulatorFaults
-from nba_pipeline.simulator.games import SHOT_ZONE_COVERAGE, SeasonGames, simulate_season
+from nba_pipeline.simulator.games import (
+    SHOT_ZONE_COVERAGE,
+    SeasonGames,
+    simulate_season,
+)
 from nba_pipeline.simulator.players import League, build_league
 
 FEEDS = tuple(schemas.RAW_SCHEMAS)

@@ -16,7 +16,11 @@ import dagster as dg
 import pandas as pd
 import pyarrow as pa
 from dagster._core.storage.db_io_manager import DbIOManager, DbTypeHandler, TableSlice
-from dagster_duckdb.io_manager import DuckDbClient, DuckDBIOManager, _get_cleanup_statement
+from dagster_duckdb.io_manager import (
+    DuckDbClient,
+    DuckDBIOManager,
+    _get_cleanup_statement,
+)
 
 _NULLABLE_TYPES = {
     pa.int64(): pd.Int64Dtype(),

@@ -5,7 +5,10 @@ import pandas as pd
 import pytest
 
 from nba_pipeline import schemas
-from nba_pipeline.analytics.player_game_summary import build_player_game_summary, usage_rate
+from nba_pipeline.analytics.player_game_summary import (
+    build_player_game_summary,
+    usage_rate,
+)
 from nba_pipeline.analytics.team_offense import build_team_offense
 from nba_pipeline.sources.nba_stats import parse_boxscore_traditional_v2
 from nba_pipeline_tests.conftest import REAL_API

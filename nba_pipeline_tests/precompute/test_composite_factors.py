@@ -9,7 +9,10 @@ from nba_pipeline.checks import names
 from nba_pipeline.checks.rules import CheckInputs
 from nba_pipeline.config import load_thresholds
 from nba_pipeline.precompute import checks
-from nba_pipeline.precompute.composite_factors import build_player_composite_factors, missing_history
+from nba_pipeline.precompute.composite_factors import (
+    build_player_composite_factors,
+    missing_history,
+)
 
 DATES = list(pd.date_range("2023-10-24", "2023-12-15"))
 
