@@ -18,7 +18,7 @@ from dagster._core.storage.asset_check_execution_record import (
 
 from nba_pipeline.checks import names
 from nba_pipeline.dates import resolve_partition_key
-from nba_pipeline.partitions import GAME_TIMEZONE, game_date_partitions
+from nba_pipeline.partitions import GAME_TIMEZONE
 
 MORNING_CRON = "0 6 * * *"  # box scores of last night's late games are final well before 06:00 ET
 MODEL_RETRAIN_CRON = "0 7 * * 1"  # Mondays, after the morning run
@@ -30,7 +30,6 @@ COMPLETENESS_CHECK = dg.AssetCheckKey(dg.AssetKey("team_offense_game_summary"), 
 daily_job = dg.define_asset_job(
     "daily_all_phases",
     selection=PARTITIONED_PHASES,
-    partitions_def=game_date_partitions,
     description="Every partitioned phase for one game date (the model is retrained on its own schedule).",
 )
 

@@ -80,6 +80,15 @@ PROP_LINES = {
     "under_odds": INT,
     "sportsbook": STR,
 }
+# The leading columns of every player-per-game-date table downstream of analytics.
+PLAYER_GAME_KEYS = {
+    "game_id": STR,
+    "game_date": DATE,
+    "season": STR,
+    "player_id": INT,
+    "player_name": STR,
+    "team_id": INT,
+}
 RAW_SCHEMAS: dict[str, dict[str, str]] = {
     "schedule": SCHEDULE,
     "player_boxscores": PLAYER_BOXSCORES,

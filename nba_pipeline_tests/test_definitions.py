@@ -73,3 +73,10 @@ def test_workspace_loads_like_dagster_dev(tmp_path):
         cwd=root, capture_output=True, text=True, env={**__import__("os").environ, "DAGSTER_HOME": str(tmp_path)},
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_the_morning_job_covers_every_partitioned_phase_but_the_model():
+    job = defs.resolve_job_def("daily_all_phases")
+    assert job.partitions_def == game_date_partitions
+    selected = {k.to_user_string() for k in job.asset_layer.executable_asset_keys}
+    assert selected == EXPECTED_ASSETS

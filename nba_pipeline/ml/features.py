@@ -30,12 +30,7 @@ FEATURES_V1 = (
 BOOTSTRAP_GAMES = 10  # the longest window: before it fills, a row is bootstrap
 
 ML_FEATURE_STORE = {
-    "game_id": schemas.STR,
-    "game_date": schemas.DATE,
-    "season": schemas.STR,
-    "player_id": schemas.INT,
-    "player_name": schemas.STR,
-    "team_id": schemas.INT,
+    **schemas.PLAYER_GAME_KEYS,
     "feature_version": schemas.STR,
     **{f: schemas.FLOAT for f in FEATURES_V1},
     "feature_completeness": schemas.FLOAT,

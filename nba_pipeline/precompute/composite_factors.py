@@ -23,12 +23,7 @@ OPPONENT_WINDOW = 10
 RECENT_WEIGHT, USAGE_LIFT_PER_TEAMMATE_OUT, MAX_TEAMMATES_OUT = 0.7, 0.03, 3
 
 PLAYER_COMPOSITE_FACTORS = {
-    "game_id": schemas.STR,
-    "game_date": schemas.DATE,
-    "season": schemas.STR,
-    "player_id": schemas.INT,
-    "player_name": schemas.STR,
-    "team_id": schemas.INT,
+    **schemas.PLAYER_GAME_KEYS,
     "opponent_team_id": schemas.INT,
     "is_home": schemas.BOOL,
     "played": schemas.BOOL,
