@@ -29,27 +29,35 @@ def _ids(values) -> str:
 
 
 def _scheduled_games_complete(inputs: CheckInputs) -> pd.DataFrame:
-    """Every scheduled game is final and has exactly two team rows; rows that match no game are named."""
+    """Every scheduled game is final and has exactly two team rows; rows that match no game are named.
+
+    Counted for all dates at once; only failing dates get their problems spelled out."""
     f, schedule = inputs.frame, inputs.schedule
     rows_per_game = f.dropna(subset=["game_id"]).groupby("game_id").size()
-    verdicts = []
-    for day, games in schedule.groupby(pd.to_datetime(schedule["game_date"])):
-        not_final = games.loc[games["game_status"] != "Final", "game_id"]
-        counts = rows_per_game.reindex(games["game_id"], fill_value=0)
-        wrong = counts[(counts != 2) & ~counts.index.isin(not_final)]
-        day_rows = f[pd.to_datetime(f["game_date"]) == day]
-        unmatched = day_rows.loc[day_rows["game_id"].isna(), "source_game_id"]
-        problems = []
-        if len(not_final):
-            problems.append(f"not final yet: {_ids(not_final)}")
-        if len(wrong):
-            problems.append("games without exactly two team rows: " + _ids(f"{g} ({n})" for g, n in wrong.items()))
-        if len(unmatched):
-            problems.append(f"rows matching no scheduled game: {_ids(unmatched)}")
-        complete = len(games) - len(not_final) - len(wrong)
-        verdicts.append((day, len(day_rows), 100.0 * complete / len(games), not problems, "; ".join(problems)))
-    per_date = pd.DataFrame(verdicts, columns=["game_date", "rows", "value", "passed", "detail"])
-    return verdicts_by_date(per_date, inputs)
+    games = schedule[["game_id", "game_status"]].assign(game_date=pd.to_datetime(schedule["game_date"]))
+    games["team_rows"] = games["game_id"].map(rows_per_game).fillna(0).astype(int)
+    games["not_final"] = games["game_status"] != "Final"
+    games["wrong"] = (games["team_rows"] != 2) & ~games["not_final"]
+    row_dates = pd.to_datetime(f["game_date"])
+    unmatched = f[f["game_id"].isna()]
+    per_date = games.groupby("game_date").agg(scheduled=("game_id", "size"), not_final=("not_final", "sum"), wrong=("wrong", "sum"))
+    per_date["rows"] = row_dates.value_counts().reindex(per_date.index, fill_value=0)
+    per_date["value"] = 100.0 * (per_date["scheduled"] - per_date["not_final"] - per_date["wrong"]) / per_date["scheduled"]
+    problems = pd.concat(
+        [
+            games[games["not_final"]].groupby("game_date")["game_id"].agg(lambda g: f"not final yet: {_ids(g)}"),
+            games[games["wrong"]].assign(label=lambda g: g["game_id"] + " (" + g["team_rows"].astype(str) + ")")
+            .groupby("game_date")["label"].agg(lambda g: f"games without exactly two team rows: {_ids(g)}"),
+            unmatched.groupby(pd.to_datetime(unmatched["game_date"]))["source_game_id"].agg(
+                lambda g: f"rows matching no scheduled game: {_ids(g)}"
+            ),
+        ],
+        axis=1,
+    )
+    detail = problems.apply(lambda r: "; ".join(r.dropna()), axis=1) if not problems.empty else pd.Series(dtype=str)
+    per_date["detail"] = detail.reindex(per_date.index).fillna("")
+    per_date["passed"] = per_date["detail"] == ""
+    return verdicts_by_date(per_date[["rows", "value", "passed", "detail"]].reset_index(names="game_date"), inputs)
 
 
 TEAM_OFFENSE_RULES = [
