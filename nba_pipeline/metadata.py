@@ -21,9 +21,8 @@ def frame_summary(frame: pd.DataFrame, **extra: float) -> dict[str, dg.RawMetada
         by_season = frame.groupby(season_labels(dates).fillna("off-season"), dropna=False).agg(
             rows=("game_date", "size"), game_dates=("game_date", "nunique")
         )
-        lines = ["| season | rows | game dates |", "|---|---|---|"]
-        lines += [f"| {s} | {r.rows} | {r.game_dates} |" for s, r in by_season.iterrows()]
-        metadata["by_season"] = dg.MetadataValue.md("\n".join(lines))
+        rows = [[season, r.rows, r.game_dates] for season, r in by_season.iterrows()]
+        metadata["by_season"] = dg.MetadataValue.md(markdown_table(["season", "rows", "game dates"], rows))
     return metadata
 
 

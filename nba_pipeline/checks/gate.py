@@ -28,14 +28,15 @@ class UpstreamCheckFailed(dg.Failure):
 
 def blocked_upstream(context: dg.AssetExecutionContext, only_dates: Collection[str] | None = None) -> pd.DataFrame:
     """(upstream, game_date, check) of every failed blocking check among the partitions this step reads."""
+    wanted = set(only_dates) if only_dates is not None else None
     failures = []
     for input_name, upstream in context.assets_def.keys_by_input_name.items():
         blocking = [dg.AssetCheckKey(upstream, name) for name in BLOCKING_CHECKS.get(upstream, ())]
         if not blocking:
             continue
         keys = context.asset_partition_keys_for_input(input_name)
-        if only_dates is not None:
-            keys = [k for k in keys if k in set(only_dates)]
+        if wanted is not None:
+            keys = [k for k in keys if k in wanted]
         infos = context.instance.event_log_storage.get_asset_check_partition_info(blocking, partition_keys=keys)
         failures += [
             (upstream.to_user_string(), info.partition_key, info.check_key.name)

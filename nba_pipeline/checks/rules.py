@@ -17,6 +17,7 @@ from dagster._core.definitions.asset_checks.asset_check_evaluation import (
 
 from nba_pipeline.automation import with_asset
 from nba_pipeline.config import Thresholds
+from nba_pipeline.metadata import markdown_table
 
 NO_GAMES = "no games scheduled"
 SKIPPED_BOOTSTRAP = "skipped: bootstrap"
@@ -53,6 +54,10 @@ class CheckRule:
     evaluate: Evaluator  # -> one verdict row per date (VERDICT_COLUMNS)
     blocking: bool = True
     threshold: Callable[[Thresholds], float] | None = field(default=None, compare=False)
+
+    @property
+    def severity(self) -> dg.AssetCheckSeverity:
+        return dg.AssetCheckSeverity.ERROR if self.blocking else dg.AssetCheckSeverity.WARN
 
     def spec(self, asset_key: dg.AssetKey, partitions_def: dg.PartitionsDefinition) -> dg.AssetCheckSpec:
         return dg.AssetCheckSpec(
@@ -113,7 +118,7 @@ def to_check_result(rule: CheckRule, verdicts: pd.DataFrame, thresholds: Thresho
     return dg.AssetCheckResult(
         check_name=rule.name,
         passed=failed.empty,
-        severity=dg.AssetCheckSeverity.ERROR if rule.blocking else dg.AssetCheckSeverity.WARN,
+        severity=rule.severity,
         metadata=metadata,
         description=f"{len(failed)} of {len(verdicts)} date(s) failed: {failed['detail'].iloc[0]}"
         if not failed.empty
@@ -131,7 +136,6 @@ def to_partition_evaluations(
     """One evaluation per game date, so a range run records which dates passed (the UI's per-partition view,
     automation's `all_deps_blocking_checks_passed`, and the cross-run gate all read these)."""
     threshold = float(rule.threshold(thresholds)) if rule.threshold is not None else None
-    severity = dg.AssetCheckSeverity.ERROR if rule.blocking else dg.AssetCheckSeverity.WARN
     evaluations = []
     for row in verdicts.itertuples(index=False):
         key = row.game_date.strftime("%Y-%m-%d")
@@ -148,7 +152,7 @@ def to_partition_evaluations(
                 check_name=rule.name,
                 passed=bool(row.passed),
                 metadata=metadata,
-                severity=severity,
+                severity=rule.severity,
                 description=row.detail or None,
                 blocking=rule.blocking,
                 partition=key,
@@ -159,9 +163,14 @@ def to_partition_evaluations(
 
 
 def _markdown(frame: pd.DataFrame) -> str:
-    lines = ["| game date | scheduled games | rows | value | detail |", "|---|---|---|---|---|"]
-    for row in frame.itertuples(index=False):
-        value = "" if pd.isna(row.value) else f"{float(row.value):.2f}"
-        scheduled = "" if pd.isna(row.scheduled_games) else int(row.scheduled_games)
-        lines.append(f"| {row.game_date:%Y-%m-%d} | {scheduled} | {row.rows} | {value} | {row.detail} |")
-    return "\n".join(lines)
+    rows = [
+        [
+            f"{row.game_date:%Y-%m-%d}",
+            "" if pd.isna(row.scheduled_games) else int(row.scheduled_games),
+            row.rows,
+            "" if pd.isna(row.value) else f"{float(row.value):.2f}",
+            row.detail,
+        ]
+        for row in frame.itertuples(index=False)
+    ]
+    return markdown_table(["game date", "scheduled games", "rows", "value", "detail"], rows)

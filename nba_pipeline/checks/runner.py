@@ -44,7 +44,7 @@ def check_results(
     schedule: pd.DataFrame | None = None,
     reference: Mapping[str, pd.DataFrame] | None = None,
 ) -> Iterator[dg.AssetCheckResult]:
-    """The run's result of each rule; in a range run also one evaluation per date (see `per_date_evaluations`)."""
+    """The run's result of each rule; in a range run also one evaluation per date (`to_partition_evaluations`)."""
     inputs = CheckInputs(
         frame=frame, dates=window_dates(context), thresholds=thresholds, schedule=schedule, reference=reference or {}
     )

@@ -58,18 +58,13 @@ def points_model(
     """Gradient-boosted trees predicting a player's points from the v1 features, trained on a time-ordered split
     of the stored feature store and compared with the naive 10-game average. Refuses to train when any date of
     its training range fails feature completeness. Source: ml.ml_feature_store (all stored dates)."""
-    store = ml_feature_store
-    if store.empty:
-        raise dg.Failure("refusing to train: ml_feature_store has no rows")
-    first = config.train_start or f"{store['game_date'].min():%Y-%m-%d}"
-    last = config.train_end or f"{store['game_date'].max():%Y-%m-%d}"
-    refuse_failed_upstream(context, only_dates={f"{d:%Y-%m-%d}" for d in pd.date_range(first, last)})
-    if config.train_start:
-        store = store[store["game_date"] >= pd.Timestamp(parse_game_date(config.train_start))]
-    if config.train_end:
-        store = store[store["game_date"] <= pd.Timestamp(parse_game_date(config.train_end))]
+    stored = ml_feature_store["game_date"]
+    first = pd.Timestamp(parse_game_date(config.train_start)) if config.train_start else stored.min()
+    last = pd.Timestamp(parse_game_date(config.train_end)) if config.train_end else stored.max()
+    store = ml_feature_store[stored.between(first, last)]
     if store.empty:
         raise dg.Failure("refusing to train: ml_feature_store has no rows in the training range")
+    refuse_failed_upstream(context, only_dates={f"{d:%Y-%m-%d}" for d in pd.date_range(first, last)})
     limits = thresholds.load()
     dates = sorted(store["game_date"].unique())
     failing = checks.failing_feature_dates(store, CheckInputs(checks.with_completeness_pct(store), dates, limits))
