@@ -12,11 +12,10 @@ from __future__ import annotations
 import datetime as dt
 
 import dagster as dg
-from dagster._core.storage.asset_check_execution_record import (
-    AssetCheckExecutionRecordStatus,
-)
 
 from nba_pipeline.checks import names
+from nba_pipeline.checks.readiness import not_readable
+from nba_pipeline.dagster_private import AssetCheckExecutionRecordStatus, automation_instance
 from nba_pipeline.dates import resolve_partition_key
 from nba_pipeline.partitions import GAME_TIMEZONE
 
@@ -51,13 +50,29 @@ def gated_eager(ignore: dg.AssetSelection | None = None) -> dg.AutomationConditi
     ).with_label("gated_eager")
 
 
-def _blocking_check_not_passed() -> dg.AutomationCondition:
-    """An upstream date with a blocking check that has not passed (and is not about to run).
+class DateNotReadable(dg.AutomationCondition):
+    """The dates of an (upstream) asset that may not be read: `readiness.not_readable`, the gate's own predicate.
 
     Negated inside `any_deps_match`, this holds for *every* upstream date a downstream date reads;
-    Dagster's `all_deps_blocking_checks_passed()` maps a lookback dependency as *any* upstream date passing."""
-    passed = dg.AutomationCondition.check_passed() | dg.AutomationCondition.will_be_requested()
-    return dg.AutomationCondition.any_checks_match(~passed, blocking_only=True).with_label("blocking_check_not_passed")
+    Dagster's `all_deps_blocking_checks_passed()` maps a lookback dependency as *any* upstream date passing,
+    and its `check_passed()` counts a check that passed on an older materialization."""
+
+    @property
+    def name(self) -> str:
+        return "date_not_readable"
+
+    def evaluate(self, context: dg.AutomationContext) -> dg.AutomationResult:
+        subset = context.candidate_subset
+        if subset.is_empty or subset.partitions_def is None:
+            return dg.AutomationResult(context=context, true_subset=context.get_empty_subset())
+        dates = subset.expensively_compute_partition_keys()
+        blocked = set(not_readable(automation_instance(context), context.key, dates)["game_date"])
+        return dg.AutomationResult(context=context, true_subset=subset.compute_intersection_with_partition_keys(blocked))
+
+
+def _blocking_check_not_passed() -> dg.AutomationCondition:
+    """An upstream date that is not readable and is not about to be rebuilt in the same run."""
+    return (DateNotReadable() & ~dg.AutomationCondition.will_be_requested()).with_label("blocking_check_not_passed")
 
 
 def with_asset() -> dg.AutomationCondition:
@@ -107,4 +122,5 @@ def automation_sensor(interval_seconds: int = 30) -> dg.AutomationConditionSenso
         target=dg.AssetSelection.all(include_sources=False),
         default_status=dg.DefaultSensorStatus.RUNNING,
         minimum_interval_seconds=interval_seconds,
+        use_user_code_server=True,  # evaluates DateNotReadable, the gate's own predicate, in the code location
     )

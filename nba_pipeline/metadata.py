@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 
 from nba_pipeline.league.seasons import season_labels
 
 
-def frame_summary(frame: pd.DataFrame, **extra: float) -> dict[str, dg.RawMetadataValue]:
+def frame_summary(frame: pd.DataFrame, **extra: object) -> dict[str, dg.RawMetadataValue]:
     dates = pd.to_datetime(frame["game_date"])
     metadata: dict[str, dg.RawMetadataValue] = {
         "rows": len(frame),
@@ -16,7 +17,7 @@ def frame_summary(frame: pd.DataFrame, **extra: float) -> dict[str, dg.RawMetada
     }
     if "game_id" in frame:
         metadata["games"] = int(frame["game_id"].nunique())
-    metadata.update({k: float(v) for k, v in extra.items()})
+    metadata.update({k: float(v) if isinstance(v, (int, float, np.number)) else v for k, v in extra.items()})
     if dates.nunique() > 1:
         by_season = frame.groupby(season_labels(dates).fillna("off-season"), dropna=False).agg(
             rows=("game_date", "size"), game_dates=("game_date", "nunique")

@@ -1,15 +1,57 @@
-"""What every daily table asset shares, in one place: its phase (Dagster group and warehouse schema), game-date
-partitions replaced by date, single-run range backfills, the warehouse pool, and — below raw — gated automation."""
+"""Every daily table is built by one factory, so every one of them is audited before it is published.
+
+`@published_table(phase, rules)` turns a transform — a function of its upstream frames returning a `Table` —
+into a daily-partitioned asset whose step always runs in this order:
+
+1. thresholds loaded and validated, the partition range validated (bad input fails before anything is read);
+2. inputs loaded through the gated warehouse IO manager (no upstream date that has not passed is ever read);
+3. the transform; its rows must all fall on the step's dates;
+4. write: the rows go to a staging table;  audit: every rule judges every date of the staged rows;
+5. publish: one transaction replaces only the dates that passed every blocking check, quarantines the others
+   and records, per date, run, code version and verdicts in the warehouse;
+6. Dagster learns the outcome: one materialization (metadata: per date published or quarantined) and the
+   check results, per date.
+
+Each asset's `code_version` is a hash of its transform's source, so it changes when the transform does; the
+warehouse refuses to let an older code version replace dates published by a newer one.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import inspect
+import os
+import signal
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import dagster as dg
+import pandas as pd
 
 from nba_pipeline.automation import gated_eager
+from nba_pipeline.checks.rules import CheckInputs, CheckRule
+from nba_pipeline.checks.runner import audit, check_results, check_specs
+from nba_pipeline.config import ThresholdsError
+from nba_pipeline.dates import InvalidGameDate, parse_game_date_range
+from nba_pipeline.metadata import frame_summary, markdown_table
 from nba_pipeline.partitions import game_date_partitions
 from nba_pipeline.warehouse import WAREHOUSE_POOL, stored_in
+from nba_pipeline.warehouse.base import OlderCodeRefused, TableRef, WarehouseError
+
+RESERVED = {"context", "limits", "dates", "source"}  # transform parameters filled by the step, not by inputs
+CRASH_POINT_ENV = "NBA_PIPELINE_CRASH_POINT"  # fault injection for crash tests: "<asset>:staged" or "<asset>:published"
+
+
+@dataclass(frozen=True)
+class Table:
+    """What a transform returns: its rows, metadata worth a glance, and what its rules compare against."""
+
+    frame: pd.DataFrame
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    schedule: pd.DataFrame | None = None
+    reference: Mapping[str, pd.DataFrame] = field(default_factory=dict)
+    audited: Callable[[pd.DataFrame], pd.DataFrame] | None = None  # the rows as the rules read them, if derived
 
 
 def daily_table(phase: str, automation_condition: dg.AutomationCondition | None = None, **extra: Any) -> dict[str, Any]:
@@ -26,3 +68,130 @@ def daily_table(phase: str, automation_condition: dg.AutomationCondition | None 
         pool=WAREHOUSE_POOL,
         **extra,
     )
+
+
+def code_version_of(*objects: Any) -> str:
+    """A short hash of the source of the given functions / modules: it changes when the transform changes."""
+    digest = hashlib.sha256()
+    for obj in objects:
+        digest.update(inspect.getsource(obj).encode())
+    return digest.hexdigest()[:12]
+
+
+def published_table(
+    phase: str,
+    rules: Sequence[CheckRule],
+    *,
+    name: str | None = None,
+    ins: Mapping[str, dg.AssetIn] | None = None,
+    code: Sequence[Any] = (),
+    automation_condition: dg.AutomationCondition | None = None,
+    description: str | None = None,
+) -> Callable[[Callable[..., Table]], dg.AssetsDefinition]:
+    """Make `transform` a daily table of `phase` checked by `rules` (see the module docstring for the step).
+
+    Parameters of `transform` named after upstream assets are its inputs (`ins` overrides their mapping);
+    `context`, `limits` (validated thresholds), `dates` (the step's game dates) and `source` are filled in.
+    `code`: the modules or functions the transform's output depends on, hashed into the code version."""
+
+    def decorate(transform: Callable[..., Table]) -> dg.AssetsDefinition:
+        asset_name = name or transform.__name__
+        params = list(inspect.signature(transform).parameters)
+        inputs = [p for p in params if p not in RESERVED]
+        resources = {"warehouse", "thresholds"} | ({"source"} if "source" in params else set())
+        ref = TableRef(schema=phase, table=asset_name)
+        version = code_version_of(transform, *code)
+
+        @dg.asset(
+            name=asset_name,
+            description=description or inspect.getdoc(transform),
+            ins={p: (ins or {}).get(p, dg.AssetIn()) for p in inputs},
+            required_resource_keys=resources,
+            check_specs=check_specs(rules, asset_name),
+            code_version=version,
+            **daily_table(phase, automation_condition),
+        )
+        def _step(context, **upstream):
+            yield from _write_audit_publish(context, transform, params, upstream, rules, ref, version)
+
+        return _step
+
+    return decorate
+
+
+def step_dates(context: dg.AssetExecutionContext) -> list[pd.Timestamp]:
+    """The step's game dates, validated: a reversed or malformed range fails here, before any work, by name."""
+    if context.has_partition_key:
+        start = end = context.partition_key
+    else:
+        window = context.partition_key_range
+        start, end = window.start, window.end
+    try:
+        parse_game_date_range(start, end)
+    except InvalidGameDate as err:
+        raise dg.Failure(description=f"bad partition range {start}...{end}: {err}") from None
+    return [pd.Timestamp(key) for key in context.partition_keys]
+
+
+def _write_audit_publish(context, transform, params, upstream, rules, ref: TableRef, version: str):
+    try:
+        limits = context.resources.thresholds.load()
+    except ThresholdsError as err:
+        raise dg.Failure(description=f"nothing was written: {err}") from None
+    dates = step_dates(context)
+    filled = {"context": context, "limits": limits, "dates": dates}
+    if "source" in params:
+        filled["source"] = context.resources.source
+    table = transform(**{p: upstream[p] if p in upstream else filled[p] for p in params})
+    frame = table.frame
+    outside = ~pd.to_datetime(frame["game_date"]).isin(pd.DatetimeIndex(dates))
+    if outside.any():
+        raise dg.Failure(
+            description=f"nothing was written: {ref.table} produced {int(outside.sum())} row(s) dated outside the step's "
+            f"dates {dates[0]:%Y-%m-%d}..{dates[-1]:%Y-%m-%d}"
+        )
+
+    warehouse = context.resources.warehouse
+    staging = warehouse.stage(ref, frame, context.run.run_id, context.log)
+    _crash_point(ref.table, "staged")
+    staged = warehouse.read_staged(staging, context.log)
+    checked = table.audited(staged) if table.audited else staged
+    result = audit(rules, CheckInputs(checked, dates, limits, table.schedule, table.reference))
+    outcomes = result.outcomes(staged, dates)
+    run = context.instance.get_run_record_by_id(context.run.run_id)
+    created = pd.Timestamp(run.create_timestamp) if run else pd.Timestamp.now(tz="UTC")
+    try:
+        warehouse.publish(
+            ref, staging, outcomes, asset=ref.table, run_id=context.run.run_id, code_version=version,
+            run_created_at=created, log=context.log,
+        )
+    except OlderCodeRefused as err:
+        warehouse.drop_staging(staging, context.log)
+        raise dg.Failure(description=str(err)) from None
+    except WarehouseError as err:
+        raise dg.Failure(description=str(err)) from None
+    _crash_point(ref.table, "published")
+
+    yield dg.MaterializeResult(metadata={**frame_summary(staged, **table.metadata), **_publish_metadata(outcomes)})
+    yield from check_results(context, result)
+
+
+def _publish_metadata(outcomes: pd.DataFrame) -> dict[str, dg.RawMetadataValue]:
+    quarantined = outcomes[~outcomes["passed"]]
+    metadata: dict[str, dg.RawMetadataValue] = {
+        "dates_published": int(outcomes["passed"].sum()),
+        "dates_quarantined": len(quarantined),
+        "quarantined_dates": ", ".join(quarantined["game_date"].dt.strftime("%Y-%m-%d").head(50)) or "none",
+    }
+    rows = [[f"{r.game_date:%Y-%m-%d}", "published" if r.passed else "quarantined", r.rows, r.checks]
+            for r in outcomes.head(200).itertuples()] if len(outcomes) <= 31 else [
+        [f"{r.game_date:%Y-%m-%d}", "quarantined", r.rows, r.checks] for r in quarantined.head(200).itertuples()]
+    if rows:
+        metadata["publish"] = dg.MetadataValue.md(markdown_table(["game date", "outcome", "rows", "checks"], rows))
+    return metadata
+
+
+def _crash_point(table: str, point: str) -> None:
+    """Kill this process (as `kill -9` would) at a named point, when a crash test asks for it."""
+    if os.environ.get(CRASH_POINT_ENV) == f"{table}:{point}":
+        os.kill(os.getpid(), signal.SIGKILL)

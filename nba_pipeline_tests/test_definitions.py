@@ -49,7 +49,8 @@ def test_production_binds_the_same_resource_keys():
     local = build_definitions("local", warehouse_path="unused.duckdb")
     production = build_definitions("production")
     assert set(local.resources) == set(production.resources)
-    assert type(production.resources["io_manager"]).__name__ == "BigQueryPandasIOManager"
+    assert type(production.resources["warehouse"]).__name__ == "BigQueryWarehouse"
+    assert production.resources["io_manager"].warehouse is production.resources["warehouse"]
     production.resolve_asset_graph()
 
 

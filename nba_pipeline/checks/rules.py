@@ -11,12 +11,10 @@ from dataclasses import dataclass, field
 
 import dagster as dg
 import pandas as pd
-from dagster._core.definitions.asset_checks.asset_check_evaluation import (
-    AssetCheckEvaluationTargetMaterializationData,
-)
 
 from nba_pipeline.automation import with_asset
 from nba_pipeline.config import Thresholds
+from nba_pipeline.dagster_private import AssetCheckEvaluationTargetMaterializationData
 from nba_pipeline.metadata import markdown_table
 
 NO_GAMES = "no games scheduled"

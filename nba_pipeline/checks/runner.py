@@ -1,22 +1,19 @@
-"""Evaluating an asset's rules inside its own step, so checks run on every launch path the asset runs on.
+"""Auditing a step's staged rows: every rule judges every date, and the dates that pass are the ones published.
 
 A single run over a range stores one result per check for the whole range (Dagster's behaviour), so the step
 also logs one evaluation per date: each partition then carries its own pass/fail, which is what the UI shows
-per partition and what gating across runs reads.
+per partition and what the gate reads.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 
 import dagster as dg
 import pandas as pd
-from dagster._core.definitions.asset_checks.asset_check_evaluation import (
-    AssetCheckEvaluationTargetMaterializationData,
-)
-from dagster._core.events import DagsterEventType
 
+from nba_pipeline.checks.readiness import register_blocking_checks
 from nba_pipeline.checks.rules import (
     CheckInputs,
     CheckRule,
@@ -24,54 +21,70 @@ from nba_pipeline.checks.rules import (
     to_partition_evaluations,
 )
 from nba_pipeline.config import Thresholds
+from nba_pipeline.dagster_private import materialization_targets
 from nba_pipeline.partitions import game_date_partitions
-
-BLOCKING_CHECKS: dict[dg.AssetKey, tuple[str, ...]] = {}
-"""Blocking check names per asset, for the cross-run gate: a job that selects only a downstream asset carries
-no check specs of its upstream assets, so the gate cannot read them off the job."""
 
 
 def check_specs(rules: Sequence[CheckRule], asset: str) -> list[dg.AssetCheckSpec]:
-    BLOCKING_CHECKS[dg.AssetKey(asset)] = tuple(rule.name for rule in rules if rule.blocking)
+    register_blocking_checks(dg.AssetKey(asset), [rule.name for rule in rules if rule.blocking])
     return [rule.spec(dg.AssetKey(asset), game_date_partitions) for rule in rules]
 
 
-def check_results(
-    context: dg.AssetExecutionContext,
-    rules: Sequence[CheckRule],
-    frame: pd.DataFrame,
-    thresholds: Thresholds,
-    schedule: pd.DataFrame | None = None,
-    reference: Mapping[str, pd.DataFrame] | None = None,
-) -> Iterator[dg.AssetCheckResult]:
-    """The run's result of each rule; in a range run also one evaluation per date (`to_partition_evaluations`)."""
-    inputs = CheckInputs(
-        frame=frame, dates=window_dates(context), thresholds=thresholds, schedule=schedule, reference=reference or {}
-    )
+@dataclass(frozen=True)
+class Audit:
+    """Every rule's per-date verdicts for a step's dates, and which dates pass every blocking rule."""
+
+    rules: Sequence[CheckRule]
+    verdicts: Mapping[str, pd.DataFrame]
+    thresholds: Thresholds
+
+    def outcomes(self, frame: pd.DataFrame, dates: Sequence[pd.Timestamp]) -> pd.DataFrame:
+        """One row per date: passed (every blocking rule), rows, the blocking rules that failed and why."""
+        index = pd.DatetimeIndex(dates, name="game_date")
+        out = pd.DataFrame(index=index)
+        out["rows"] = pd.to_datetime(frame["game_date"]).value_counts().reindex(index, fill_value=0).astype("int64")
+        failed_names = pd.Series("", index=index, dtype=object)
+        details = pd.Series("", index=index, dtype=object)
+        for rule in self.rules:
+            if not rule.blocking:
+                continue
+            v = self.verdicts[rule.name].set_index("game_date").reindex(index)
+            bad = ~v["passed"].astype("boolean").fillna(False).astype(bool)
+            sep = failed_names.where(failed_names == "", failed_names + ", ")
+            failed_names = failed_names.where(~bad, sep + rule.name)
+            why = rule.name + ": " + v["detail"].fillna("").astype(str)
+            details = details.where(~bad, details.where(details == "", details + "; ") + why)
+        out["passed"] = failed_names == ""
+        out["failed_checks"] = failed_names
+        out["checks"] = details.where(~out["passed"], "all blocking checks passed")
+        return out.reset_index()
+
+
+def audit(rules: Sequence[CheckRule], inputs: CheckInputs) -> Audit:
+    return Audit(rules, {rule.name: rule.evaluate(inputs) for rule in rules}, inputs.thresholds)
+
+
+def check_results(context: dg.AssetExecutionContext, result: Audit) -> Iterator[dg.AssetCheckResult]:
+    """The run's result of each selected rule; in a range run also one evaluation per date."""
+    selected = {key.name for key in context.selected_asset_check_keys}
     # A run for one partition key stores its results with that key; a range run (even a one-date range, as
     # backfills launch them) stores them without one, so each date is logged explicitly.
-    targets = None if context.has_partition_key else materializations_by_date(context)
-    for rule in rules:
-        verdicts = rule.evaluate(inputs)
-        if targets is not None:
-            for evaluation in to_partition_evaluations(rule, verdicts, thresholds, context.asset_key, targets):
-                context.log_event(evaluation)
-        result = to_check_result(rule, verdicts, thresholds)
-        if not result.passed:
-            context.log.warning(f"check {rule.name} failed: {result.description}")
-        yield result
-
-
-def materializations_by_date(context: dg.AssetExecutionContext) -> dict[str, AssetCheckEvaluationTargetMaterializationData]:
-    """The materialization each date's evaluation judges: this run's, already stored when checks run."""
-    storage_ids = context.instance.event_log_storage.get_latest_storage_id_by_partition(
-        context.asset_key, DagsterEventType.ASSET_MATERIALIZATION, partitions=set(context.partition_keys)
+    targets = (
+        None
+        if context.has_partition_key
+        else materialization_targets(context.instance, context.asset_key, context.run.run_id, context.partition_keys)
     )
-    now = time.time()
-    return {
-        key: AssetCheckEvaluationTargetMaterializationData(storage_id=sid, run_id=context.run.run_id, timestamp=now)
-        for key, sid in storage_ids.items()
-    }
+    for rule in result.rules:
+        if rule.name not in selected:
+            continue
+        verdicts = result.verdicts[rule.name]
+        if targets is not None:
+            for evaluation in to_partition_evaluations(rule, verdicts, result.thresholds, context.asset_key, targets):
+                context.log_event(evaluation)
+        check = to_check_result(rule, verdicts, result.thresholds)
+        if not check.passed:
+            context.log.warning(f"check {rule.name} failed: {check.description}")
+        yield check
 
 
 def window_dates(context: dg.AssetExecutionContext) -> list[pd.Timestamp]:

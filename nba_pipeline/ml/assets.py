@@ -5,34 +5,25 @@ import pandas as pd
 from pydantic import Field
 
 from nba_pipeline.automation import model_retrain
-from nba_pipeline.checks.gate import refuse_failed_upstream
 from nba_pipeline.checks.rules import CheckInputs
-from nba_pipeline.checks.runner import check_results, check_specs
 from nba_pipeline.config.resource import ThresholdsResource
 from nba_pipeline.dates import parse_game_date
-from nba_pipeline.metadata import frame_summary, markdown_table
-from nba_pipeline.ml import checks
+from nba_pipeline.metadata import markdown_table
+from nba_pipeline.ml import checks, features
 from nba_pipeline.ml.features import build_feature_store
 from nba_pipeline.ml.model import PointsModel, train_points_model
-from nba_pipeline.tables import daily_table
+from nba_pipeline.tables import Table, published_table
 from nba_pipeline.warehouse import WAREHOUSE_POOL
 
 
-@dg.asset(check_specs=check_specs(checks.FEATURE_STORE_RULES, "ml_feature_store"), **daily_table("ml"))
-def ml_feature_store(
-    context: dg.AssetExecutionContext,
-    player_daily_cache: pd.DataFrame,
-    player_game_summary: pd.DataFrame,
-    thresholds: ThresholdsResource,
-):
+@published_table("ml", checks.FEATURE_STORE_RULES, code=[features])
+def ml_feature_store(player_daily_cache: pd.DataFrame, player_game_summary: pd.DataFrame) -> Table:
     """One row per player-game: the v1 feature list (pre-game only), its completeness, and the label (points,
     minutes) after the game. Source: precompute.player_daily_cache, analytics.player_game_summary."""
-    refuse_failed_upstream(context)
     frame = build_feature_store(player_daily_cache, player_game_summary)
     past = frame[~frame["bootstrap"]]
     extra = {"feature_completeness_pct_past_bootstrap": 100 * past["feature_completeness"].mean()} if len(past) else {}
-    yield dg.Output(frame, metadata=frame_summary(frame, **extra))
-    yield from check_results(context, checks.FEATURE_STORE_RULES, checks.with_completeness_pct(frame), thresholds.load())
+    return Table(frame, metadata=extra, audited=checks.with_completeness_pct)
 
 
 class PointsModelConfig(dg.Config):
@@ -64,7 +55,6 @@ def points_model(
     store = ml_feature_store[stored.between(first, last)]
     if store.empty:
         raise dg.Failure("refusing to train: ml_feature_store has no rows in the training range")
-    refuse_failed_upstream(context, only_dates={f"{d:%Y-%m-%d}" for d in pd.date_range(first, last)})
     limits = thresholds.load()
     dates = sorted(store["game_date"].unique())
     failing = checks.failing_feature_dates(store, CheckInputs(checks.with_completeness_pct(store), dates, limits))

@@ -2,13 +2,11 @@
 
 
 import dagster as dg
+import pandas as pd
 
-from nba_pipeline.checks.runner import check_results, check_specs, window_dates
-from nba_pipeline.config.resource import ThresholdsResource
-from nba_pipeline.metadata import frame_summary
 from nba_pipeline.raw import checks
 from nba_pipeline.sources import NbaSource
-from nba_pipeline.tables import daily_table
+from nba_pipeline.tables import Table, published_table
 
 RAW_FEEDS = {
     "schedule": (
@@ -43,20 +41,12 @@ RAW_FEEDS = {
 
 
 def _raw_asset(feed: str, description: str, rules) -> dg.AssetsDefinition:
-    @dg.asset(
-        name=feed,
-        description=description,
-        **daily_table("raw"),
-        check_specs=check_specs(rules, feed),
-    )
-    def _asset(context: dg.AssetExecutionContext, source: NbaSource, thresholds: ThresholdsResource):
-        dates = window_dates(context)
+    def fetch(source: NbaSource, dates: list[pd.Timestamp], context: dg.AssetExecutionContext) -> Table:
         frame = source.fetch_conformed(feed, dates[0].date(), dates[-1].date())
         context.log.info(f"{feed}: {len(frame)} rows for {len(dates)} game date(s) {dates[0]:%Y-%m-%d}..{dates[-1]:%Y-%m-%d}")
-        yield dg.Output(frame, metadata=frame_summary(frame))
-        yield from check_results(context, rules, frame, thresholds.load(), schedule=frame if feed == "schedule" else None)
+        return Table(frame, schedule=frame if feed == "schedule" else None)
 
-    return _asset
+    return published_table("raw", rules, name=feed, description=description)(fetch)
 
 
 raw_assets = [_raw_asset(feed, description, rules) for feed, (description, rules) in RAW_FEEDS.items()]

@@ -1,17 +1,19 @@
 """Feature store and points model: leakage guard, refusal on incomplete features, honest comparison."""
 
 import dagster as dg
-import duckdb
 import pandas as pd
 import pytest
 
+from nba_pipeline.config.resource import ThresholdsResource
 from nba_pipeline.definitions import ALL_ASSETS
+from nba_pipeline.ml import checks
 from nba_pipeline.ml.assets import points_model
 from nba_pipeline.ml.features import FEATURES_V1, build_feature_store
 from nba_pipeline.ml.model import FeatureVersionMismatch, train_points_model
 from nba_pipeline.precompute.composite_factors import build_player_composite_factors
 from nba_pipeline.precompute.daily_cache import build_player_daily_cache
 from nba_pipeline.resources import resources_for
+from nba_pipeline.tables import Table, published_table
 
 DATES = list(pd.date_range("2023-10-24", "2024-01-31"))
 
@@ -44,24 +46,37 @@ def test_model_is_compared_with_the_ten_game_average_on_later_dates(store):
         model.predict(store.assign(feature_version="v0").head())
 
 
-def _write(warehouse: str, frame: pd.DataFrame) -> None:
-    with duckdb.connect(warehouse) as conn:
-        conn.execute("create schema if not exists ml")
-        conn.register("rows", frame)
-        conn.execute("create or replace table ml.ml_feature_store as select * from rows")
+def _publish(warehouse: str, instance: dg.DagsterInstance, frame: pd.DataFrame, thresholds_file=None) -> None:
+    """Publish `frame` as ml_feature_store through the pipeline's own write–audit–publish step, on `instance`."""
+
+    def stored(dates):
+        return Table(frame[frame["game_date"].isin(dates)], audited=checks.with_completeness_pct)
+
+    seed = published_table("ml", checks.FEATURE_STORE_RULES, name="ml_feature_store")(stored)
+    resources = resources_for("local", warehouse_path=warehouse)
+    if thresholds_file:
+        resources["thresholds"] = ThresholdsResource(override_file=str(thresholds_file))
+    first, last = frame["game_date"].min(), frame["game_date"].max()
+    tags = {"dagster/asset_partition_range_start": f"{first:%Y-%m-%d}", "dagster/asset_partition_range_end": f"{last:%Y-%m-%d}"}
+    assert dg.materialize([seed], resources=resources, instance=instance, tags=tags).success
 
 
-def test_the_model_refuses_to_train_on_failing_features_and_names_the_dates(store, warehouse):
+def test_the_model_refuses_to_train_on_failing_features_and_names_the_dates(store, warehouse, tmp_path):
     broken = store.copy()
     bad_days = [pd.Timestamp("2024-01-10"), pd.Timestamp("2024-01-11")]
     hit = broken["game_date"].isin(bad_days) & ~broken["bootstrap"]
     broken.loc[hit, ["opponent_def_rating", "rest_days", "teammates_out", "usage_spike_score"]] = pd.NA
     broken.loc[hit, "feature_completeness"] = 10 / 14
-    _write(warehouse, broken)
+    # published while the completeness floor was lower; the model trains under today's floor
+    lenient = tmp_path / "lenient.yaml"
+    lenient.write_text("ml_feature_store:\n  feature_completeness_min_pct: 50\n")
+    instance = dg.DagsterInstance.ephemeral()
+    _publish(warehouse, instance, broken, lenient)
     result = dg.materialize(
         ALL_ASSETS,
         selection=[points_model],
         resources=resources_for("local", warehouse_path=warehouse),
+        instance=instance,
         raise_on_error=False,
     )
     assert not result.success
@@ -69,7 +84,7 @@ def test_the_model_refuses_to_train_on_failing_features_and_names_the_dates(stor
     assert "refusing to train" in failure.description
     assert "2024-01-10" in failure.description and "2024-01-11" in failure.description
 
-    _write(warehouse, store)
+    _publish(warehouse, instance, store)
     assert dg.materialize(
-        ALL_ASSETS, selection=[points_model], resources=resources_for("local", warehouse_path=warehouse)
+        ALL_ASSETS, selection=[points_model], resources=resources_for("local", warehouse_path=warehouse), instance=instance
     ).success

@@ -1,0 +1,71 @@
+"""Every use of Dagster's private `dagster._core` API, in one module.
+
+Why these are needed: Dagster's public API has no way to ask, per partition, what a check's latest evaluation
+was and whether it judged the latest materialization (`AssetCheckPartitionInfo` is only reachable through the
+event log storage), no public way to point a per-partition check evaluation logged from a range run at the
+materialization it judged (`AssetCheckEvaluationTargetMaterializationData`), and no public event-type enum for
+the latest materialization per partition. If one of these moves in a Dagster upgrade, this is the one file to fix.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Collection, Mapping, Sequence
+
+import dagster as dg
+from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+    AssetCheckEvaluationTargetMaterializationData,
+)
+from dagster._core.events import DagsterEventType
+from dagster._core.storage.asset_check_execution_record import (
+    AssetCheckExecutionRecordStatus,
+    AssetCheckPartitionInfo,
+)
+
+__all__ = [
+    "reader_is_partitioned",
+    "AssetCheckEvaluationTargetMaterializationData",
+    "automation_instance",
+    "AssetCheckExecutionRecordStatus",
+    "AssetCheckPartitionInfo",
+    "check_partition_infos",
+    "materialization_targets",
+]
+
+
+def check_partition_infos(
+    instance: dg.DagsterInstance, keys: Sequence[dg.AssetCheckKey], partition_keys: Collection[str] | None
+) -> Sequence[AssetCheckPartitionInfo]:
+    """Latest evaluation (or plan) of each check per partition, with the materialization it judged."""
+    if not keys:
+        return []
+    return instance.event_log_storage.get_asset_check_partition_info(
+        list(keys), partition_keys=None if partition_keys is None else list(partition_keys)
+    )
+
+
+def materialization_targets(
+    instance: dg.DagsterInstance, asset_key: dg.AssetKey, run_id: str, partition_keys: Collection[str]
+) -> dict[str, AssetCheckEvaluationTargetMaterializationData]:
+    """Per partition, the materialization a check evaluation logged now judges: the latest stored one."""
+    storage_ids: Mapping[str, int] = instance.event_log_storage.get_latest_storage_id_by_partition(
+        asset_key, DagsterEventType.ASSET_MATERIALIZATION, partitions=set(partition_keys)
+    )
+    now = time.time()
+    return {
+        key: AssetCheckEvaluationTargetMaterializationData(storage_id=sid, run_id=run_id, timestamp=now)
+        for key, sid in storage_ids.items()
+    }
+
+
+def automation_instance(context: dg.AutomationContext) -> dg.DagsterInstance:
+    """The instance an automation condition is evaluated against (not on the public AutomationContext)."""
+    return context.asset_graph_view.instance
+
+
+def reader_is_partitioned(context: dg.InputContext) -> bool:
+    """Whether the asset loading this input is itself partitioned (an unpartitioned reader maps to every upstream
+    partition, whatever partition tags its run carries)."""
+    step = context.step_context
+    assets_def = step.job_def.asset_layer.get_assets_def_for_node(step.node_handle)
+    return assets_def is not None and assets_def.partitions_def is not None

@@ -1,0 +1,115 @@
+"""The warehouse contract every deployment implements: write–audit–publish per date, with the publish record
+kept beside the data. DuckDB (embedded default) and BigQuery (production) implement the same methods."""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Collection
+from dataclasses import dataclass
+
+import dagster as dg
+import pandas as pd
+import pyarrow as pa
+
+META = "pipeline"  # schema / dataset of the publish records
+PUBLISHED, QUARANTINED = "published", "quarantined"
+Log = logging.Logger | dg.DagsterLogManager | None
+_NULLABLE_TYPES = {
+    pa.int64(): pd.Int64Dtype(),
+    pa.int32(): pd.Int64Dtype(),
+    pa.float64(): pd.Float64Dtype(),
+    pa.bool_(): pd.BooleanDtype(),
+    pa.string(): pd.StringDtype(),
+    pa.large_string(): pd.StringDtype(),
+}
+
+
+def to_frame(table: pa.Table) -> pd.DataFrame:
+    """Arrow to pandas with nullable types, as every transform and rule expects."""
+    frame = table.to_pandas(types_mapper=_NULLABLE_TYPES.get)
+    for column in frame.columns:
+        if pd.api.types.is_datetime64_any_dtype(frame[column]):
+            frame[column] = frame[column].astype("datetime64[ns]")
+    return frame
+
+
+class WarehouseError(RuntimeError):
+    """The warehouse cannot be opened or written; the message says why and what to do."""
+
+
+class MissingTableError(WarehouseError):
+    """An input was requested from a table that no publish has created yet."""
+
+
+class OlderCodeRefused(WarehouseError):
+    """A step tried to replace dates published by a newer code version of the same asset."""
+
+
+@dataclass(frozen=True)
+class TableRef:
+    schema: str
+    table: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.schema}.{self.table}"
+
+    @property
+    def flat(self) -> str:
+        return f"{self.schema}__{self.table}"
+
+
+def older_code_message(asset: str, code_version: str, newer: pd.DataFrame) -> str:
+    """`newer`: game_date, code_version, first_seen_at of the dates a newer version published."""
+    dates = ", ".join(pd.to_datetime(newer["game_date"]).dt.strftime("%Y-%m-%d").head(10))
+    more = f" (+{len(newer) - 10} more)" if len(newer) > 10 else ""
+    return (
+        f"refusing to publish {asset} with code version {code_version}: {len(newer)} date(s) ({dates}{more}) were "
+        f"published by the newer code version {newer['code_version'].iloc[0]} (first used by a run created "
+        f"{pd.Timestamp(newer['first_seen_at'].iloc[0]):%Y-%m-%d %H:%M:%S}). Old code never overwrites new: re-run "
+        "with the current code."
+    )
+
+
+class Warehouse(dg.ConfigurableResource, ABC):
+    """Staging, audit-gated publish and quarantine, publish records, gated reads."""
+
+    @abstractmethod
+    def stage(self, ref: TableRef, frame: pd.DataFrame, run_id: str, log: Log = None) -> str:
+        """Write a step's rows to a staging table nobody reads; returns its name."""
+
+    @abstractmethod
+    def read_staged(self, staging: str, log: Log = None) -> pd.DataFrame: ...
+
+    @abstractmethod
+    def publish(
+        self,
+        ref: TableRef,
+        staging: str,
+        outcomes: pd.DataFrame,
+        *,
+        asset: str,
+        run_id: str,
+        code_version: str,
+        run_created_at: pd.Timestamp,
+        log: Log = None,
+    ) -> None:
+        """In one transaction: replace the passed dates, quarantine the failed ones, record every date; refuse
+        (writing nothing) if a date was last published by a newer code version of `asset`."""
+
+    @abstractmethod
+    def drop_staging(self, staging: str, log: Log = None) -> None: ...
+
+    @abstractmethod
+    def read(self, ref: TableRef, dates: Collection[str] | None, log: Log = None) -> pd.DataFrame:
+        """Published rows of `dates` (all dates when None)."""
+
+    @abstractmethod
+    def publish_records(self, asset: str, dates: Collection[str] | None, log: Log = None) -> pd.DataFrame:
+        """Per date, the latest publish or quarantine record of `asset`: game_date (YYYY-MM-DD), run_id,
+        code_version, outcome, rows, recorded_at."""
+
+    @abstractmethod
+    def unrecorded_dates(self, ref: TableRef, asset: str, log: Log = None) -> list[str]:
+        """Dates with rows in the table but no publish record: written by something other than a publish."""

@@ -1,0 +1,307 @@
+"""The embedded warehouse: one DuckDB file, written only through write–audit–publish.
+
+A step's rows go to a staging table first (`staging.<schema>__<table>__<run>`); its rules are evaluated on the
+staged rows; then one transaction replaces, in the phase's schema, only the dates that passed every blocking
+check, copies the failed dates' rows to `quarantine.<schema>__<table>` (published rows of those dates stay as
+they were), appends one row per date to `pipeline.publish_log` (run, code version, outcome, check verdicts) and
+drops the staging table. A crash anywhere leaves either the old published rows or the new ones, never a mix.
+
+The publish record lives with the data, so anyone — and the gate — can tell which run published a date.
+Readers never touch this file: after each publish the table is exported to a Parquet read copy
+(`<read_copy_dir>/<schema>/<table>.parquet`, replaced atomically), which a notebook, BI tool or the `duckdb` CLI
+can hold open for as long as it likes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import time
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from pydantic import Field
+
+from nba_pipeline.warehouse import PARTITION_COLUMN
+from nba_pipeline.warehouse.base import (
+    META,
+    PUBLISHED,
+    QUARANTINED,
+    Log,
+    MissingTableError,
+    OlderCodeRefused,
+    TableRef,
+    Warehouse,
+    WarehouseError,
+    older_code_message,
+    to_frame,
+)
+
+_LOCK_HOLDER = re.compile(r"PID (\d+)")
+_META_DDL = f"""
+create schema if not exists {META};
+create table if not exists {META}.publish_log (
+    asset varchar, game_date date, run_id varchar, code_version varchar, outcome varchar,
+    rows bigint, failed_checks varchar, checks varchar, recorded_at timestamp
+);
+create table if not exists {META}.code_versions (
+    asset varchar, code_version varchar, first_seen_at timestamp, first_run_id varchar
+);
+"""
+
+
+class DuckDBWarehouse(Warehouse):
+    """The DuckDB warehouse file, its publish records and its Parquet read copy."""
+
+    database: str = Field(description="Path of the DuckDB file (created with its folder if absent).")
+    read_copy_dir: str | None = Field(
+        None, description="Where readers find Parquet copies of published tables; default: `published/` beside the file."
+    )
+    lock_timeout_seconds: float = Field(
+        300, description="How long a step waits for another process holding the file before failing (logged while waiting)."
+    )
+
+    # -- connections -------------------------------------------------------------------------------------------
+    @contextmanager
+    def connect(self, log: Log = None) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-write connection; waits (and says who holds the lock) while another process has the file."""
+        path = Path(self.database)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise WarehouseError(f"cannot create the warehouse folder {path.parent}: {err}") from None
+        log = log or logging.getLogger(__name__)
+        started, delay = time.monotonic(), 0.2
+        while True:
+            try:
+                conn = duckdb.connect(str(path))
+                break
+            except duckdb.IOException as err:
+                message = str(err)
+                if "lock" not in message.lower():
+                    raise WarehouseError(f"cannot open the warehouse {path} read-write: {message}") from None
+                waited = time.monotonic() - started
+                holder = _holder(message)
+                if waited >= self.lock_timeout_seconds:
+                    raise WarehouseError(
+                        f"the warehouse {path} is locked by {holder} for {waited:.0f} s (limit {self.lock_timeout_seconds:.0f} s). "
+                        "Readers should read the Parquet read copy, not the DuckDB file; stop that process and re-run."
+                    ) from None
+                log.warning(f"waiting for the warehouse lock on {path}: held by {holder}; waited {waited:.0f} s so far")
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+        try:
+            conn.execute(_META_DDL)
+            yield conn
+        finally:
+            conn.close()
+
+    @property
+    def read_copy_root(self) -> Path:
+        return Path(self.read_copy_dir) if self.read_copy_dir else Path(self.database).parent / "published"
+
+    # -- write, audit, publish -----------------------------------------------------------------------------------
+    def stage(self, ref: TableRef, frame: pd.DataFrame, run_id: str, log: Log = None) -> str:
+        """Write the step's rows to a staging table (durable; nothing a reader or the gate sees)."""
+        staging = f"staging.{ref.flat}__{run_id.replace('-', '')[:12]}"
+        with self.connect(log) as conn:
+            conn.execute("create schema if not exists staging")
+            conn.register("_step_rows", frame)
+            conn.execute(f"create or replace table {staging} as select * from _step_rows")
+            conn.unregister("_step_rows")
+        return staging
+
+    def read_staged(self, staging: str, log: Log = None) -> pd.DataFrame:
+        with self.connect(log) as conn:
+            return to_frame(conn.sql(f"select * from {staging}").to_arrow_table())
+
+    def publish(
+        self,
+        ref: TableRef,
+        staging: str,
+        outcomes: pd.DataFrame,
+        *,
+        asset: str,
+        run_id: str,
+        code_version: str,
+        run_created_at: pd.Timestamp,
+        log: Log = None,
+    ) -> None:
+        """In one transaction: replace the passed dates, quarantine the failed ones, record every date.
+
+        `outcomes`: one row per date of the step — game_date, passed, rows, failed_checks, checks (a summary).
+        Refuses (and writes nothing) if a date was last published by a newer code version of `asset`."""
+        log = log or logging.getLogger(__name__)
+        record = outcomes.assign(
+            asset=asset,
+            run_id=run_id,
+            code_version=code_version,
+            outcome=outcomes["passed"].map({True: PUBLISHED, False: QUARANTINED}),
+            game_date=pd.to_datetime(outcomes["game_date"]).dt.date,
+        )
+        with self.connect(log) as conn:
+            conn.begin()
+            try:
+                self._register_code_version(conn, asset, code_version, run_id, run_created_at)
+                self._refuse_older_code(conn, asset, code_version, record)
+                conn.register("_outcomes", record)
+                conn.execute("create schema if not exists quarantine")
+                conn.execute(f"create schema if not exists {ref.schema}")
+                conn.execute(f"create table if not exists {ref.name} as select * from {staging} limit 0")
+                _add_new_columns(conn, ref.name, staging)
+                quarantine = f"quarantine.{ref.flat}"
+                conn.execute(
+                    f"create table if not exists {quarantine} as select *, ''::varchar as _run_id, "
+                    f"now()::timestamp as _quarantined_at from {staging} limit 0"
+                )
+                _add_new_columns(conn, quarantine, staging)
+                passed = f"(select game_date from _outcomes where passed)"
+                failed = f"(select game_date from _outcomes where not passed)"
+                conn.execute(f"delete from {ref.name} where cast({PARTITION_COLUMN} as date) in {passed}")
+                conn.execute(
+                    f"insert into {ref.name} by name select * from {staging} where cast({PARTITION_COLUMN} as date) in {passed}"
+                )
+                conn.execute(
+                    f"insert into {quarantine} by name select *, ? as _run_id, now()::timestamp as _quarantined_at "
+                    f"from {staging} where cast({PARTITION_COLUMN} as date) in {failed}",
+                    [run_id],
+                )
+                conn.execute(
+                    f"insert into {META}.publish_log select asset, game_date, run_id, code_version, outcome, rows, "
+                    "failed_checks, checks, now()::timestamp from _outcomes"
+                )
+                conn.execute(f"drop table {staging}")
+                conn.unregister("_outcomes")
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
+            self._export_read_copy(conn, ref, log)
+
+    def drop_staging(self, staging: str, log: Log = None) -> None:
+        with self.connect(log) as conn:
+            conn.execute(f"drop table if exists {staging}")
+
+    def _register_code_version(self, conn, asset: str, code_version: str, run_id: str, run_created_at: pd.Timestamp) -> None:
+        """A code version is as old as the earliest run that used it (runs are created in launch order)."""
+        seen = conn.execute(
+            f"select first_seen_at from {META}.code_versions where asset = ? and code_version = ?", [asset, code_version]
+        ).fetchall()
+        created = pd.Timestamp(run_created_at).tz_localize(None) if pd.Timestamp(run_created_at).tzinfo else pd.Timestamp(run_created_at)
+        if not seen:
+            conn.execute(
+                f"insert into {META}.code_versions values (?, ?, ?, ?)", [asset, code_version, created.to_pydatetime(), run_id]
+            )
+        elif pd.Timestamp(seen[0][0]) > created:
+            conn.execute(
+                f"update {META}.code_versions set first_seen_at = ?, first_run_id = ? where asset = ? and code_version = ?",
+                [created.to_pydatetime(), run_id, asset, code_version],
+            )
+
+    def _refuse_older_code(self, conn, asset: str, code_version: str, record: pd.DataFrame) -> None:
+        conn.register("_dates", record[["game_date"]])
+        newer = conn.execute(
+            f"""
+            with latest as (
+                select game_date, code_version, run_id from {META}.publish_log
+                where asset = ? and outcome = '{PUBLISHED}' and game_date in (select game_date from _dates)
+                qualify row_number() over (partition by game_date order by recorded_at desc) = 1
+            ), versions as (select code_version, first_seen_at from {META}.code_versions where asset = ?)
+            select l.game_date, l.code_version, l.run_id, v.first_seen_at
+            from latest l join versions v using (code_version)
+            where v.first_seen_at > (select first_seen_at from versions where code_version = ?)
+            order by l.game_date
+            """,
+            [asset, asset, code_version],
+        ).fetchdf()
+        conn.unregister("_dates")
+        if newer.empty:
+            return
+        raise OlderCodeRefused(older_code_message(asset, code_version, newer))
+
+    def _export_read_copy(self, conn, ref: TableRef, log: Log) -> None:
+        """Replace the table's and the publish log's Parquet copies atomically (open readers keep the old file)."""
+        for name, target in ((ref.name, self.read_copy_root / ref.schema / f"{ref.table}.parquet"),
+                             (f"{META}.publish_log", self.read_copy_root / META / "publish_log.parquet")):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+            conn.execute(f"copy (select * from {name}) to '{tmp}' (format parquet)")
+            os.replace(tmp, target)
+
+    # -- reading ------------------------------------------------------------------------------------------------
+    def read(self, ref: TableRef, dates: Collection[str] | None, log: Log = None) -> pd.DataFrame:
+        """Published rows of `dates` (all dates when None)."""
+        with self.connect(log) as conn:
+            if not _exists(conn, ref):
+                raise MissingTableError(f"{ref.name} does not exist yet: materialize {ref.table} first")
+            if dates is None:
+                return to_frame(conn.sql(f"select * from {ref.name}").to_arrow_table())
+            wanted = pd.DataFrame({"game_date": pd.to_datetime(sorted(dates)).date})
+            conn.register("_wanted", wanted)
+            rows = conn.sql(
+                f"select * from {ref.name} where cast({PARTITION_COLUMN} as date) in (select game_date from _wanted)"
+            ).to_arrow_table()
+            conn.unregister("_wanted")
+            return to_frame(rows)
+
+    def unrecorded_dates(self, ref: TableRef, asset: str, log: Log = None) -> list[str]:
+        """Dates with rows in the table but no publish record: written by something other than a publish."""
+        with self.connect(log) as conn:
+            if not _exists(conn, ref):
+                return []
+            rows = conn.execute(
+                f"""
+                select distinct strftime(cast({PARTITION_COLUMN} as date), '%Y-%m-%d') as d from {ref.name}
+                where cast({PARTITION_COLUMN} as date) not in (
+                    select game_date from {META}.publish_log where asset = ? and outcome = '{PUBLISHED}')
+                order by d
+                """,
+                [asset],
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    def publish_records(self, asset: str, dates: Collection[str] | None, log: Log = None) -> pd.DataFrame:
+        """Per date, the latest publish or quarantine record of `asset` (game_date as YYYY-MM-DD)."""
+        with self.connect(log) as conn:
+            frame = conn.execute(
+                f"""
+                select strftime(game_date, '%Y-%m-%d') as game_date, run_id, code_version, outcome, rows, recorded_at
+                from {META}.publish_log where asset = ?
+                qualify row_number() over (partition by game_date order by recorded_at desc) = 1
+                """,
+                [asset],
+            ).fetchdf()
+        return frame if dates is None else frame[frame["game_date"].isin(set(dates))].reset_index(drop=True)
+
+
+def _exists(conn, ref: TableRef) -> bool:
+    return bool(
+        conn.execute(
+            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [ref.schema, ref.table]
+        ).fetchall()[0][0]
+    )
+
+
+def _add_new_columns(conn, target: str, staging: str) -> None:
+    """A new code version may add columns; older published rows get NULLs in them."""
+    have = {r[0] for r in conn.execute(f"select column_name from (describe {target})").fetchall()}
+    for name, kind in conn.execute(f"select column_name, column_type from (describe {staging})").fetchall():
+        if name not in have:
+            conn.execute(f'alter table {target} add column "{name}" {kind}')
+
+
+def _holder(message: str) -> str:
+    match = _LOCK_HOLDER.search(message)
+    if not match:
+        return "another process"
+    pid = match.group(1)
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+    except OSError:
+        command = ""
+    return f"PID {pid}" + (f" ({command[:120]})" if command else "")

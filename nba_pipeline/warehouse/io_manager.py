@@ -1,0 +1,80 @@
+"""Input loading: every read of a table or a model goes through the gate first.
+
+Tables are written by their own steps (write–audit–publish, `nba_pipeline.tables`), never by an IO manager:
+an asset that returned a DataFrame would publish it unaudited, so `handle_output` refuses one.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from pydantic import Field
+
+from nba_pipeline.checks.gate import GatedLoader, assert_readable, dates_read
+from nba_pipeline.warehouse.base import TableRef, Warehouse
+
+
+def table_of(context: dg.InputContext) -> TableRef:
+    upstream = context.upstream_output
+    schema = (upstream.definition_metadata or {}).get("schema") if upstream else None
+    if not schema:
+        raise dg.Failure(f"{context.asset_key.to_user_string()} declares no warehouse schema (metadata 'schema')")
+    return TableRef(schema=str(schema), table=context.asset_key.path[-1])
+
+
+class WarehouseIOManager(dg.ConfigurableIOManager, GatedLoader):
+    """Loads the published rows of the upstream dates a step reads, after the gate let every one of them through."""
+
+    warehouse: Warehouse
+
+    def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
+        if obj is None:
+            return
+        raise dg.Failure(
+            f"{context.asset_key.to_user_string()} returned a {type(obj).__name__}: tables are published by their own "
+            "step after their audit (nba_pipeline.tables.published_table), never written unaudited by an IO manager"
+        )
+
+    def load_input(self, context: dg.InputContext):
+        ref = table_of(context)
+        asset = context.asset_key.to_user_string()
+        dates = dates_read(context)
+        published = self.warehouse.publish_records(asset, dates, context.log)
+        if dates is None:  # an unpartitioned reader (the model) reads every date the warehouse holds
+            stray = self.warehouse.unrecorded_dates(ref, asset, context.log)
+            if stray:
+                raise dg.Failure(
+                    description=f"refusing to read {ref.name}: it holds rows of {len(stray)} date(s) that no publish "
+                    f"recorded ({', '.join(stray[:10])}) — written outside the pipeline; re-materialize them"
+                )
+            dates = published["game_date"].tolist()
+        assert_readable(context, dates, published)
+        return self.warehouse.read(ref, dates, context.log)
+
+
+class ModelStore(dg.ConfigurableIOManager, GatedLoader):
+    """Trained models as pickles, one file per run (history kept), the latest named in `<asset>/LATEST`."""
+
+    base_dir: str = Field(description="Folder holding one sub-folder of model versions per asset.")
+
+    def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
+        folder = Path(self.base_dir) / context.asset_key.path[-1]
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / f"{context.run_id}.pickle"
+        target.write_bytes(pickle.dumps(obj))
+        tmp = folder / f".LATEST.{os.getpid()}"
+        tmp.write_text(target.name)
+        os.replace(tmp, folder / "LATEST")
+        context.add_output_metadata({"path": str(target)})
+
+    def load_input(self, context: dg.InputContext):
+        assert_readable(context, [], None)  # a model has no per-date checks; its own step refuses bad training data
+        folder = Path(self.base_dir) / context.asset_key.path[-1]
+        latest = folder / "LATEST"
+        if not latest.exists():
+            raise dg.Failure(f"no trained {context.asset_key.to_user_string()} in {folder}: materialize it first")
+        return pickle.loads((folder / latest.read_text().strip()).read_bytes())
