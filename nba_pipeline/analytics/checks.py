@@ -65,6 +65,7 @@ TEAM_OFFENSE_RULES = [
         names.SCHEDULED_GAMES_COMPLETE,
         "Every scheduled game of the date is final and present with exactly two team rows.",
         _scheduled_games_complete,
+        worse="lower",  # value: % of scheduled games complete
     ),
     no_duplicate_keys(names.NO_DUPLICATE_KEYS, ["source_game_id", "team_id"]),
     min_mean(

@@ -79,6 +79,7 @@ COMPOSITE_FACTOR_RULES = [
         "Every earlier date of the season was materialized and every final game has player rows, so no window "
         "silently skips a game.",
         _history_complete,
+        worse="higher",  # value: 1 when the date's history has gaps
     ),
     no_duplicate_keys(names.NO_DUPLICATE_KEYS, ["game_date", "player_id"]),
 ]
