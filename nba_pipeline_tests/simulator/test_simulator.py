@@ -38,6 +38,19 @@ def test_box_scores_are_plausible_and_reconcile(season):
     excess = t["tov"].loc[sums.index] - sums["tov"]
     assert excess.between(0, 5).all() and (excess > 0).any()  # team turnovers exist, as in real data
     assert 105 < teams["pts"].mean() < 125
+
+
+def test_team_minutes_are_player_minutes_of_the_games_length(season):
+    """240 player-minutes a game plus 25 per overtime, and exactly what the team's players played."""
+    from nba_pipeline.analytics.box_scores import parse_minutes
+
+    players, teams = season["player_boxscores"], season["team_boxscores"]
+    played = players.assign(m=parse_minutes(players["minutes"])).groupby(["game_id", "team_id"])["m"].sum()
+    t = teams.assign(m=parse_minutes(teams["minutes"])).set_index(["game_id", "team_id"])["m"]
+    assert (t.loc[played.index] - played).abs().max() < 1e-9
+    overtimes = (t - 240) / 25
+    assert overtimes.isin([0, 1, 2]).all() and (overtimes > 0).any()  # some overtime games
+    assert (t.groupby(level="game_id").nunique() == 1).all()  # both teams played the same game length
     assert players["comment"].str.startswith("DNP").any()
     played = players[players["comment"] == ""]
     assert played["minutes"].str.fullmatch(r"\d{1,2}:\d{2}").all()
