@@ -93,3 +93,15 @@ def test_faults_change_only_the_affected_dates():
     teams = LeagueSimulator(faults=faults).fetch("team_boxscores", D(2024, 1, 14), D(2024, 1, 15))
     canonical = teams["game_id"].str.len() == 10
     assert (~canonical == (teams["game_date"] == "2024-01-15")).all()
+
+
+def test_the_team_minutes_unit_fault_reports_game_minutes_on_the_affected_dates_only():
+    faults = SimulatorFaults(team_minutes_unit="game_minutes", affected_dates=["2024-01-15"])
+    clean = LeagueSimulator().fetch("team_boxscores", D(2024, 1, 14), D(2024, 1, 15))
+    faulty = LeagueSimulator(faults=faults).fetch("team_boxscores", D(2024, 1, 14), D(2024, 1, 15))
+    minutes = lambda f: f["minutes"].str.split(":").str[0].astype(int)  # noqa: E731
+    hit = (faulty["game_date"] == "2024-01-15").to_numpy()
+    assert hit.any() and (~hit).any()
+    assert (minutes(faulty)[hit] * 5 == minutes(clean)[hit]).all()  # 48 for 240, 53 for 265
+    assert (faulty["minutes"][~hit] == clean["minutes"][~hit]).all()
+    assert faulty.drop(columns="minutes").equals(clean.drop(columns="minutes"))
