@@ -13,6 +13,9 @@ from nba_pipeline.checks.factories import (
     no_duplicate_keys,
 )
 from nba_pipeline.checks.rules import CheckInputs, CheckRule, verdicts_by_date
+from nba_pipeline.config import Thresholds
+
+REGULATION_PLAYER_MINUTES, OVERTIME_PLAYER_MINUTES = 240, 25  # five players for 48 minutes; for each 5-minute overtime
 
 
 def _played(f: pd.DataFrame) -> pd.Series:
@@ -60,13 +63,35 @@ def _scheduled_games_complete(inputs: CheckInputs) -> pd.DataFrame:
     return verdicts_by_date(per_date[["rows", "value", "passed", "detail"]].reset_index(names="game_date"), inputs)
 
 
+def _team_minutes_invalid(f: pd.DataFrame, t: Thresholds) -> pd.Series:
+    """Team minutes that are not player-minutes of a game (240 + 25 per overtime), or that disagree with the sum of
+    the team's player minutes when those players reconcile on points (otherwise the player feed is at fault, and
+    players_reconcile / usage_rate_populated say so). Game minutes (48, 53) fail both."""
+    tol = t.team_offense_game_summary.team_minutes_tolerance
+    minutes = f["team_minutes"].astype("Float64")
+    overtimes = ((minutes - REGULATION_PLAYER_MINUTES) / OVERTIME_PLAYER_MINUTES).round().clip(lower=0)
+    off_grid = (minutes - (REGULATION_PLAYER_MINUTES + OVERTIME_PLAYER_MINUTES * overtimes)).abs() > tol
+    players_reconcile = (f["pts"] == f["player_pts_sum"]).fillna(False) & f["player_minutes_sum"].notna()
+    disagree = players_reconcile & ((minutes - f["player_minutes_sum"]).abs() > tol).fillna(False)
+    return (minutes.isna() | off_grid.fillna(True) | disagree).astype(bool)
+
+
 TEAM_OFFENSE_RULES = [
     CheckRule(
         names.SCHEDULED_GAMES_COMPLETE,
         "Every scheduled game of the date is final and present with exactly two team rows.",
         _scheduled_games_complete,
+        worse="lower",  # value: % of scheduled games complete
     ),
     no_duplicate_keys(names.NO_DUPLICATE_KEYS, ["source_game_id", "team_id"]),
+    no_bad_rows(
+        names.TEAM_MINUTES_VALID,
+        "Team minutes are player-minutes, 240 plus 25 per overtime (not game minutes: 48 would make usage_rate a "
+        "fifth of the truth), and equal the sum of the team's player minutes when the players reconcile on points, "
+        "within the configured tolerance.",
+        _team_minutes_invalid,
+        ["source_game_id", "team_id"],
+    ),
     min_mean(
         names.AVG_QUALITY_SCORE,
         "Average row quality score is at least the configured minimum.",

@@ -71,7 +71,10 @@ def build_player_game_summary(
     comment = p["comment"].fillna("").str.strip()
     p["dnp_reason"] = comment.where(comment != "", pd.NA)
     p["minutes"] = parse_minutes(p["minutes"])
-    p["played"] = ((comment == "") | (p["minutes"] > 0).fillna(False)).astype("boolean")
+    # Played: minutes on the clock, or no DNP comment and minutes not known to be zero. A '0:00' row did not
+    # play; missing or unreadable minutes without a comment still count as played, so minutes_populated names them.
+    zero_minutes = (p["minutes"] == 0).fillna(False)
+    p["played"] = (((comment == "") & ~zero_minutes) | (p["minutes"] > 0).fillna(False)).astype("boolean")
     p["starter"] = (p["start_position"].fillna("") != "").astype("boolean")
 
     team = team_offense.dropna(subset=["game_id"]).drop_duplicates(["game_id", "team_id"])

@@ -27,6 +27,7 @@ TEAM_OFFENSE = {
     **{c: schemas.INT for c in ("fgm", "fga", "fg3m", "fg3a", "ftm", "fta", "oreb", "dreb", "ast", "stl", "blk", "tov", "pf", "pts")},
     "opp_pts": schemas.INT,
     "player_pts_sum": schemas.INT,
+    "player_minutes_sum": schemas.FLOAT,
     "team_turnovers": schemas.INT,
     "possessions": schemas.FLOAT,
     "pace": schemas.FLOAT,
@@ -43,6 +44,13 @@ def _shooting_possessions(fga, fta, oreb, opp_dreb, fgm, tov) -> pd.Series:
     """Basketball-Reference's one-team possession estimate."""
     oreb_share = safe_ratio(oreb, oreb + opp_dreb)
     return fga + 0.4 * fta - 1.07 * oreb_share * (fga - fgm) + tov
+
+
+def _player_minutes(player_box: pd.DataFrame) -> pd.Series:
+    """Each player row's minutes; a DNP (a comment, no minutes) played zero, anything else unreadable is NA."""
+    minutes = parse_minutes(player_box["minutes"])
+    dnp = player_box["comment"].fillna("").str.strip() != ""
+    return minutes.mask(dnp & minutes.isna(), 0.0)
 
 
 def build_team_offense(
@@ -64,8 +72,11 @@ def build_team_offense(
     opp = opp.drop_duplicates(["game_id", "opponent_team_id"])
     tb = tb.merge(opp, on=["game_id", "opponent_team_id"], how="left")
 
-    pb = player_box.assign(game_id=normalize_game_ids(player_box["game_id"], schedule))
-    sums = pb.groupby(["game_id", "team_id"], dropna=True)[["pts", "tov"]].sum().add_prefix("player_").add_suffix("_sum")
+    pb = player_box.assign(game_id=normalize_game_ids(player_box["game_id"], schedule), minutes=_player_minutes(player_box))
+    by_team = pb.groupby(["game_id", "team_id"], dropna=True)
+    sums = by_team[["pts", "tov", "minutes"]].sum().add_prefix("player_").add_suffix("_sum")
+    # the players' minutes add up only if every one of them is known
+    sums["player_minutes_sum"] = sums["player_minutes_sum"].where(by_team["minutes"].count() == by_team.size())
     tb = tb.merge(sums.reset_index(), on=["game_id", "team_id"], how="left")
 
     team_poss = _shooting_possessions(tb["fga"], tb["fta"], tb["oreb"], tb["opp_dreb"], tb["fgm"], tb["tov"])

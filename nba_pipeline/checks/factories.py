@@ -41,7 +41,7 @@ def no_duplicate_keys(name: str, keys: Sequence[str]) -> CheckRule:
         per_date["detail"] = named.reindex(per_date.index).fillna("")
         return verdicts_by_date(per_date.reset_index(names="game_date"), inputs)
 
-    return CheckRule(name, f"No two rows share ({', '.join(keys)}).", evaluate)
+    return CheckRule(name, f"No two rows share ({', '.join(keys)}).", evaluate, worse="higher")
 
 
 def no_bad_rows(
@@ -64,7 +64,7 @@ def no_bad_rows(
         per_date["detail"] = per_date.get("detail", pd.Series(index=per_date.index, dtype=str)).fillna("")
         return verdicts_by_date(per_date.reset_index(names="game_date"), inputs)
 
-    return CheckRule(name, description, evaluate, blocking=blocking)
+    return CheckRule(name, description, evaluate, blocking=blocking, worse="higher")
 
 
 def min_share(
@@ -93,7 +93,7 @@ def min_share(
         per_date.loc[per_date["passed"], "detail"] = ""
         return verdicts_by_date(per_date.drop(columns="good").reset_index(names="game_date"), inputs)
 
-    return CheckRule(name, description, evaluate, blocking=blocking, threshold=threshold)
+    return CheckRule(name, description, evaluate, blocking=blocking, threshold=threshold, worse="lower")
 
 
 def min_mean(name: str, description: str, column: str, population: RowMask, threshold: ThresholdOf) -> CheckRule:
@@ -109,7 +109,7 @@ def min_mean(name: str, description: str, column: str, population: RowMask, thre
         per_date.loc[~per_date["passed"], "detail"] = "mean below threshold"
         return verdicts_by_date(per_date.reset_index(names="game_date"), inputs)
 
-    return CheckRule(name, description, evaluate, threshold=threshold)
+    return CheckRule(name, description, evaluate, threshold=threshold, worse="lower")
 
 
 def skipping_bootstrap(rule: CheckRule, flag: str = "bootstrap_date") -> CheckRule:
@@ -123,7 +123,9 @@ def skipping_bootstrap(rule: CheckRule, flag: str = "bootstrap_date") -> CheckRu
         verdicts.loc[skipped, ["passed", "detail"]] = [True, SKIPPED_BOOTSTRAP]
         return verdicts
 
-    return CheckRule(rule.name, rule.description + " Bootstrap dates are skipped.", evaluate, rule.blocking, rule.threshold)
+    return CheckRule(
+        rule.name, rule.description + " Bootstrap dates are skipped.", evaluate, rule.blocking, rule.threshold, rule.worse
+    )
 
 
 def expected_rows(name: str, description: str, reference: str, keys: Sequence[str]) -> CheckRule:
@@ -142,4 +144,4 @@ def expected_rows(name: str, description: str, reference: str, keys: Sequence[st
         per_date["detail"] = per_date.get("detail", pd.Series(index=per_date.index, dtype=str)).fillna("")
         return verdicts_by_date(per_date.reset_index(names="game_date"), inputs)
 
-    return CheckRule(name, description, evaluate)
+    return CheckRule(name, description, evaluate, worse="higher")

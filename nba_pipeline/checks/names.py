@@ -7,6 +7,7 @@ CANONICAL_GAME_IDS = "canonical_game_ids"
 POSITIVE_LINES = "positive_lines"
 
 SCHEDULED_GAMES_COMPLETE = "scheduled_games_complete"
+TEAM_MINUTES_VALID = "team_minutes_valid"
 AVG_QUALITY_SCORE = "avg_quality_score"
 PRODUCTION_READY = "production_ready"
 USAGE_RATE_POPULATED = "usage_rate_populated"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 import dagster as dg
 import pandas as pd
@@ -43,6 +44,7 @@ class CheckInputs:
 
 
 Evaluator = Callable[[CheckInputs], pd.DataFrame]
+Worse = Literal["lower", "higher"]  # which way a rule's per-date `value` gets worse
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,12 @@ class CheckRule:
     evaluate: Evaluator  # -> one verdict row per date (VERDICT_COLUMNS)
     blocking: bool = True
     threshold: Callable[[Thresholds], float] | None = field(default=None, compare=False)
+    # "lower" for shares and means (less populated is worse), "higher" for counts of bad rows (more is worse)
+    worse: Worse = "lower"
+
+    def worst(self, values: pd.Series) -> float:
+        """The worst of per-date values, in this rule's direction."""
+        return float(values.max() if self.worse == "higher" else values.min())
 
     @property
     def severity(self) -> dg.AssetCheckSeverity:
@@ -106,7 +114,7 @@ def to_check_result(rule: CheckRule, verdicts: pd.DataFrame, thresholds: Thresho
     if rule.threshold is not None:
         metadata["threshold"] = float(rule.threshold(thresholds))
     if not values.empty:
-        metadata["worst_value"] = float(values.min())
+        metadata["worst_value"] = rule.worst(values)
     if not failed.empty:
         metadata["failures"] = dg.MetadataValue.md(_markdown(failed.head(25)))
     if len(verdicts) == 1 and no_games.all():

@@ -29,6 +29,7 @@ class PlayerGameSummaryThresholds(_Strict):
 class TeamOffenseThresholds(_Strict):
     avg_quality_score_min: Score
     production_ready_min_pct: Percent
+    team_minutes_tolerance: Annotated[float, Field(ge=0, le=25)]
 
 
 class TeamBoxscoreThresholds(_Strict):

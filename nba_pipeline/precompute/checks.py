@@ -21,14 +21,16 @@ PROP_LINES = "prop_lines"  # reference frame: the date's points lines
 
 
 def _window_lies(f: pd.DataFrame, _) -> pd.Series:
-    """A value whose window is incomplete, or a complete flag on a window shorter than its size."""
+    """A value whose window is incomplete, a complete flag on a window shorter than its size, or a NULL average
+    under a complete flag (a complete window has all its games and every value in them)."""
     windows = [("l7", USAGE_WINDOW, "avg_usage_rate_last_7_games")] + [
-        (w, n, f"points_avg_last_{n}") for w, n in SCORING_WINDOWS.items()
+        (w, n, f"{stat}_avg_last_{n}") for w, n in SCORING_WINDOWS.items() for stat in ("points", "minutes")
     ]
     bad = pd.Series(False, index=f.index)
     for window, size, value in windows:
         complete = f[f"{window}_is_complete"].fillna(False)
         bad |= (f[value].notna() & ~complete) | (complete & (f[f"{window}_games"] != size)).fillna(True)
+        bad |= complete & f[value].isna()
     return bad
 
 
@@ -64,7 +66,8 @@ COMPOSITE_FACTOR_RULES = [
     ),
     no_bad_rows(
         names.WINDOWS_HONEST,
-        "No window average is computed from fewer games than it claims; complete flags match the games counted.",
+        "No window average is computed from fewer games than it claims; complete flags match the games counted, "
+        "and a complete window has its average.",
         _window_lies,
         ["game_id", "player_id"],
     ),
@@ -79,6 +82,7 @@ COMPOSITE_FACTOR_RULES = [
         "Every earlier date of the season was materialized and every final game has player rows, so no window "
         "silently skips a game.",
         _history_complete,
+        worse="higher",  # value: 1 when the date's history has gaps
     ),
     no_duplicate_keys(names.NO_DUPLICATE_KEYS, ["game_date", "player_id"]),
 ]

@@ -4,8 +4,10 @@ For each target row (a player or team on a game date) the window is its last N c
 that date, inside the same season. The computation is prefix sums over the sorted history: one sort and a few
 `searchsorted` calls for the whole range, no per-player or per-date Python loop.
 
-A window is complete only if it holds N games and every one of them passed upstream (`ok`). An incomplete
-window's average is NULL and its reason says why — never an average over fewer games than it claims.
+A window is complete only if it holds N games, every one of them passed upstream (`ok`), and every one of them
+has all of the window's values (a NULL `pts` on an ok game makes the window incomplete: `missing_value`). An
+incomplete window's averages are all NULL and its reason says why — never an average over fewer games than it
+claims, and never a NULL average under a complete flag.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import pandas as pd
 _DAY_BITS = 20  # days since 1970 fit in 20 bits until the year 4840
 BOOTSTRAP = "bootstrap"
 UPSTREAM_FAILED = "upstream_failed"
+MISSING_VALUE = "missing_value"
 
 
 def _days(dates: pd.Series) -> np.ndarray:
@@ -65,8 +68,37 @@ def game_windows(
     g_dates = np.append(pd.to_datetime(g["game_date"]).to_numpy(dtype="datetime64[ns]"), np.datetime64("NaT", "ns"))
     out["last_game_date"] = np.where(has_last, g_dates[np.where(has_last, last, len(g))], np.datetime64("NaT", "ns"))
 
-    for value in values:
-        raw = g[value].astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan)
+    raws = {value: g[value].astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan) for value in values}
+    lacks = {value: prefix(np.isnan(raw)) for value, raw in raws.items()}  # games lacking this value
+    lacks_any = prefix(np.logical_or.reduce([np.isnan(raw) for raw in raws.values()])) if raws else prefix(np.zeros(len(g), bool))
+
+    windows: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # window -> (first game of the window, is complete)
+    for window, size in sizes.items():
+        lo = np.maximum(pos - size, start)
+        in_window = pos - lo
+        failed = (failed_prefix[pos] - failed_prefix[lo]).astype(np.int64)
+        missing = (lacks_any[pos] - lacks_any[lo]).astype(np.int64)
+        complete = (before >= size) & (failed == 0) & (missing == 0)
+        lacking = np.full(len(targets), "", dtype=object)  # which values the window's games lack, in `values` order
+        for value in values:
+            has_gap = lacks[value][pos] - lacks[value][lo] > 0
+            lacking = np.where(has_gap, np.where(lacking == "", value, lacking + ", " + value), lacking)
+        reason = np.where(
+            before < size,
+            BOOTSTRAP + ": " + before.astype(str) + f" of {size} games this season",
+            np.where(
+                failed > 0,
+                UPSTREAM_FAILED + ": " + failed.astype(str) + f" of {size} games failed upstream checks",
+                np.where(missing > 0, MISSING_VALUE + ": " + missing.astype(str) + f" of {size} games lack " + lacking, ""),
+            ),
+        )
+        out[f"{window}_games"] = pd.array(in_window, dtype="Int64")
+        out[f"{window}_failed_games"] = pd.array(failed, dtype="Int64")
+        out[f"{window}_is_complete"] = pd.array(complete, dtype="boolean")
+        out[f"{window}_incomplete_reason"] = pd.Series(reason, index=targets.index, dtype="string").replace("", pd.NA)
+        windows[window] = (lo, complete)
+
+    for value, raw in raws.items():
         usable = good & ~np.isnan(raw)
         filled = np.where(usable, raw, 0.0)
         sums, squares, counts = prefix(filled), prefix(filled**2), prefix(usable)
@@ -77,26 +109,9 @@ def game_windows(
             out[f"{value}_season_avg"] = pd.array(np.where(season_n > 0, (sums[pos] - sums[start]) / season_n, np.nan), dtype="Float64")
 
         for window, size in sizes.items():
-            lo = np.maximum(pos - size, start)
-            n = counts[pos] - counts[lo]
-            complete = (before >= size) & (failed_prefix[pos] - failed_prefix[lo] == 0) & (n == size)
+            lo, complete = windows[window]  # complete: `size` ok games, every value present -> all `size` usable
             mean = (sums[pos] - sums[lo]) / size
             var = np.maximum((squares[pos] - squares[lo]) / size - mean**2, 0.0) * size / max(size - 1, 1)
             out[f"{window}_{value}_avg"] = pd.array(np.where(complete, mean, np.nan), dtype="Float64")
             out[f"{window}_{value}_std"] = pd.array(np.where(complete, np.sqrt(var), np.nan), dtype="Float64")
-
-    for window, size in sizes.items():
-        lo = np.maximum(pos - size, start)
-        in_window = pos - lo
-        failed = (failed_prefix[pos] - failed_prefix[lo]).astype(np.int64)
-        complete = (before >= size) & (failed == 0)
-        reason = np.where(
-            before < size,
-            BOOTSTRAP + ": " + before.astype(str) + f" of {size} games this season",
-            np.where(failed > 0, UPSTREAM_FAILED + ": " + failed.astype(str) + f" of {size} games failed upstream checks", ""),
-        )
-        out[f"{window}_games"] = pd.array(in_window, dtype="Int64")
-        out[f"{window}_failed_games"] = pd.array(failed, dtype="Int64")
-        out[f"{window}_is_complete"] = pd.array(complete, dtype="boolean")
-        out[f"{window}_incomplete_reason"] = pd.Series(reason, index=targets.index, dtype="string").replace("", pd.NA)
     return out

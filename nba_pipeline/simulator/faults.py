@@ -14,6 +14,7 @@ from pydantic import Field
 
 GameIdFormat = Literal["canonical", "int", "date_team", "vendor"]
 GameIdFeed = Literal["player_boxscores", "team_boxscores", "shot_zones", "injury_report", "prop_lines"]
+MinutesUnit = Literal["player_minutes", "game_minutes"]
 
 
 class SimulatorFaults(dg.Config):
@@ -31,6 +32,11 @@ class SimulatorFaults(dg.Config):
     duplicate_row_rate: float = Field(0.0, ge=0, le=1, description="games with a player row delivered twice")
     impossible_stat_rate: float = Field(0.0, ge=0, le=1, description="games with one player row of impossible stats")
     unknown_team_rate: float = Field(0.0, ge=0, le=1, description="games whose player rows carry an unknown team")
+    team_minutes_unit: MinutesUnit = Field(
+        "player_minutes",
+        description="Unit of the team feed's minutes: player_minutes (240, +25 per overtime) or game_minutes "
+        "(48, +5 per overtime: usage_rate comes out a fifth of the truth).",
+    )
     shot_zone_coverage: float | None = Field(None, ge=0, le=1, description="override play-by-play coverage")
     affected_dates: list[str] = Field(default_factory=list, description="ISO game dates; empty = all dates")
 

@@ -137,6 +137,9 @@ class LeagueSimulator:
                 "plus_minus": tg["plus_minus"],
             }
         )
+        if self.faults.team_minutes_unit == "game_minutes":
+            in_game_minutes = fx.picked(rows, self.faults, self.seed, "team_minutes_unit", 1.0)
+            rows.loc[in_game_minutes, "minutes"] = (tg.loc[in_game_minutes, "minutes_played"] // 5).astype(str) + ":00"
         missing = fx.picked(rows, self.faults, self.seed, "missing_team", self.faults.missing_team_row_rate)
         rows = rows[~(missing & ~tg["is_home"].to_numpy())]
         return self._with_game_id_fault("team_boxscores", rows, schedule)

@@ -123,7 +123,8 @@ def simulate_season(league: League, season: Season, seed: int) -> SeasonGames:
     team = team.merge(team_games, on=["game_idx", "is_home"])
     # Team turnovers (shot-clock violations, 8-second calls) are not credited to any player.
     team["tov"] += np.minimum(rng.poisson(0.6, len(team)), 5)
-    team["minutes_played"] = (game_minutes[team["game_idx"].to_numpy()] * 5).astype(np.int64)
+    # player-minutes: 5 on the floor for the game's length (game_minutes above is per player row, not per game)
+    team["minutes_played"] = ((48 + 5 * overtimes[team["game_idx"].to_numpy()]) * 5).astype(np.int64)
     opp_pts = team.set_index(["game_idx", "is_home"])["pts"]
     team["plus_minus"] = team["pts"].to_numpy() - opp_pts.reindex(
         pd.MultiIndex.from_arrays([team["game_idx"], ~team["is_home"]])

@@ -84,3 +84,17 @@ def test_real_game_is_production_ready_and_close_to_nba_com_usage(cle_chi):
     diff = (ours - pd.Series(nba)).dropna().abs()
     assert len(diff) == 19
     assert diff.mean() < 2.0  # NBA.com uses on-court team totals; SOURCES.md notes ~0.7 points on average
+
+
+def test_real_overtime_game_has_valid_team_minutes(cle_chi):
+    from nba_pipeline.analytics.checks import TEAM_OFFENSE_RULES
+    from nba_pipeline.checks import names
+    from nba_pipeline.checks.rules import CheckInputs
+    from nba_pipeline.config import load_thresholds
+
+    _, offense, _ = cle_chi
+    # NBA.com's player clocks add up to within a second of the team's 265 player-minutes
+    assert (offense["player_minutes_sum"] - 265).abs().max() < 1 / 30
+    rule = next(r for r in TEAM_OFFENSE_RULES if r.name == names.TEAM_MINUTES_VALID)
+    verdicts = rule.evaluate(CheckInputs(frame=offense, dates=[pd.Timestamp("2023-01-02")], thresholds=load_thresholds()))
+    assert verdicts["passed"].all() and verdicts["value"].iloc[0] == 0

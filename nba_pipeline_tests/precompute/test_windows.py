@@ -106,3 +106,94 @@ def test_vectorised_windows_match_the_reference_on_a_simulated_season(simulated_
             assert w["l7_usage_rate_avg"].iloc[i] == pytest.approx(mean)
         else:
             assert pd.isna(w["l7_usage_rate_avg"].iloc[i])
+
+
+def test_a_missing_value_on_an_ok_game_makes_exactly_the_windows_containing_it_incomplete():
+    games = _games()
+    gap_day = pd.Timestamp("2023-10-30")
+    faulty = games.copy()
+    faulty.loc[faulty["game_date"] == gap_day, "points"] = np.nan  # points NULL, yet the game passed upstream
+    assert faulty.loc[faulty["game_date"] == gap_day, "ok"].all()
+    dates = list(pd.date_range("2023-10-24", "2023-11-30"))
+    clean_w, faulty_w = _windows(games, dates), _windows(faulty, dates)
+    counted = games[games["played"] & (games["player_id"] == 1) & (games["season"] == "2023-24")]
+    for name, size in SIZES.items():
+        contains_gap = np.array([gap_day in set(counted[counted["game_date"] < d].tail(size)["game_date"]) for d in dates])
+        was_complete = clean_w[f"{name}_is_complete"].to_numpy(dtype=bool)
+        now_complete = faulty_w[f"{name}_is_complete"].to_numpy(dtype=bool)
+        assert (now_complete == (was_complete & ~contains_gap)).all(), name
+        hit = was_complete & contains_gap
+        assert hit.any() or name == "l10"
+        assert (faulty_w[f"{name}_incomplete_reason"][hit] == f"missing_value: 1 of {size} games lack points").all()
+        # an incomplete window has no average for any of its values; a complete one has all of them
+        for value in ("points", "usage_rate"):
+            avg = faulty_w[f"{name}_{value}_avg"]
+            assert avg[~now_complete].isna().all() and avg[now_complete].notna().all(), (name, value)
+        assert (faulty_w[f"{name}_usage_rate_avg"][now_complete] == clean_w[f"{name}_usage_rate_avg"][now_complete]).all()
+
+
+def test_a_missing_value_names_every_value_it_lacks_and_upstream_failure_comes_first():
+    games = _games()
+    faulty = games.copy()
+    faulty.loc[faulty["game_date"] == pd.Timestamp("2023-10-30"), "points"] = np.nan
+    faulty.loc[faulty["game_date"] == pd.Timestamp("2023-11-01"), ["points", "usage_rate"]] = np.nan
+    w = _windows(faulty, ["2023-11-11"]).iloc[0]
+    assert w["l7_incomplete_reason"] == "missing_value: 2 of 7 games lack usage_rate, points"
+    faulty.loc[faulty["game_date"] == pd.Timestamp("2023-11-05"), "ok"] = False
+    w = _windows(faulty, ["2023-11-11"]).iloc[0]
+    assert w["l7_incomplete_reason"] == "upstream_failed: 1 of 7 games failed upstream checks"
+    assert not w["l7_is_complete"] and pd.isna(w["l7_points_avg"])
+
+
+def _composite_rows() -> pd.DataFrame:
+    """Two composite-factor rows whose windows are all complete and averaged."""
+    from nba_pipeline.precompute.composite_factors import SCORING_WINDOWS, USAGE_WINDOW
+
+    rows = pd.DataFrame({"game_id": ["0022300500", "0022300501"], "player_id": [1, 2], "game_date": pd.to_datetime(["2024-01-15"] * 2)})
+    rows["l7_is_complete"], rows["l7_games"], rows["avg_usage_rate_last_7_games"] = True, USAGE_WINDOW, 22.5
+    for window, size in SCORING_WINDOWS.items():
+        rows[f"{window}_is_complete"], rows[f"{window}_games"] = True, size
+        rows[f"points_avg_last_{size}"], rows[f"minutes_avg_last_{size}"] = 14.0, 30.0
+    return rows
+
+
+@pytest.mark.parametrize("column", ["points_avg_last_5", "minutes_avg_last_10", "avg_usage_rate_last_7_games"])
+def test_windows_honest_fails_a_null_average_under_a_complete_flag(column):
+    from nba_pipeline.checks import names
+    from nba_pipeline.checks.rules import CheckInputs
+    from nba_pipeline.config import load_thresholds
+    from nba_pipeline.precompute.checks import COMPOSITE_FACTOR_RULES
+
+    rule = next(r for r in COMPOSITE_FACTOR_RULES if r.name == names.WINDOWS_HONEST)
+    rows = _composite_rows()
+    inputs = lambda f: CheckInputs(frame=f, dates=[pd.Timestamp("2024-01-15")], thresholds=load_thresholds())  # noqa: E731
+    assert rule.evaluate(inputs(rows))["passed"].all()
+    rows.loc[1, column] = np.nan
+    verdicts = rule.evaluate(inputs(rows))
+    assert not verdicts["passed"].any() and verdicts["value"].iloc[0] == 1
+    assert "0022300501/2" in verdicts["detail"].iloc[0] and "0022300500" not in verdicts["detail"].iloc[0]
+
+
+def test_composite_factors_with_a_null_points_game_are_honest(simulated_season):
+    from nba_pipeline.checks import names
+    from nba_pipeline.checks.rules import CheckInputs
+    from nba_pipeline.config import load_thresholds
+    from nba_pipeline.precompute.checks import COMPOSITE_FACTOR_RULES
+    from nba_pipeline.precompute.composite_factors import build_player_composite_factors
+
+    s = simulated_season
+    pgs = s["player_game_summary"].copy()
+    target = pgs[pgs["production_ready"].fillna(False) & (pgs["game_date"] == pd.Timestamp("2023-12-01"))].iloc[0]
+    gap = (pgs["player_id"] == target["player_id"]) & (pgs["game_date"] == target["game_date"])
+    pgs.loc[gap, "pts"] = pd.NA
+    dates = list(pd.date_range("2023-12-02", "2023-12-20"))
+    factors = build_player_composite_factors(pgs, s["team_defense_game_summary"], s["schedule"], s["injury_report"], dates)
+    mine = factors[factors["player_id"] == target["player_id"]].sort_values("game_date")
+    assert len(mine) >= 5
+    first = mine.iloc[0]  # the game after the gap: both scoring windows contain it
+    assert not first["l5_is_complete"] and pd.isna(first["points_avg_last_5"])
+    assert first["l5_incomplete_reason"] == "missing_value: 1 of 5 games lack points"
+    assert mine.iloc[5]["l5_is_complete"]  # five games later the gap has left the 5-game window
+    rule = next(r for r in COMPOSITE_FACTOR_RULES if r.name == names.WINDOWS_HONEST)
+    inputs = CheckInputs(frame=factors, dates=dates, thresholds=load_thresholds())
+    assert rule.evaluate(inputs)["passed"].all()

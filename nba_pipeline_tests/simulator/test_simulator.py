@@ -38,6 +38,19 @@ def test_box_scores_are_plausible_and_reconcile(season):
     excess = t["tov"].loc[sums.index] - sums["tov"]
     assert excess.between(0, 5).all() and (excess > 0).any()  # team turnovers exist, as in real data
     assert 105 < teams["pts"].mean() < 125
+
+
+def test_team_minutes_are_player_minutes_of_the_games_length(season):
+    """240 player-minutes a game plus 25 per overtime, and exactly what the team's players played."""
+    from nba_pipeline.analytics.box_scores import parse_minutes
+
+    players, teams = season["player_boxscores"], season["team_boxscores"]
+    played = players.assign(m=parse_minutes(players["minutes"])).groupby(["game_id", "team_id"])["m"].sum()
+    t = teams.assign(m=parse_minutes(teams["minutes"])).set_index(["game_id", "team_id"])["m"]
+    assert (t.loc[played.index] - played).abs().max() < 1e-9
+    overtimes = (t - 240) / 25
+    assert overtimes.isin([0, 1, 2]).all() and (overtimes > 0).any()  # some overtime games
+    assert (t.groupby(level="game_id").nunique() == 1).all()  # both teams played the same game length
     assert players["comment"].str.startswith("DNP").any()
     played = players[players["comment"] == ""]
     assert played["minutes"].str.fullmatch(r"\d{1,2}:\d{2}").all()
@@ -80,3 +93,15 @@ def test_faults_change_only_the_affected_dates():
     teams = LeagueSimulator(faults=faults).fetch("team_boxscores", D(2024, 1, 14), D(2024, 1, 15))
     canonical = teams["game_id"].str.len() == 10
     assert (~canonical == (teams["game_date"] == "2024-01-15")).all()
+
+
+def test_the_team_minutes_unit_fault_reports_game_minutes_on_the_affected_dates_only():
+    faults = SimulatorFaults(team_minutes_unit="game_minutes", affected_dates=["2024-01-15"])
+    clean = LeagueSimulator().fetch("team_boxscores", D(2024, 1, 14), D(2024, 1, 15))
+    faulty = LeagueSimulator(faults=faults).fetch("team_boxscores", D(2024, 1, 14), D(2024, 1, 15))
+    minutes = lambda f: f["minutes"].str.split(":").str[0].astype(int)  # noqa: E731
+    hit = (faulty["game_date"] == "2024-01-15").to_numpy()
+    assert hit.any() and (~hit).any()
+    assert (minutes(faulty)[hit] * 5 == minutes(clean)[hit]).all()  # 48 for 240, 53 for 265
+    assert (faulty["minutes"][~hit] == clean["minutes"][~hit]).all()
+    assert faulty.drop(columns="minutes").equals(clean.drop(columns="minutes"))
