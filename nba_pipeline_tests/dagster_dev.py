@@ -90,6 +90,29 @@ class DagsterDev:
             time.sleep(2)
         raise TimeoutError(f"{what} did not finish in {timeout} s; see {self.log}:\n{self.log.read_text()[-3000:]}")
 
+    def run_worker_pid(self, run_id: str) -> int | None:
+        """The pid of the process executing `run_id` (the code server logs "Started process for run (pid: N).")."""
+        for record in self.instance.all_logs(run_id, of_type=dg.DagsterEventType.ENGINE_EVENT):
+            data = record.dagster_event.engine_event_data if record.dagster_event else None
+            if data and "pid" in data.metadata:
+                return int(data.metadata["pid"].value)
+        return None
+
+    def kill_run_worker(self, run_id: str) -> int:
+        """`kill -9` the run worker of `run_id` (only ever a process of this dagster dev's process group)."""
+        pid = self.run_worker_pid(run_id)
+        assert pid, f"run {run_id} logged no worker pid"
+        assert os.getpgid(pid) == self.process.pid, f"pid {pid} is not a process of this dagster dev"
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+        progress(f"kill -9 run worker of {run_id[:8]}: pid {pid} ({command[:100]})")
+        os.kill(pid, signal.SIGKILL)
+        return pid
+
+
+def progress(message: str) -> None:
+    """What a long real-daemon test is doing or waiting for (shown with pytest -s)."""
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
 
 def start_dagster_dev(workdir: Path, automation_interval_seconds: int = 5) -> DagsterDev:
     home = workdir / "dagster_home"
