@@ -20,9 +20,9 @@ $(BIN)/dagster: setup.py pyproject.toml
 setup: $(BIN)/dagster
 
 run: setup
-	$(BIN)/dagster asset materialize -m nba_pipeline.definitions --select '*' \
-		--partition-range $(SEASON_START)...$(SEASON_END)
-	@echo "Warehouse (DuckDB): $(NBA_PIPELINE_WAREHOUSE)"
+	$(BIN)/nba-pipeline materialize --select '*' --partition-range $(SEASON_START)...$(SEASON_END)
+	@echo "Warehouse (DuckDB): $(NBA_PIPELINE_WAREHOUSE)  (written by the pipeline only)"
+	@echo "Read copy (Parquet): $(dir $(NBA_PIPELINE_WAREHOUSE))published/  (read these; quarantine/ and pipeline/publish_log too)"
 	@echo "Dagster instance:   $(DAGSTER_HOME)"
 	@echo "UI: make dev  ->  http://127.0.0.1:3000  (assets, partitions, checks)"
 

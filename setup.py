@@ -26,4 +26,5 @@ setup(
         "scipy>=1.11",
     ],
     extras_require={"dev": ["pytest>=8"]},
+    entry_points={"console_scripts": ["nba-pipeline=nba_pipeline.cli:main"]},
 )

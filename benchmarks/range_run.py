@@ -12,7 +12,7 @@ import sys
 
 import dagster as dg
 
-from nba_pipeline.checks.runner import materializations_by_date
+from nba_pipeline.dagster_private import materialization_targets
 from nba_pipeline.definitions import defs
 
 RANGE_TAGS = ("dagster/asset_partition_range_start", "dagster/asset_partition_range_end")
@@ -47,7 +47,7 @@ def noop_twin(assets_def: dg.AssetsDefinition, per_date: bool) -> dg.AssetsDefin
     def _noop(context, **_inputs):
         yield dg.Output(None)
         ranged = per_date and context.has_partition_key_range and not context.has_partition_key
-        targets = materializations_by_date(context) if ranged else {}
+        targets = materialization_targets(context.instance, context.asset_key, context.run.run_id, context.partition_keys) if ranged else {}
         for spec in specs:
             for key, target in targets.items():
                 context.log_event(

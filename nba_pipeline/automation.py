@@ -41,8 +41,10 @@ def gated_eager(ignore: dg.AssetSelection | None = None) -> dg.AutomationConditi
     updated = dg.AutomationCondition.any_deps_updated()
     if ignore is not None:
         updated = updated.ignore(ignore)
+    # dates published by an older code version of this asset are rebuilt once (the new version's first tick)
+    new_code = dg.AutomationCondition.code_version_changed() & ~dg.AutomationCondition.missing()
     return (
-        (dg.AutomationCondition.newly_missing() | updated).since_last_handled()
+        (dg.AutomationCondition.newly_missing() | updated | new_code).since_last_handled()
         & ~dg.AutomationCondition.any_deps_missing()
         & ~dg.AutomationCondition.any_deps_in_progress()
         & ~dg.AutomationCondition.in_progress()

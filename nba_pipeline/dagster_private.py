@@ -23,6 +23,9 @@ from dagster._core.storage.asset_check_execution_record import (
 )
 
 __all__ = [
+    "free_slots_of_run",
+    "run_start_pid",
+    "status_judging",
     "reader_is_partitioned",
     "AssetCheckEvaluationTargetMaterializationData",
     "automation_instance",
@@ -69,3 +72,37 @@ def reader_is_partitioned(context: dg.InputContext) -> bool:
     step = context.step_context
     assets_def = step.job_def.asset_layer.get_assets_def_for_node(step.node_handle)
     return assets_def is not None and assets_def.partitions_def is not None
+
+
+def status_judging(
+    instance: dg.DagsterInstance, check_key: dg.AssetCheckKey, partition: str, materialization_storage_id: int
+) -> tuple[str, str] | None:
+    """(status, run id) of the evaluation of `check_key` on `partition` that judged the given materialization, if any.
+
+    Dagster orders a check's executions by when their run was *created*, so of two overlapping runs the one
+    created later counts as latest even when the other evaluated (and materialized) after it; this finds the
+    evaluation of the materialization that is actually the latest."""
+    from dagster._core.event_api import PartitionKeyFilter
+
+    history = instance.event_log_storage.get_asset_check_execution_history(
+        check_key, limit=50, partition_filter=PartitionKeyFilter(key=partition)
+    )
+    for record in history:
+        event = record.event.dagster_event if record.event else None
+        target = getattr(getattr(event, "event_specific_data", None), "target_materialization_data", None)
+        if target is not None and target.storage_id == materialization_storage_id:
+            return record.status.value, record.run_id
+    return None
+
+
+def run_start_pid(instance: dg.DagsterInstance, run_id: str) -> tuple[int, float, str | None] | None:
+    """(pid, timestamp, host or None) of the process that started executing a run, from its RUN_START event."""
+    records = instance.all_logs(run_id, of_type=DagsterEventType.RUN_START)
+    if not records or records[0].dagster_event is None or records[0].dagster_event.pid is None:
+        return None
+    return int(records[0].dagster_event.pid), float(records[0].timestamp), None
+
+
+def free_slots_of_run(instance: dg.DagsterInstance, run_id: str) -> None:
+    """Give back every pool slot a run holds (what run monitoring does for runs that ended)."""
+    instance.event_log_storage.free_concurrency_slots_for_run(run_id)

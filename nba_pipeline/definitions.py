@@ -17,6 +17,7 @@ from nba_pipeline.ml.assets import ml_assets
 from nba_pipeline.precompute.assets import precompute_assets
 from nba_pipeline.predictions.assets import prediction_assets
 from nba_pipeline.raw.assets import raw_assets
+from nba_pipeline.recovery import dead_run_sweeper
 from nba_pipeline.resources import resources_for
 
 ALL_ASSETS = [*raw_assets, *analytics_assets, *precompute_assets, *ml_assets, *prediction_assets]
@@ -35,7 +36,9 @@ def build_definitions(deployment: str, *, warehouse_path: str | None = None, aut
         assets=ALL_ASSETS,
         jobs=[all_phases_job, daily_job],
         schedules=[morning_schedule],
-        sensors=[late_data_sensor, automation_sensor(automation_interval_seconds)],
+        # the sweeper reads pids of this machine: only where runs execute on it
+        sensors=[late_data_sensor, automation_sensor(automation_interval_seconds)]
+        + ([dead_run_sweeper] if deployment == "local" else []),
         resources=resources,
         # One DuckDB file admits one writer: steps run in one process locally; BigQuery can fan out.
         executor=dg.in_process_executor if deployment == "local" else dg.multiprocess_executor,

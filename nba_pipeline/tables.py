@@ -177,17 +177,20 @@ def _write_audit_publish(context, transform, params, upstream, rules, ref: Table
 
 
 def _publish_metadata(outcomes: pd.DataFrame) -> dict[str, dg.RawMetadataValue]:
+    """Per date published or quarantined: every date for a short range, the quarantined ones for a long one."""
     quarantined = outcomes[~outcomes["passed"]]
+    shown = outcomes if len(outcomes) <= 31 else quarantined
     metadata: dict[str, dg.RawMetadataValue] = {
         "dates_published": int(outcomes["passed"].sum()),
         "dates_quarantined": len(quarantined),
         "quarantined_dates": ", ".join(quarantined["game_date"].dt.strftime("%Y-%m-%d").head(50)) or "none",
     }
-    rows = [[f"{r.game_date:%Y-%m-%d}", "published" if r.passed else "quarantined", r.rows, r.checks]
-            for r in outcomes.head(200).itertuples()] if len(outcomes) <= 31 else [
-        [f"{r.game_date:%Y-%m-%d}", "quarantined", r.rows, r.checks] for r in quarantined.head(200).itertuples()]
-    if rows:
-        metadata["publish"] = dg.MetadataValue.md(markdown_table(["game date", "outcome", "rows", "checks"], rows))
+    if not shown.empty:
+        table = shown.head(200).assign(
+            game_date=lambda f: f["game_date"].dt.strftime("%Y-%m-%d"),
+            outcome=lambda f: f["passed"].map({True: "published", False: "quarantined"}),
+        )[["game_date", "outcome", "rows", "checks"]]
+        metadata["publish"] = dg.MetadataValue.md(markdown_table(["game date", "outcome", "rows", "checks"], table.values.tolist()))
     return metadata
 
 

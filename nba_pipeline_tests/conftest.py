@@ -14,8 +14,7 @@ from nba_pipeline.resources import resources_for
 from nba_pipeline.simulator import SimulatorFaults
 from nba_pipeline.sources import SimulatedLeagueSource
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-REAL_API = SHARED / "data" / "real" / "nba_stats_api"
+REAL_API = Path(__file__).resolve().parent / "fixtures" / "nba_stats_api"  # recorded responses, see fixtures/SOURCES.md
 RAW_AND_ANALYTICS = [*raw_assets, *analytics_assets]
 EVERY_PHASE = ALL_ASSETS
 

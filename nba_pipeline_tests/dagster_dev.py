@@ -127,6 +127,7 @@ def start_dagster_dev(workdir: Path, automation_interval_seconds: int = 5) -> Da
         process=None,  # type: ignore[arg-type]
         log=workdir / "dagster_dev.log",
     )
+    dev.faults_file.write_text("{}\n")  # no faults until a test writes some (a set but missing file is an error)
     env = {
         **os.environ,
         "DAGSTER_HOME": str(home),

@@ -19,7 +19,7 @@ def test_a_clean_day_materializes_every_phase_and_passes_every_check(warehouse):
     result = run_range(warehouse, DAY)
     assert result.success
     outcomes = check_outcomes(result)
-    assert len(outcomes) == 30 and all(outcomes.values())
+    assert len(outcomes) == 31 and all(outcomes.values())  # every check of raw + analytics
     pgs = read_table(warehouse, "analytics.player_game_summary")
     played = pgs[pgs["played"]]
     assert played["usage_rate"].notna().all() and len(played) > 150
@@ -45,6 +45,9 @@ def test_a_day_without_games_is_a_valid_zero_row_partition(warehouse):
         e for e in run_results(result) if e.check_name == names.SCHEDULED_GAMES_COMPLETE
     )
     assert evaluation.metadata["status"].value == "no games scheduled"
+    offense = next(m for m in result.get_asset_materialization_events() if m.asset_key.to_user_string() == "team_offense_game_summary")
+    assert "avg_quality_score" not in offense.materialization.metadata  # an off day has no quality to report (was 100)
+    assert offense.materialization.metadata["dates_published"].value == 1
 
 
 def test_a_range_run_computes_all_dates_in_one_run(warehouse):

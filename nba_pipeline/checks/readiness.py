@@ -25,7 +25,7 @@ import pandas as pd
 from nba_pipeline.dagster_private import (
     AssetCheckExecutionRecordStatus as Status,
 )
-from nba_pipeline.dagster_private import check_partition_infos
+from nba_pipeline.dagster_private import check_partition_infos, status_judging
 
 BLOCKING_CHECKS: dict[dg.AssetKey, tuple[str, ...]] = {}
 """Blocking check names per asset, registered when its check specs are built: a job that selects only a
@@ -57,7 +57,7 @@ def check_states(instance: dg.DagsterInstance, asset: dg.AssetKey, dates: Collec
     infos = check_partition_infos(instance, [dg.AssetCheckKey(asset, n) for n in names], dates)
     found = pd.DataFrame(
         [
-            (i.partition_key, i.check_key.name, i.latest_execution_status.value, i.is_current, i.latest_planned_run_id)
+            (i.partition_key, i.check_key.name, *_latest(instance, i))
             for i in infos
             if i.partition_key is not None
         ],
@@ -83,6 +83,20 @@ def not_readable(instance: dg.DagsterInstance, asset: dg.AssetKey, dates: Collec
     """The (date, check) pairs of `asset` that block reading those dates, each with a message saying why."""
     states = check_states(instance, asset, dates)
     return states[states["state"] != State.PASSED.value].reset_index(drop=True)
+
+
+def _latest(instance: dg.DagsterInstance, info) -> tuple[str, bool, str]:
+    """(status, judged the latest materialization, run) of the evaluation that counts for one check and date.
+
+    Dagster's "latest" execution is the one whose run was created last; when an overlapping run created earlier
+    materialized later, the evaluation that judged that latest materialization is the one that counts."""
+    status, current = info.latest_execution_status.value, info.is_current
+    if current or status == Status.PLANNED.value or info.latest_materialization_storage_id is None:
+        return status, current, info.latest_planned_run_id
+    judged = status_judging(instance, info.check_key, info.partition_key, info.latest_materialization_storage_id)
+    if judged is None:
+        return status, False, info.latest_planned_run_id
+    return judged[0], True, judged[1]
 
 
 def _run_statuses(instance: dg.DagsterInstance, run_ids) -> dict[str, str]:

@@ -225,9 +225,14 @@ class DuckDBWarehouse(Warehouse):
         raise OlderCodeRefused(older_code_message(asset, code_version, newer))
 
     def _export_read_copy(self, conn, ref: TableRef, log: Log) -> None:
-        """Replace the table's and the publish log's Parquet copies atomically (open readers keep the old file)."""
-        for name, target in ((ref.name, self.read_copy_root / ref.schema / f"{ref.table}.parquet"),
-                             (f"{META}.publish_log", self.read_copy_root / META / "publish_log.parquet")):
+        """Replace the Parquet copies of the table, its quarantine and the publish log atomically (open readers
+        keep the file they opened)."""
+        copies = (
+            (ref.name, self.read_copy_root / ref.schema / f"{ref.table}.parquet"),
+            (f"quarantine.{ref.flat}", self.read_copy_root / "quarantine" / f"{ref.flat}.parquet"),
+            (f"{META}.publish_log", self.read_copy_root / META / "publish_log.parquet"),
+        )
+        for name, target in copies:
             target.parent.mkdir(parents=True, exist_ok=True)
             tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
             conn.execute(f"copy (select * from {name}) to '{tmp}' (format parquet)")
@@ -301,7 +306,7 @@ def _holder(message: str) -> str:
         return "another process"
     pid = match.group(1)
     try:
-        command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+        command = " ".join(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().split())
     except OSError:
         command = ""
     return f"PID {pid}" + (f" ({command[:120]})" if command else "")

@@ -1,0 +1,149 @@
+"""The DuckDB warehouse on its own (no Dagster): write–audit–publish per date, quarantine, the code-version
+order, and readers and lock holders that never make a run fail silently."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+import textwrap
+import time
+
+import dagster as dg
+import duckdb
+import pandas as pd
+import pytest
+
+from nba_pipeline.resources import resources_for
+from nba_pipeline.warehouse.base import OlderCodeRefused, TableRef, WarehouseError
+from nba_pipeline.warehouse.duckdb_warehouse import DuckDBWarehouse
+from nba_pipeline_tests.conftest import RAW_AND_ANALYTICS, read_table
+
+REF = TableRef("analytics", "scores")
+DAYS = pd.to_datetime(["2024-01-14", "2024-01-15", "2024-01-16"])
+
+
+def _rows(value: int) -> pd.DataFrame:
+    return pd.DataFrame({"game_date": DAYS.repeat(2), "player_id": [1, 2] * 3, "pts": pd.array([value] * 6, dtype="Int64")})
+
+
+def _outcomes(passed: list[bool]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {"game_date": DAYS, "passed": passed, "rows": 2, "failed_checks": ["" if p else "pts_ok" for p in passed],
+         "checks": ["all blocking checks passed" if p else "pts_ok: rows 1/2" for p in passed]}
+    )
+
+
+def _publish(warehouse: DuckDBWarehouse, value: int, passed: list[bool], run: str, version: str = "v1", created=None):
+    staging = warehouse.stage(REF, _rows(value), run)
+    warehouse.publish(
+        REF, staging, _outcomes(passed), asset="scores", run_id=run, code_version=version,
+        run_created_at=created or pd.Timestamp.now(tz="UTC"),
+    )
+
+
+def test_only_passed_dates_are_published_and_failed_dates_keep_their_rows(tmp_path):
+    warehouse = DuckDBWarehouse(database=str(tmp_path / "w.duckdb"))
+    _publish(warehouse, 10, [True, True, True], "run-1")
+    _publish(warehouse, 99, [True, False, True], "run-2")
+    published = warehouse.read(REF, None)
+    by_day = published.groupby(published["game_date"].dt.strftime("%Y-%m-%d"))["pts"].unique().map(list).to_dict()
+    assert by_day == {"2024-01-14": [99], "2024-01-15": [10], "2024-01-16": [99]}
+    records = warehouse.publish_records("scores", None).set_index("game_date")
+    assert records.loc["2024-01-15", ["run_id", "outcome"]].tolist() == ["run-2", "quarantined"]
+    with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as conn:
+        quarantined = conn.execute("select game_date, pts, _run_id from quarantine.analytics__scores").fetchdf()
+        staging_left = conn.execute("select count(*) from information_schema.tables where table_schema = 'staging'").fetchone()[0]
+    assert set(quarantined["pts"]) == {99} and set(quarantined["_run_id"]) == {"run-2"}
+    assert staging_left == 0
+    # the read copy is what was published, readable without touching the DuckDB file
+    copy = duckdb.sql(f"select * from '{tmp_path}/published/analytics/scores.parquet'").fetchdf()
+    assert sorted(copy["pts"].tolist()) == sorted(published["pts"].tolist())
+
+
+def test_an_older_code_version_never_replaces_a_newer_ones_dates(tmp_path):
+    warehouse = DuckDBWarehouse(database=str(tmp_path / "w.duckdb"))
+    old_launch = pd.Timestamp("2026-01-01 10:00", tz="UTC")
+    _publish(warehouse, 1, [True, True, True], "old-1", "old", created=old_launch)  # old code in production
+    _publish(warehouse, 2, [True, True, True], "new-1", "new", created=old_launch + pd.Timedelta(hours=1))
+    with pytest.raises(OlderCodeRefused, match=r"code version old: 3 date\(s\) .* newer code version new"):
+        _publish(warehouse, 1, [True, True, True], "old-2", "old", created=old_launch + pd.Timedelta(hours=2))
+    assert set(warehouse.read(REF, None)["pts"]) == {2}  # nothing of the refused publish was written
+    _publish(warehouse, 3, [True, True, True], "new-2", "new")  # the same (newest) version may republish
+    assert set(warehouse.read(REF, None)["pts"]) == {3}
+
+
+def _hold_lock(path, seconds: float) -> subprocess.Popen:
+    """Another process holding the warehouse file read-write (a notebook, the duckdb CLI)."""
+    code = textwrap.dedent(f"""
+        import duckdb, sys, time
+        conn = duckdb.connect({str(path)!r})
+        print("locked", flush=True)
+        time.sleep({seconds})
+    """)
+    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "locked"
+    return holder
+
+
+def test_a_lock_holder_is_named_while_a_step_waits_and_the_step_goes_on_after(tmp_path, caplog):
+    path = tmp_path / "w.duckdb"
+    duckdb.connect(str(path)).close()
+    holder = _hold_lock(path, 4)
+    with caplog.at_level(logging.WARNING):
+        _publish(DuckDBWarehouse(database=str(path)), 10, [True, True, True], "run-1")
+    holder.wait()
+    waits = [r.getMessage() for r in caplog.records if "waiting for the warehouse lock" in r.getMessage()]
+    assert waits and f"held by PID {holder.pid}" in waits[0]
+
+
+def test_a_lock_held_past_the_timeout_fails_naming_the_holder(tmp_path):
+    path = tmp_path / "w.duckdb"
+    duckdb.connect(str(path)).close()
+    holder = _hold_lock(path, 30)
+    try:
+        started = time.monotonic()
+        with pytest.raises(WarehouseError, match=rf"locked by PID {holder.pid}.*Parquet read copy"):
+            DuckDBWarehouse(database=str(path), lock_timeout_seconds=2).read(REF, None)
+        assert time.monotonic() - started < 10
+    finally:
+        holder.kill()
+
+
+def test_an_unwritable_location_fails_at_once_by_name():
+    started = time.monotonic()
+    with pytest.raises(WarehouseError, match="/proc/nba_pipeline"):
+        DuckDBWarehouse(database="/proc/nba_pipeline/warehouse.duckdb").read(REF, None)
+    assert time.monotonic() - started < 5
+
+
+def test_a_reader_holding_the_read_copy_open_through_a_backfill_does_not_block_it(tmp_path):
+    """A reader process scans the published Parquet copy, holding it open, while a two-week backfill runs."""
+    database = tmp_path / "warehouse.duckdb"
+    resources = resources_for("local", warehouse_path=str(database))
+    day = {"dagster/asset_partition_range_start": "2024-01-01", "dagster/asset_partition_range_end": "2024-01-01"}
+    assert dg.materialize(RAW_AND_ANALYTICS, resources=resources, tags=day).success
+    copy = tmp_path / "published" / "analytics" / "player_game_summary.parquet"
+    reader = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(f"""
+            import duckdb, time
+            conn = duckdb.connect()
+            conn.execute("create view pgs as select * from '{copy}'")
+            cursor = conn.execute("select * from pgs")
+            print(len(cursor.fetchmany(10)), flush=True)
+            handle = open('{copy}', 'rb')  # and a plain open file handle, as a BI tool keeps
+            time.sleep(120)
+        """)],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert reader.stdout.readline().strip() == "10"
+        weeks = {"dagster/asset_partition_range_start": "2024-01-02", "dagster/asset_partition_range_end": "2024-01-15"}
+        started = time.monotonic()
+        assert dg.materialize(RAW_AND_ANALYTICS, resources=resources, tags=weeks).success
+        assert time.monotonic() - started < 120 and reader.poll() is None  # done while the reader still holds it
+    finally:
+        reader.kill()
+    published = read_table(str(database), "analytics.player_game_summary")
+    refreshed = duckdb.sql(f"select count(*) from '{copy}'").fetchall()[0][0]
+    assert refreshed == len(published) and published["game_date"].nunique() == 15
