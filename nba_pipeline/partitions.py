@@ -18,3 +18,9 @@ season_history = dg.TimeWindowPartitionMapping(
 """Maps a game date to itself and the 200 days before it: the history its game-count windows read.
 
 Declared on the input, so re-materializing an upstream date makes every later date that may read it stale."""
+season_history_before = dg.TimeWindowPartitionMapping(
+    start_offset=-SEASON_LOOKBACK_DAYS, end_offset=-1, allow_nonexistent_upstream_partitions=True
+)
+"""Maps a game date to the 200 days before it, the date itself excluded: the history a pre-game row reads.
+
+A prediction for date D is made before D's games tip off, so nothing computed for D may read D's box scores."""

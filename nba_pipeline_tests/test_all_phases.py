@@ -55,12 +55,17 @@ def test_model_and_grading_metrics_are_in_asset_metadata(season_run):
     assert "| confidence |" in grading["by_confidence_bucket"]
 
 
-def test_composite_factors_cover_every_player_who_played(season_run):
+def test_composite_factors_cover_every_points_line_and_almost_every_player_who_played(season_run):
+    """Rows are the pre-game slate (was: every player who played): every line has one, and nearly everyone who
+    went on to play was expected (the others: season debuts without a line, players just traded)."""
     warehouse, _ = season_run
     pgs = read_table(warehouse, "analytics.player_game_summary")
+    lines = read_table(warehouse, "raw.prop_lines")
     factors = read_table(warehouse, "precompute.player_composite_factors")
+    keys = factors.set_index(["game_date", "player_id"]).index
+    assert lines.set_index(["game_date", "player_id"]).index.isin(keys).all()
     played = pgs[pgs["played"]].set_index(["game_date", "player_id"]).index
-    assert played.isin(factors.set_index(["game_date", "player_id"]).index).all()
+    assert played.isin(keys).mean() > 0.98
     outside = factors[factors["games_before"] >= 7]
     assert outside["avg_usage_rate_last_7_games"].notna().mean() > 0.97
     assert pd.api.types.is_bool_dtype(factors["l7_is_complete"])

@@ -40,6 +40,29 @@ def test_windows_read_their_season_history_through_a_visible_partition_mapping()
     assert "2023-10-24" in upstream.get_partition_keys()  # opening night feeds a March window
 
 
+def test_pre_game_rows_read_box_score_history_up_to_the_day_before():
+    """A date's slate is known before tip-off: its history inputs end the day before, its schedule includes it;
+    the gate's first target date (first upstream key + SEASON_LOOKBACK_DAYS) is still the date itself."""
+    from nba_pipeline.partitions import SEASON_LOOKBACK_DAYS
+
+    graph = defs.resolve_asset_graph()
+    factors = graph.get(dg.AssetKey("player_composite_factors"))
+    day = game_date_partitions.get_partition_subset_in_time_window(
+        dg.TimeWindow(pd.Timestamp("2024-03-01", tz=GAME_TIMEZONE), pd.Timestamp("2024-03-02", tz=GAME_TIMEZONE))
+    )
+
+    def upstream_keys(dep: str) -> list[str]:
+        mapping = factors.assets_def.get_partition_mapping_for_dep(dg.AssetKey(dep))
+        result = mapping.get_upstream_mapped_partitions_result_for_partitions(day, game_date_partitions, game_date_partitions)
+        return sorted(result.partitions_subset.get_partition_keys())
+
+    for dep in ("player_game_summary", "team_defense_game_summary"):
+        keys = upstream_keys(dep)
+        assert keys[-1] == "2024-02-29"
+        assert pd.Timestamp(keys[0]) + pd.Timedelta(days=SEASON_LOOKBACK_DAYS) == pd.Timestamp("2024-03-01")
+    assert upstream_keys("schedule")[-1] == "2024-03-01"
+
+
 def test_partitions_are_eastern_game_dates_from_opening_night_2021():
     assert game_date_partitions.timezone == "America/New_York"
     assert game_date_partitions.get_first_partition_key() == "2021-10-19"

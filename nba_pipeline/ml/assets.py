@@ -10,17 +10,18 @@ from nba_pipeline.config.resource import ThresholdsResource
 from nba_pipeline.dates import parse_game_date
 from nba_pipeline.metadata import markdown_table
 from nba_pipeline.ml import checks, features
-from nba_pipeline.ml.features import build_feature_store
+from nba_pipeline.ml.features import build_feature_store, with_labels
 from nba_pipeline.ml.model import PointsModel, train_points_model
 from nba_pipeline.tables import Table, published_table
 from nba_pipeline.warehouse import WAREHOUSE_POOL
 
 
 @published_table("ml", checks.FEATURE_STORE_RULES, code=[features])
-def ml_feature_store(player_daily_cache: pd.DataFrame, player_game_summary: pd.DataFrame) -> Table:
-    """One row per player-game: the v1 feature list (pre-game only), its completeness, and the label (points,
-    minutes) after the game. Source: precompute.player_daily_cache, analytics.player_game_summary."""
-    frame = build_feature_store(player_daily_cache, player_game_summary)
+def ml_feature_store(player_daily_cache: pd.DataFrame) -> Table:
+    """One row per player on a date's pre-game slate: the v1 feature list, its completeness and the latest input
+    date behind it. No label: a date's rows exist before its games tip off (the model joins labels when it
+    trains). Source: precompute.player_daily_cache, same date."""
+    frame = build_feature_store(player_daily_cache)
     past = frame[~frame["bootstrap"]]
     extra = {"feature_completeness_pct_past_bootstrap": 100 * past["feature_completeness"].mean()} if len(past) else {}
     return Table(frame, metadata=extra, audited=checks.with_completeness_pct)
@@ -44,11 +45,14 @@ def points_model(
     context: dg.AssetExecutionContext,
     config: PointsModelConfig,
     ml_feature_store: pd.DataFrame,
+    player_game_summary: pd.DataFrame,
     thresholds: ThresholdsResource,
 ) -> dg.Output[PointsModel]:
     """Gradient-boosted trees predicting a player's points from the v1 features, trained on a time-ordered split
     of the stored feature store and compared with the naive 10-game average. Refuses to train when any date of
-    its training range fails feature completeness. Source: ml.ml_feature_store (all stored dates)."""
+    its training range fails feature completeness. Source: ml.ml_feature_store (all stored dates), labelled with
+    points and minutes from analytics.player_game_summary (all stored dates; a row without a box score is not
+    learned from)."""
     stored = ml_feature_store["game_date"]
     first = pd.Timestamp(parse_game_date(config.train_start)) if config.train_start else stored.min()
     last = pd.Timestamp(parse_game_date(config.train_end)) if config.train_end else stored.max()
@@ -65,7 +69,8 @@ def points_model(
             f"{len(failing)} date(s) of the training range: {named}",
             metadata={"failing_dates": named, "floor_pct": limits.ml_feature_store.feature_completeness_min_pct},
         )
-    model = train_points_model(store, validation_share=config.validation_share)
+    labelled = with_labels(store, player_game_summary[player_game_summary["game_date"].between(first, last)])
+    model = train_points_model(labelled, validation_share=config.validation_share)
     m = model.metrics
     comparison = markdown_table(
         ["model", "validation MAE (points)"],

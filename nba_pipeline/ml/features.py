@@ -1,4 +1,7 @@
-"""ml_feature_store: one row per player-game, a fixed and versioned feature list, and the label after the game.
+"""ml_feature_store: one row per player on a date's pre-game slate and a fixed, versioned feature list.
+
+The store holds no label: a row for date D exists before D's games are played. The label (points, minutes) is
+joined at training time (`with_labels`, from that date's player_game_summary).
 
 Changing the list means a new FEATURE_VERSION: a model records the version it was trained on and refuses rows
 of another version.
@@ -38,14 +41,12 @@ ML_FEATURE_STORE = {
     "bootstrap_date": schemas.BOOL,
     "latest_input_game_date": schemas.DATE,
     "prop_line": schemas.FLOAT,
-    "played": schemas.BOOL,
-    "actual_points": schemas.INT,
-    "actual_minutes": schemas.FLOAT,
 }
+LABELS = {"played": schemas.BOOL, "actual_points": schemas.INT, "actual_minutes": schemas.FLOAT}
 
 
-def build_feature_store(daily_cache: pd.DataFrame, player_game_summary: pd.DataFrame) -> pd.DataFrame:
-    """Features from the pre-game cache; the label (points, minutes) from the date's player_game_summary."""
+def build_feature_store(daily_cache: pd.DataFrame) -> pd.DataFrame:
+    """Features from the pre-game cache, nothing else: no column of a row depends on its game having been played."""
     f = daily_cache.copy()
     for feature in FEATURES_V1:
         f[feature] = f[feature].astype("Float64")
@@ -53,9 +54,18 @@ def build_feature_store(daily_cache: pd.DataFrame, player_game_summary: pd.DataF
     f["feature_completeness"] = f[list(FEATURES_V1)].notna().mean(axis=1).astype("Float64")
     f["bootstrap"] = (f["games_before"] < BOOTSTRAP_GAMES).astype("boolean")
     f["latest_input_game_date"] = f[["last_game_date", "opponent_last_game_date"]].max(axis=1)
+    return schemas.conform(f, ML_FEATURE_STORE, "ml_feature_store")
+
+
+def with_labels(store: pd.DataFrame, player_game_summary: pd.DataFrame) -> pd.DataFrame:
+    """The store's rows with what happened: `played`, `actual_points`, `actual_minutes` from the game date's
+    player_game_summary (NULL / not played for a row whose player has no box score that day). Training only."""
     label = player_game_summary[["game_date", "player_id", "pts", "minutes", "played"]].drop_duplicates(["game_date", "player_id"])
-    f = f.drop(columns="played").merge(label, on=["game_date", "player_id"], how="left")
-    played = f["played"].fillna(False)
+    label = label.assign(game_date=pd.to_datetime(label["game_date"]).astype("datetime64[ns]"))
+    f = store.drop(columns=[c for c in (*LABELS, "pts", "minutes") if c in store.columns])
+    f = f.assign(game_date=pd.to_datetime(f["game_date"]).astype("datetime64[ns]")).merge(label, on=["game_date", "player_id"], how="left")
+    played = f["played"].fillna(False).astype(bool)
+    f["played"] = played.astype("boolean")
     f["actual_points"] = f["pts"].where(played)
     f["actual_minutes"] = f["minutes"].where(played)
-    return schemas.conform(f, ML_FEATURE_STORE, "ml_feature_store")
+    return schemas.conform(f, {**ML_FEATURE_STORE, **LABELS}, "ml_feature_store with labels")

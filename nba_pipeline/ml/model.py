@@ -39,7 +39,8 @@ def _matrix(rows: pd.DataFrame, features: tuple[str, ...]) -> np.ndarray:
 
 
 def training_rows(store: pd.DataFrame) -> pd.DataFrame:
-    """Rows a model may learn from: the player played, past bootstrap, label known."""
+    """Rows a model may learn from (`store` with its labels, `features.with_labels`): the player played, past
+    bootstrap, label known."""
     return store[store["played"].fillna(False) & ~store["bootstrap"].fillna(True) & store["actual_points"].notna()]
 
 

@@ -1,4 +1,4 @@
-"""Rules for player_composite_factors: populated windows, honest window sizes, every player present, full history."""
+"""Rules for player_composite_factors: populated windows, honest window sizes, every lined player present, full history."""
 
 from __future__ import annotations
 
@@ -15,9 +15,8 @@ from nba_pipeline.checks.factories import (
 from nba_pipeline.checks.rules import CheckInputs, CheckRule, verdicts_by_date
 from nba_pipeline.precompute.composite_factors import SCORING_WINDOWS, USAGE_WINDOW
 
-PLAYED = "played"  # reference frame: player_game_summary rows of players who played on the run's dates
 MISSING_HISTORY = "missing_history"  # reference frame: game_date, missing_history_games, unmaterialized_dates
-PROP_LINES = "prop_lines"  # reference frame: the date's points lines
+PROP_LINES = "prop_lines"  # reference frame: the date's points lines (known before tip-off)
 
 
 def _window_lies(f: pd.DataFrame, _) -> pd.Series:
@@ -73,8 +72,8 @@ COMPOSITE_FACTOR_RULES = [
     ),
     expected_rows(
         names.EVERY_PLAYER_HAS_ROW,
-        "Every player who played on the date has a row.",
-        PLAYED,
+        "Every player with a points line on the date has a row (the pre-game population includes every line).",
+        PROP_LINES,
         ["game_date", "player_id"],
     ),
     CheckRule(

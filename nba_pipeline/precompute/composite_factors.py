@@ -1,8 +1,10 @@
-"""player_composite_factors: per player per game date, usage and scoring windows plus the context behind them.
+"""player_composite_factors: per player on a date's slate, usage and scoring windows plus the context behind them.
 
-Every window reads only games before the date (prediction must not see the game it predicts) and never
-crosses a season. Early-season dates on which no player can have a full 7-game window are a *bootstrap*
-date, flagged as such rather than averaged over what little history exists.
+A row for date D is what is known before D's games tip off: the slate's players come from D's schedule, the
+players' earlier box scores and D's points lines (never from D's box scores), and every window reads only games
+before D (prediction must not see the game it predicts) and never crosses a season. Early-season dates on which
+no player can have a full 7-game window are a *bootstrap* date, flagged as such rather than averaged over what
+little history exists.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from nba_pipeline import schemas
 from nba_pipeline.league.seasons import SEASON_BY_LABEL, season_labels
 from nba_pipeline.precompute.windows import game_windows
 
+POINTS_MARKET = "player_points"
 USAGE_WINDOW = 7
 SCORING_WINDOWS = {"l5": 5, "l10": 10}
 OPPONENT_WINDOW = 10
@@ -26,7 +29,7 @@ PLAYER_COMPOSITE_FACTORS = {
     **schemas.PLAYER_GAME_KEYS,
     "opponent_team_id": schemas.INT,
     "is_home": schemas.BOOL,
-    "played": schemas.BOOL,
+    "on_prop_line": schemas.BOOL,
     "bootstrap_date": schemas.BOOL,
     "games_before": schemas.INT,
     "last_game_date": schemas.DATE,
@@ -59,13 +62,78 @@ def _team_games(schedule: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(sides, ignore_index=True)[["team_id", "season", "game_date", "game_id"]].assign(ok=True)
 
 
+def slate(schedule: pd.DataFrame, dates: Sequence[pd.Timestamp]) -> pd.DataFrame:
+    """Two rows per game scheduled on `dates`, whatever its status: each team with its opponent and venue."""
+    games = schedule[schedule["game_date"].isin(pd.DatetimeIndex(dates))]
+    sides = [
+        games.assign(
+            team_id=games[f"{side}_team_id"], team_abbreviation=games[f"{side}_team"],
+            opponent_team_id=games[f"{other}_team_id"], is_home=side == "home",
+        )
+        for side, other in (("home", "away"), ("away", "home"))
+    ]
+    columns = ["game_id", "game_date", "season", "team_id", "team_abbreviation", "opponent_team_id", "is_home"]
+    return pd.concat(sides, ignore_index=True)[columns] if len(games) else pd.DataFrame(columns=columns)
+
+
 def bootstrap_dates(schedule_history: pd.DataFrame, dates: Sequence[pd.Timestamp]) -> pd.Series:
-    """Per date: True when no team playing that day has played `USAGE_WINDOW` games this season before it."""
+    """Per date: True when no team on that day's slate has played `USAGE_WINDOW` final games this season before it.
+
+    Reads the date's own games only for who plays (not their status), so the flag is the same before tip-off."""
     team_games = _team_games(schedule_history)
-    today = team_games[team_games["game_date"].isin(pd.DatetimeIndex(dates))]
+    today = slate(schedule_history, dates)
     before = game_windows(team_games, today, key="team_id", values=[], sizes={"l7": USAGE_WINDOW})["games_before"]
     most = before.groupby(today["game_date"].to_numpy()).max()
     return (most.reindex(pd.DatetimeIndex(dates), fill_value=0) < USAGE_WINDOW).rename("bootstrap_date")
+
+
+def pre_game_population(
+    pgs_history: pd.DataFrame, schedule: pd.DataFrame, prop_lines: pd.DataFrame, dates: Sequence[pd.Timestamp]
+) -> pd.DataFrame:
+    """One row per player expected on each date's slate, from what is known before tip-off (there is no roster feed):
+
+    - every player with a points line on the date (his team from the line's team, matched to the slate), so every
+      line gets a row — a line whose team is not on the slate keeps its game id, with no team or opponent;
+    - every other player whose team — the team of his latest box score this season *before* the date — plays on it.
+    Opponent and venue come from the date's schedule. Box scores on or after the date are never read."""
+    day_index = pd.DatetimeIndex(dates)
+    sides = slate(schedule, dates).astype({"team_id": "Int64", "opponent_team_id": "Int64", "season": "object"})
+    sides["game_date"] = pd.to_datetime(sides["game_date"]).astype("datetime64[ns]")
+    columns = ["game_id", "game_date", "season", "player_id", "player_name", "team_id", "opponent_team_id", "is_home", "on_prop_line"]
+
+    lines = prop_lines[(prop_lines["market"] == POINTS_MARKET) & prop_lines["game_date"].isin(day_index)]
+    lines = lines.drop_duplicates(["game_date", "player_id"])[["game_id", "game_date", "player_id", "player_name", "team_abbreviation"]]
+    lines = lines.assign(game_date=pd.to_datetime(lines["game_date"]).astype("datetime64[ns]"))
+    lined = lines.rename(columns={"game_id": "line_game_id"}).merge(sides, on=["game_date", "team_abbreviation"], how="left")
+    lined["game_id"] = lined["game_id"].fillna(lined["line_game_id"])
+    lined["season"] = lined["season"].fillna(season_labels(lined["game_date"]))
+    lined["on_prop_line"] = True
+
+    box = pgs_history.dropna(subset=["season", "team_id", "player_id"])
+    box = pd.DataFrame(
+        {
+            "player_id": box["player_id"].astype("int64"),
+            "season": box["season"].astype(str),
+            "seen": pd.to_datetime(box["game_date"]).astype("datetime64[ns]"),
+            "last_team_id": box["team_id"].astype("int64"),
+            "player_name": box["player_name"],
+        }
+    ).sort_values("seen", kind="stable")
+    days = pd.DataFrame({"game_date": day_index.unique().astype("datetime64[ns]")})
+    days["season"] = season_labels(days["game_date"]).astype(object)
+    pairs = days.dropna(subset=["season"]).merge(box[["player_id", "season"]].drop_duplicates(), on="season")
+    latest = pd.merge_asof(
+        pairs.sort_values("game_date", kind="stable"), box, left_on="game_date", right_on="seen",
+        by=["player_id", "season"], allow_exact_matches=False,
+    ).dropna(subset=["seen"])
+    rostered = latest.drop(columns="season").astype({"last_team_id": "Int64"}).merge(
+        sides, left_on=["game_date", "last_team_id"], right_on=["game_date", "team_id"]
+    )
+    rostered["on_prop_line"] = False
+
+    both = pd.concat([lined[columns], rostered[columns]], ignore_index=True)
+    both = both.drop_duplicates(["game_date", "player_id"], keep="first")  # a line names the team the book knows
+    return both.sort_values(["game_date", "game_id", "team_id", "player_id"], kind="stable").reset_index(drop=True)
 
 
 def missing_history(schedule_history: pd.DataFrame, pgs_history: pd.DataFrame, dates: Sequence[pd.Timestamp]) -> pd.Series:
@@ -103,13 +171,16 @@ def build_player_composite_factors(
     defense_history: pd.DataFrame,
     schedule_history: pd.DataFrame,
     injury_report: pd.DataFrame,
+    prop_lines: pd.DataFrame,
     dates: Sequence[pd.Timestamp],
 ) -> pd.DataFrame:
-    """One row per player on the box score of each date in `dates`; histories may start before the first date."""
-    day_index = pd.DatetimeIndex(dates)
+    """One row per player of each date's pre-game population (`pre_game_population`) for the dates in `dates`.
+
+    Histories may start before the first date and may even include the dates themselves: every value reads
+    only games strictly before the row's date, so a row is the same before and after its game."""
     history = pgs_history[pgs_history["played"].fillna(False)].assign(ok=pgs_history["production_ready"].fillna(False))
     history = history.rename(columns={"pts": "points"}).dropna(subset=["season"])
-    rows = pgs_history[pgs_history["game_date"].isin(day_index)].reset_index(drop=True)
+    rows = pre_game_population(pgs_history, schedule_history, prop_lines, dates)
 
     usage = game_windows(history, rows, key="player_id", values=["usage_rate"], sizes={"l7": USAGE_WINDOW})
     scoring = game_windows(history, rows, key="player_id", values=["points", "minutes"], sizes=SCORING_WINDOWS)
@@ -124,7 +195,7 @@ def build_player_composite_factors(
         sizes={"opp": OPPONENT_WINDOW},
     )
 
-    out = rows[["game_id", "game_date", "season", "player_id", "player_name", "team_id", "opponent_team_id", "is_home", "played"]].copy()
+    out = rows[["game_id", "game_date", "season", "player_id", "player_name", "team_id", "opponent_team_id", "is_home", "on_prop_line"]].copy()
     out["bootstrap_date"] = out["game_date"].map(bootstrap_dates(schedule_history, dates)).astype("boolean")
     out["games_before"] = usage["games_before"]
     out["last_game_date"] = usage["last_game_date"]

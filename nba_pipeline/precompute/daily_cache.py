@@ -1,13 +1,16 @@
-"""player_daily_cache: the state prediction reads for a player on a game date — his windows, his status, his line."""
+"""player_daily_cache: the state prediction reads for a player on a date's slate — his windows, his status, his line.
+
+All of it is known before tip-off: the composite factors of the date's pre-game population, the date's injury
+report and its points lines."""
 
 from __future__ import annotations
 
 import pandas as pd
 
 from nba_pipeline import schemas
-from nba_pipeline.precompute.composite_factors import PLAYER_COMPOSITE_FACTORS
+from nba_pipeline.precompute.composite_factors import PLAYER_COMPOSITE_FACTORS, POINTS_MARKET
 
-POINTS_MARKET = "player_points"
+__all__ = ["PLAYER_DAILY_CACHE", "POINTS_MARKET", "build_player_daily_cache"]
 
 PLAYER_DAILY_CACHE = {
     **PLAYER_COMPOSITE_FACTORS,

@@ -24,7 +24,8 @@ def points_prop_predictions(
     prop_lines: pd.DataFrame, ml_feature_store: pd.DataFrame, points_model: PointsModel, limits: Thresholds
 ) -> Table:
     """One row per player with a points line per game date: predicted points, the line, OVER/UNDER/PASS and a
-    confidence. Source: raw.prop_lines, ml.ml_feature_store, ml.points_model."""
+    confidence. Source: the date's raw.prop_lines and ml.ml_feature_store (both pre-game), the latest trained
+    ml.points_model. Exists for a date before its games tip off; nothing in it reads the date's box scores."""
     frame = predict_props(prop_lines, ml_feature_store, points_model, limits.points_prop_predictions.min_edge_points)
     calls = frame["recommendation"].value_counts()
     lines = prop_lines[prop_lines["market"] == POINTS_MARKET]

@@ -8,7 +8,8 @@ from nba_pipeline.config.resource import ThresholdsResource
 from nba_pipeline.definitions import ALL_ASSETS
 from nba_pipeline.ml import checks
 from nba_pipeline.ml.assets import points_model
-from nba_pipeline.ml.features import FEATURES_V1, build_feature_store
+from nba_pipeline.analytics.checks import PLAYER_GAME_SUMMARY_RULES
+from nba_pipeline.ml.features import FEATURES_V1, LABELS, build_feature_store, with_labels
 from nba_pipeline.ml.model import FeatureVersionMismatch, train_points_model
 from nba_pipeline.precompute.composite_factors import build_player_composite_factors
 from nba_pipeline.precompute.daily_cache import build_player_daily_cache
@@ -19,13 +20,25 @@ DATES = list(pd.date_range("2023-10-24", "2024-01-31"))
 
 
 @pytest.fixture(scope="module")
-def store(simulated_season):
+def features(simulated_season):
+    """The stored feature rows: pre-game, no label."""
     s = simulated_season
     factors = build_player_composite_factors(
-        s["player_game_summary"], s["team_defense_game_summary"], s["schedule"], s["injury_report"], DATES
+        s["player_game_summary"], s["team_defense_game_summary"], s["schedule"], s["injury_report"], s["prop_lines"], DATES
     )
     cache = build_player_daily_cache(factors, s["injury_report"], s["prop_lines"])
-    return build_feature_store(cache, s["player_game_summary"])
+    return build_feature_store(cache)
+
+
+@pytest.fixture(scope="module")
+def store(features, simulated_season):
+    """The feature rows with their labels, as the model trains on them."""
+    return with_labels(features, simulated_season["player_game_summary"])
+
+
+def test_the_stored_features_hold_no_label(features, store):
+    assert not set(LABELS) & set(features.columns)
+    assert store["played"].sum() > 10_000 and store.loc[~store["played"], "actual_points"].isna().all()
 
 
 def test_every_feature_comes_from_before_the_game(store):
@@ -46,13 +59,17 @@ def test_model_is_compared_with_the_ten_game_average_on_later_dates(store):
         model.predict(store.assign(feature_version="v0").head())
 
 
-def _publish(warehouse: str, instance: dg.DagsterInstance, frame: pd.DataFrame, thresholds_file=None) -> None:
-    """Publish `frame` as ml_feature_store through the pipeline's own write–audit–publish step, on `instance`."""
+def _publish(warehouse: str, instance: dg.DagsterInstance, frame: pd.DataFrame, thresholds_file=None, table="ml_feature_store") -> None:
+    """Publish `frame` as ml_feature_store (or player_game_summary) through the pipeline's own write–audit–publish
+    step and its real rules, on `instance`."""
 
     def stored(dates):
+        if table == "player_game_summary":
+            return Table(frame[frame["game_date"].isin(dates)])
         return Table(frame[frame["game_date"].isin(dates)], audited=checks.with_completeness_pct)
 
-    seed = published_table("ml", checks.FEATURE_STORE_RULES, name="ml_feature_store")(stored)
+    phase, rules = ("analytics", PLAYER_GAME_SUMMARY_RULES) if table == "player_game_summary" else ("ml", checks.FEATURE_STORE_RULES)
+    seed = published_table(phase, rules, name=table)(stored)
     resources = resources_for("local", warehouse_path=warehouse)
     if thresholds_file:
         resources["thresholds"] = ThresholdsResource(override_file=str(thresholds_file))
@@ -61,8 +78,8 @@ def _publish(warehouse: str, instance: dg.DagsterInstance, frame: pd.DataFrame, 
     assert dg.materialize([seed], resources=resources, instance=instance, tags=tags).success
 
 
-def test_the_model_refuses_to_train_on_failing_features_and_names_the_dates(store, warehouse, tmp_path):
-    broken = store.copy()
+def test_the_model_refuses_to_train_on_failing_features_and_names_the_dates(features, simulated_season, warehouse, tmp_path):
+    broken = features.copy()
     bad_days = [pd.Timestamp("2024-01-10"), pd.Timestamp("2024-01-11")]
     hit = broken["game_date"].isin(bad_days) & ~broken["bootstrap"]
     broken.loc[hit, ["opponent_def_rating", "rest_days", "teammates_out", "usage_spike_score"]] = pd.NA
@@ -71,6 +88,8 @@ def test_the_model_refuses_to_train_on_failing_features_and_names_the_dates(stor
     lenient = tmp_path / "lenient.yaml"
     lenient.write_text("ml_feature_store:\n  feature_completeness_min_pct: 50\n")
     instance = dg.DagsterInstance.ephemeral()
+    pgs = simulated_season["player_game_summary"]
+    _publish(warehouse, instance, pgs[pgs["game_date"].isin(DATES)], table="player_game_summary")  # the labels
     _publish(warehouse, instance, broken, lenient)
     result = dg.materialize(
         ALL_ASSETS,
@@ -84,7 +103,7 @@ def test_the_model_refuses_to_train_on_failing_features_and_names_the_dates(stor
     assert "refusing to train" in failure.description
     assert "2024-01-10" in failure.description and "2024-01-11" in failure.description
 
-    _publish(warehouse, instance, store)
+    _publish(warehouse, instance, features)
     assert dg.materialize(
         ALL_ASSETS, selection=[points_model], resources=resources_for("local", warehouse_path=warehouse), instance=instance
     ).success

@@ -1,4 +1,4 @@
-"""Composite factors on the simulated season: population, bootstrap dates, context, checks."""
+"""Composite factors on the simulated season: pre-game population, bootstrap dates, context, checks."""
 
 import json
 
@@ -21,7 +21,7 @@ DATES = list(pd.date_range("2023-10-24", "2023-12-15"))
 def factors(simulated_season):
     s = simulated_season
     return build_player_composite_factors(
-        s["player_game_summary"], s["team_defense_game_summary"], s["schedule"], s["injury_report"], DATES
+        s["player_game_summary"], s["team_defense_game_summary"], s["schedule"], s["injury_report"], s["prop_lines"], DATES
     )
 
 
@@ -32,11 +32,39 @@ def _verdicts(rule_name, frame, season, reference=None):
     return rule.evaluate(inputs)
 
 
-def test_every_player_on_a_box_score_has_one_row(factors, simulated_season):
-    pgs = simulated_season["player_game_summary"]
-    expected = pgs[pgs["game_date"].isin(DATES)][["game_date", "player_id"]]
-    assert len(factors) == len(expected)
+def test_the_pre_game_population_has_every_line_and_the_slates_players(factors, simulated_season):
+    """Rows are the slate as known before tip-off (was: every player on the date's box score)."""
+    s = simulated_season
     assert not factors.duplicated(["game_date", "player_id"]).any()
+    lines = s["prop_lines"][s["prop_lines"]["game_date"].isin(DATES)]
+    keys = factors.set_index(["game_date", "player_id"]).index
+    assert lines.set_index(["game_date", "player_id"]).index.isin(keys).all()
+    assert factors.loc[factors["on_prop_line"], ["game_date", "player_id"]].merge(lines).shape[0] == len(lines)
+    schedule = s["schedule"]
+    sides = pd.concat([schedule[["game_id", f"{side}_team_id", f"{other}_team_id"]].set_axis(["game_id", "team_id", "opponent_team_id"], axis=1)
+                       for side, other in (("home", "away"), ("away", "home"))])
+    assert len(factors.merge(sides, on=["game_id", "team_id", "opponent_team_id"])) == len(factors)  # every row on its team's game
+    unlined = factors[~factors["on_prop_line"]]
+    assert (unlined["last_game_date"].notna() | (unlined["games_before"] == 0)).all()
+    # players who played are (almost all) expected before tip-off; the rest are debuts and trades
+    pgs = s["player_game_summary"]
+    played = pgs[pgs["played"] & pgs["game_date"].isin(DATES)].set_index(["game_date", "player_id"]).index
+    assert played.isin(keys).mean() > 0.98
+
+
+def test_a_date_reads_nothing_of_its_own_box_scores(simulated_season):
+    """The rows for a date are identical whether its box scores (and later ones) exist or not."""
+    s = simulated_season
+    day = pd.Timestamp("2023-12-16")
+    pgs, defense = s["player_game_summary"], s["team_defense_game_summary"]
+    schedule = s["schedule"]
+    pre_game_schedule = schedule.assign(game_status=schedule["game_status"].where(schedule["game_date"] < day, "Scheduled"))
+    before = build_player_composite_factors(
+        pgs[pgs["game_date"] < day], defense[defense["game_date"] < day], pre_game_schedule, s["injury_report"], s["prop_lines"], [day]
+    )
+    after = build_player_composite_factors(pgs, defense, schedule, s["injury_report"], s["prop_lines"], [day])
+    assert len(before) > 100
+    pd.testing.assert_frame_equal(before, after)
 
 
 def test_the_first_week_is_a_bootstrap_skip_and_later_dates_are_not(factors):

@@ -187,7 +187,9 @@ def test_composite_factors_with_a_null_points_game_are_honest(simulated_season):
     gap = (pgs["player_id"] == target["player_id"]) & (pgs["game_date"] == target["game_date"])
     pgs.loc[gap, "pts"] = pd.NA
     dates = list(pd.date_range("2023-12-02", "2023-12-20"))
-    factors = build_player_composite_factors(pgs, s["team_defense_game_summary"], s["schedule"], s["injury_report"], dates)
+    factors = build_player_composite_factors(
+        pgs, s["team_defense_game_summary"], s["schedule"], s["injury_report"], s["prop_lines"], dates
+    )
     mine = factors[factors["player_id"] == target["player_id"]].sort_values("game_date")
     assert len(mine) >= 5
     first = mine.iloc[0]  # the game after the gap: both scoring windows contain it
