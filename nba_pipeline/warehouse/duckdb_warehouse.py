@@ -160,8 +160,8 @@ class DuckDBWarehouse(Warehouse):
                     f"now()::timestamp as _quarantined_at from {staging} limit 0"
                 )
                 _add_new_columns(conn, quarantine, staging)
-                passed = f"(select game_date from _outcomes where passed)"
-                failed = f"(select game_date from _outcomes where not passed)"
+                passed = "(select game_date from _outcomes where passed)"
+                failed = "(select game_date from _outcomes where not passed)"
                 conn.execute(f"delete from {ref.name} where cast({PARTITION_COLUMN} as date) in {passed}")
                 conn.execute(
                     f"insert into {ref.name} by name select * from {staging} where cast({PARTITION_COLUMN} as date) in {passed}"
