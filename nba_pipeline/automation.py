@@ -1,6 +1,6 @@
 """Automation: yesterday's partition every morning (US/Eastern), downstream kept in step, late games picked up.
 
-- `morning_schedule` runs every partitioned phase for yesterday's game date at 06:00 ET.
+- The day's schedules and sensors (morning finals, line refreshes, discovery, post-game windows) are in `game_day`.
 - Every downstream asset carries `gated_eager()`: it rebuilds a date when an upstream date it reads was
   updated — including later dates whose windows read it — but only once every blocking check on those upstream
   dates passed. A date that failed stays blocked (and named) until someone fixes and re-materializes it.
@@ -19,11 +19,12 @@ from nba_pipeline.dagster_private import AssetCheckExecutionRecordStatus, automa
 from nba_pipeline.dates import resolve_partition_key
 from nba_pipeline.partitions import GAME_TIMEZONE
 
-MORNING_CRON = "0 6 * * *"  # box scores of last night's late games are final well before 06:00 ET
 MODEL_RETRAIN_CRON = "0 7 * * 1"  # Mondays, after the morning run
 LATE_DATA_LOOKBACK_DAYS = 3
 LATE_DATA_INTERVAL_SECONDS = 30 * 60
 PARTITIONED_PHASES = dg.AssetSelection.groups("raw", "analytics", "precompute", "ml", "predictions") - dg.AssetSelection.assets("points_model")
+DATES_NOT_FINAL = "dates_not_final"  # schedule materialization metadata: dates with a game not final at the fetch
+SCHEDULE = dg.AssetKey("schedule")
 COMPLETENESS_CHECK = dg.AssetCheckKey(dg.AssetKey("team_offense_game_summary"), names.SCHEDULED_GAMES_COMPLETE)
 
 daily_job = dg.define_asset_job(
@@ -72,6 +73,46 @@ class DateNotReadable(dg.AutomationCondition):
         return dg.AutomationResult(context=context, true_subset=subset.compute_intersection_with_partition_keys(blocked))
 
 
+class GamesNotFinal(dg.AutomationCondition):
+    """Dates whose latest stored schedule still has a game that is not final: their box scores are partial, so
+    analytics waits (the post-game windows fetch again as games end). Read from the schedule's materialization
+    metadata: two instance queries, no warehouse read."""
+
+    @property
+    def name(self) -> str:
+        return "games_not_final"
+
+    def evaluate(self, context: dg.AutomationContext) -> dg.AutomationResult:
+        subset = context.candidate_subset
+        if subset.is_empty or subset.partitions_def is None:
+            return dg.AutomationResult(context=context, true_subset=context.get_empty_subset())
+        dates = set(subset.expensively_compute_partition_keys())
+        open_dates = dates_not_final(automation_instance(context), dates)
+        return dg.AutomationResult(context=context, true_subset=subset.compute_intersection_with_partition_keys(open_dates))
+
+
+def dates_not_final(instance: dg.DagsterInstance, dates: set[str]) -> set[str]:
+    """Of `dates`, those whose latest schedule materialization lists them under DATES_NOT_FINAL."""
+    latest = instance.event_log_storage.get_latest_storage_id_by_partition(
+        SCHEDULE, dg.DagsterEventType.ASSET_MATERIALIZATION, partitions=dates
+    )
+    ids = sorted(set(latest.values()))
+    if not ids:
+        return set()
+    records = instance.fetch_materializations(dg.AssetRecordsFilter(SCHEDULE, storage_ids=ids), limit=len(ids)).records
+    open_dates: set[str] = set()
+    for record in records:  # one per distinct materialization (a range run's is shared by its dates)
+        listed = record.asset_materialization.metadata.get(DATES_NOT_FINAL)
+        if listed is not None and record.partition_key in dates:
+            open_dates |= set(str(listed.value).split(", ")) & dates
+    return open_dates
+
+
+def analytics_eager() -> dg.AutomationCondition:
+    """`gated_eager()`, and not while the date has a game that is not final (analytics once every game of D is in)."""
+    return (gated_eager() & ~GamesNotFinal()).with_label("gated_eager_once_games_final")
+
+
 def _blocking_check_not_passed() -> dg.AutomationCondition:
     """An upstream date that is not readable and is not about to be rebuilt in the same run."""
     return (DateNotReadable() & ~dg.AutomationCondition.will_be_requested()).with_label("blocking_check_not_passed")
@@ -83,18 +124,6 @@ def with_asset() -> dg.AutomationCondition:
 
 
 model_retrain = dg.AutomationCondition.on_cron(MODEL_RETRAIN_CRON, GAME_TIMEZONE)
-
-
-@dg.schedule(
-    cron_schedule=MORNING_CRON,
-    execution_timezone=GAME_TIMEZONE,
-    job=daily_job,
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-)
-def morning_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-    """Yesterday's game date through every partitioned phase, resolved in US/Eastern from the tick's time."""
-    key = resolve_partition_key("YESTERDAY", context.scheduled_execution_time)
-    return dg.RunRequest(run_key=f"morning:{key}", partition_key=key)
 
 
 def late_data_requests(instance: dg.DagsterInstance, now: dt.datetime) -> list[dg.RunRequest]:

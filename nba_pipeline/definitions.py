@@ -7,12 +7,8 @@ import os
 import dagster as dg
 
 from nba_pipeline.analytics.assets import analytics_assets
-from nba_pipeline.automation import (
-    automation_sensor,
-    daily_job,
-    late_data_sensor,
-    morning_schedule,
-)
+from nba_pipeline.automation import automation_sensor, daily_job, late_data_sensor
+from nba_pipeline.game_day import GAME_DAY_JOBS, GAME_DAY_SCHEDULES, GAME_DAY_SENSORS
 from nba_pipeline.ml.assets import ml_assets
 from nba_pipeline.precompute.assets import precompute_assets
 from nba_pipeline.predictions.assets import prediction_assets
@@ -34,10 +30,10 @@ def build_definitions(deployment: str, *, warehouse_path: str | None = None, aut
     resources["thresholds"].load()  # a bad thresholds file fails the code location with the key it names
     return dg.Definitions(
         assets=ALL_ASSETS,
-        jobs=[all_phases_job, daily_job],
-        schedules=[morning_schedule],
+        jobs=[all_phases_job, daily_job, *GAME_DAY_JOBS],
+        schedules=GAME_DAY_SCHEDULES,
         # the sweeper reads pids of this machine: only where runs execute on it
-        sensors=[late_data_sensor, automation_sensor(automation_interval_seconds)]
+        sensors=[late_data_sensor, *GAME_DAY_SENSORS, automation_sensor(automation_interval_seconds)]
         + ([dead_run_sweeper] if deployment == "local" else []),
         resources=resources,
         # One DuckDB file admits one writer: steps run in one process locally; BigQuery can fan out.

@@ -5,9 +5,12 @@ import dagster as dg
 FIRST_GAME_DATE = "2021-10-19"  # opening night of 2021-22
 GAME_TIMEZONE = "America/New_York"
 
+# end_offset=1: today's game date is a partition from its first minute (ET), so its slate is predicted before
+# tip-off; by default the last partition would be yesterday.
 game_date_partitions = dg.DailyPartitionsDefinition(
     start_date=FIRST_GAME_DATE,
     timezone=GAME_TIMEZONE,
+    end_offset=1,
 )
 
 # A regular season spans under 180 days, so a window of "the last N games this season" never reaches further back.

@@ -9,6 +9,7 @@ from typing import Any
 import dagster as dg
 from dagster_gcp import GCSPickleIOManager, GCSResource
 
+from nba_pipeline.clock import GameClock
 from nba_pipeline.config.resource import ThresholdsResource
 from nba_pipeline.sources import NbaStatsApiSource, SimulatedLeagueSource
 from nba_pipeline.warehouse.bigquery_warehouse import BigQueryWarehouse
@@ -20,7 +21,8 @@ DEFAULT_WAREHOUSE = "data/warehouse.duckdb"
 
 
 def resources_for(deployment: str, *, warehouse_path: str | None = None) -> dict[str, Any]:
-    """warehouse (write–audit–publish), io_manager (gated reads), model_io (trained models), source and thresholds for `deployment`
+    """warehouse (write–audit–publish), io_manager (gated reads), model_io (trained models), source, thresholds and clock
+    (the time the day's sensors act on) for `deployment`
     (NBA_PIPELINE_ENV): 'local' (default) or 'production'."""
     thresholds = ThresholdsResource(override_file=os.environ.get("NBA_PIPELINE_THRESHOLDS"))
     if deployment == "local":
@@ -32,6 +34,7 @@ def resources_for(deployment: str, *, warehouse_path: str | None = None) -> dict
             "model_io": ModelStore(base_dir=str(Path(database).parent / "models")),
             "source": SimulatedLeagueSource(faults_file=os.environ.get("NBA_PIPELINE_FAULTS_FILE")),
             "thresholds": thresholds,
+            "clock": GameClock(),
         }
     if deployment == "production":
         warehouse = BigQueryWarehouse(project=dg.EnvVar("GCP_PROJECT"), location="US")
@@ -43,5 +46,6 @@ def resources_for(deployment: str, *, warehouse_path: str | None = None) -> dict
             ),
             "source": NbaStatsApiSource(),
             "thresholds": thresholds,
+            "clock": GameClock(),
         }
     raise ValueError(f"unknown deployment {deployment!r}: NBA_PIPELINE_ENV must be one of {DEPLOYMENTS}")

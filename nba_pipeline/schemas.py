@@ -67,6 +67,7 @@ INJURY_REPORT = {
     "player_name": STR,
     "status": STR,
     "reason": STR,
+    "report_at": DATE,  # Eastern time of the report version the row is from (a newer version supersedes it)
 }
 PROP_LINES = {
     "game_id": STR,
@@ -79,6 +80,14 @@ PROP_LINES = {
     "over_odds": INT,
     "under_odds": INT,
     "sportsbook": STR,
+    "snapshot_at": DATE,  # Eastern time the book posted this number (the fetch time, for a source that does not say)
+}
+REFEREE_ASSIGNMENTS = {
+    "game_id": STR,
+    "game_date": DATE,
+    "official_id": INT,
+    "official_name": STR,
+    "role": STR,  # Crew Chief / Referee / Umpire
 }
 # The leading columns of every player-per-game-date table downstream of analytics.
 PLAYER_GAME_KEYS = {
@@ -96,6 +105,7 @@ RAW_SCHEMAS: dict[str, dict[str, str]] = {
     "shot_zones": SHOT_ZONES,
     "injury_report": INJURY_REPORT,
     "prop_lines": PROP_LINES,
+    "referee_assignments": REFEREE_ASSIGNMENTS,
 }
 
 

@@ -37,9 +37,9 @@ from nba_pipeline.dates import InvalidGameDate, parse_game_date_range
 from nba_pipeline.metadata import frame_summary, markdown_table
 from nba_pipeline.partitions import game_date_partitions
 from nba_pipeline.warehouse import WAREHOUSE_POOL, stored_in
-from nba_pipeline.warehouse.base import OlderCodeRefused, TableRef, WarehouseError
+from nba_pipeline.warehouse.base import MissingTableError, OlderCodeRefused, TableRef, WarehouseError
 
-RESERVED = {"context", "limits", "dates", "source"}  # transform parameters filled by the step, not by inputs
+RESERVED = {"context", "limits", "dates", "source", "previous"}  # transform parameters filled by the step, not by inputs
 CRASH_POINT_ENV = "NBA_PIPELINE_CRASH_POINT"  # fault injection for crash tests: "<asset>:staged" or "<asset>:published"
 
 
@@ -91,7 +91,8 @@ def published_table(
     """Make `transform` a daily table of `phase` checked by `rules` (see the module docstring for the step).
 
     Parameters of `transform` named after upstream assets are its inputs (`ins` overrides their mapping);
-    `context`, `limits` (validated thresholds), `dates` (the step's game dates) and `source` are filled in.
+    `context`, `limits` (validated thresholds), `dates` (the step's game dates), `source` and `previous` (the
+    table's own published rows of those dates, None before its first publish) are filled in.
     `code`: the modules or functions the transform's output depends on, hashed into the code version."""
 
     def decorate(transform: Callable[..., Table]) -> dg.AssetsDefinition:
@@ -142,6 +143,8 @@ def _write_audit_publish(context, transform, params, upstream, rules, ref: Table
     filled = {"context": context, "limits": limits, "dates": dates}
     if "source" in params:
         filled["source"] = context.resources.source
+    if "previous" in params:  # the table's own published rows of these dates: history it appends to or keeps
+        filled["previous"] = _published_rows(context.resources.warehouse, ref, dates, context.log)
     table = transform(**{p: upstream[p] if p in upstream else filled[p] for p in params})
     frame = table.frame
     outside = ~pd.to_datetime(frame["game_date"]).isin(pd.DatetimeIndex(dates))
@@ -174,6 +177,13 @@ def _write_audit_publish(context, transform, params, upstream, rules, ref: Table
 
     yield dg.MaterializeResult(metadata={**frame_summary(staged, **table.metadata), **_publish_metadata(outcomes)})
     yield from check_results(context, result)
+
+
+def _published_rows(warehouse, ref: TableRef, dates: list[pd.Timestamp], log) -> pd.DataFrame | None:
+    try:
+        return warehouse.read(ref, [f"{d:%Y-%m-%d}" for d in dates], log)
+    except MissingTableError:
+        return None
 
 
 def _publish_metadata(outcomes: pd.DataFrame) -> dict[str, dg.RawMetadataValue]:

@@ -4,6 +4,7 @@ import pandas as pd
 import pytest
 
 from nba_pipeline.checks import names
+from nba_pipeline.predictions.predict import NO_MODEL
 from nba_pipeline_tests.conftest import EVERY_PHASE, read_table, run_range, run_results
 
 SEASON = ("2023-10-24", "2024-04-14")
@@ -39,20 +40,29 @@ def test_one_prediction_per_points_line_and_every_final_game_graded(season_run):
     predictions = read_table(warehouse, "predictions.points_prop_predictions")
     graded = read_table(warehouse, "predictions.prediction_grading")
     assert len(predictions) == len(lines) > 15_000
-    assert predictions["predicted_points"].notna().all()
-    assert set(predictions["recommendation"]) <= {"OVER", "UNDER", "PASS"}
+    # walk-forward: every date after the first model's cutoff is predicted by a model trained strictly before it;
+    # the season's first weeks have no model yet and say so
+    modelled = predictions["model_version"].notna()
+    assert modelled.mean() > 0.7 and predictions.loc[modelled, "predicted_points"].notna().all()
+    assert (predictions.loc[modelled, "model_trained_through"] < predictions.loc[modelled, "game_date"]).all()
+    first_model = predictions.loc[modelled, "model_trained_through"].min()
+    assert (predictions.loc[~modelled, "game_date"] <= first_model).all()
+    assert (predictions.loc[~modelled, "no_prediction_reason"] == NO_MODEL).all()
+    assert set(predictions["recommendation"]) <= {"OVER", "UNDER", "PASS", "NO_PREDICTION"}
     assert graded["graded"].mean() == 1.0  # every game of a past season is final
 
 
 def test_model_and_grading_metrics_are_in_asset_metadata(season_run):
     _, result = season_run
     model = _metadata(result, "points_model")
-    assert model["mae"] > 0 and model["baseline_mae_10_game_avg"] > 0 and "naive" in model["comparison"]
+    assert model["mae"] > 0 and model["baseline_mae_10_game_avg"] > 0 and "naive" in model["walk_forward"]
+    assert model["models"] >= 5  # one per two-week cutoff of the season
     grading = _metadata(result, "prediction_grading")
-    for key in ("hit_rate", "mae", "out_of_sample_hit_rate", "out_of_sample_mae", "by_confidence_bucket"):
+    for key in ("out_of_sample_hit_rate", "out_of_sample_mae", "baseline_hit_rate", "baseline_mae", "by_season", "by_confidence_bucket"):
         assert key in grading
     assert 0 < grading["out_of_sample_hit_rate"] < 1 and grading["out_of_sample_predictions"] > 1000
-    assert "| confidence |" in grading["by_confidence_bucket"]
+    assert 0 < grading["baseline_hit_rate"] < 1 and grading["baseline_mae"] > 0
+    assert "| confidence |" in grading["by_confidence_bucket"] and "| 2023-24 |" in grading["by_season"]
 
 
 def test_composite_factors_cover_every_points_line_and_almost_every_player_who_played(season_run):

@@ -6,7 +6,8 @@ from pathlib import Path
 import dagster as dg
 import yaml
 
-from nba_pipeline.automation import late_data_requests, late_data_sensor, morning_schedule
+from nba_pipeline.automation import late_data_requests, late_data_sensor
+from nba_pipeline.game_day import morning_schedule
 from nba_pipeline.definitions import defs
 from nba_pipeline.simulator import SimulatorFaults
 from nba_pipeline.warehouse import WAREHOUSE_POOL

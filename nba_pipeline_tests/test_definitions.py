@@ -5,7 +5,7 @@ from nba_pipeline.definitions import build_definitions, defs
 from nba_pipeline.partitions import GAME_TIMEZONE, game_date_partitions
 
 EXPECTED_ASSETS = {
-    "schedule", "player_boxscores", "team_boxscores", "shot_zones", "injury_report", "prop_lines",
+    "schedule", "player_boxscores", "team_boxscores", "shot_zones", "injury_report", "prop_lines", "referee_assignments",
     "team_offense_game_summary", "team_defense_game_summary", "player_game_summary",
     "player_composite_factors", "player_daily_cache", "ml_feature_store", "points_prop_predictions", "prediction_grading",
 }
@@ -99,8 +99,24 @@ def test_workspace_loads_like_dagster_dev(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
 
 
-def test_the_morning_job_covers_every_partitioned_phase_but_the_model():
+def test_the_daily_job_covers_every_partitioned_phase_but_the_model():
     job = defs.resolve_job_def("daily_all_phases")
     assert job.partitions_def == game_date_partitions
     selected = {k.to_user_string() for k in job.asset_layer.executable_asset_keys}
     assert selected == EXPECTED_ASSETS
+
+
+def test_the_game_days_jobs_select_their_phases():
+    def selected(name: str) -> set[str]:
+        return {k.to_user_string() for k in defs.resolve_job_def(name).asset_layer.executable_asset_keys}
+
+    pre_game = selected("pre_game")
+    assert {"prop_lines", "injury_report", "points_prop_predictions"} <= pre_game
+    assert not pre_game & {"player_boxscores", "team_boxscores", "shot_zones", "player_game_summary"}  # nothing post-game
+    assert selected("morning_finals_analytics_grading") == {
+        "schedule", "player_boxscores", "team_boxscores", "shot_zones",
+        "team_offense_game_summary", "team_defense_game_summary", "player_game_summary", "prediction_grading",
+    }
+    schedules = {s.name: s for s in defs.schedules}
+    assert {"morning_schedule", "line_refresh_0930", "line_refresh_1800", "post_game_window_3"} <= set(schedules)
+    assert all(s.default_status == dg.DefaultScheduleStatus.RUNNING for s in schedules.values())

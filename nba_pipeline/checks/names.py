@@ -5,6 +5,7 @@ KNOWN_TEAMS = "known_teams"
 VALID_STATS = "valid_stats"
 CANONICAL_GAME_IDS = "canonical_game_ids"
 POSITIVE_LINES = "positive_lines"
+FULL_CREWS = "full_crews"
 
 SCHEDULED_GAMES_COMPLETE = "scheduled_games_complete"
 TEAM_MINUTES_VALID = "team_minutes_valid"

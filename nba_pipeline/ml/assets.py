@@ -11,7 +11,7 @@ from nba_pipeline.dates import parse_game_date
 from nba_pipeline.metadata import markdown_table
 from nba_pipeline.ml import checks, features
 from nba_pipeline.ml.features import build_feature_store, with_labels
-from nba_pipeline.ml.model import PointsModel, train_points_model
+from nba_pipeline.ml.model import WalkForwardModels, train_walk_forward
 from nba_pipeline.tables import Table, published_table
 from nba_pipeline.warehouse import WAREHOUSE_POOL
 
@@ -31,6 +31,7 @@ class PointsModelConfig(dg.Config):
     train_start: str | None = Field(None, description="First game date to train on (YYYY-MM-DD); default: the first stored.")
     train_end: str | None = Field(None, description="Last game date to train on (YYYY-MM-DD); default: the last stored.")
     validation_share: float = Field(0.2, gt=0, lt=1, description="Share of the latest dates held out for validation.")
+    walk_forward_days: int = Field(14, ge=1, description="Days between walk-forward cutoffs: one model per cutoff.")
 
 
 @dg.asset(
@@ -47,12 +48,14 @@ def points_model(
     ml_feature_store: pd.DataFrame,
     player_game_summary: pd.DataFrame,
     thresholds: ThresholdsResource,
-) -> dg.Output[PointsModel]:
-    """Gradient-boosted trees predicting a player's points from the v1 features, trained on a time-ordered split
-    of the stored feature store and compared with the naive 10-game average. Refuses to train when any date of
-    its training range fails feature completeness. Source: ml.ml_feature_store (all stored dates), labelled with
-    points and minutes from analytics.player_game_summary (all stored dates; a row without a box score is not
-    learned from)."""
+) -> dg.Output[WalkForwardModels]:
+    """Walk-forward models: gradient-boosted trees predicting a player's points from the v1 features, one trained
+    at every cutoff (every `walk_forward_days`, and through the last labelled date), each on the rows up to its
+    cutoff only, each judged on its own latest dates against the naive 10-game average. Predictions for a date
+    use the latest model trained strictly before it. Refuses to train when any date of its training range fails
+    feature completeness. Source: ml.ml_feature_store (all stored dates), labelled with points and minutes from
+    analytics.player_game_summary (all stored dates; a row without a box score is not learned from). Retrained
+    Mondays 07:00 ET."""
     stored = ml_feature_store["game_date"]
     first = pd.Timestamp(parse_game_date(config.train_start)) if config.train_start else stored.min()
     last = pd.Timestamp(parse_game_date(config.train_end)) if config.train_end else stored.max()
@@ -70,17 +73,19 @@ def points_model(
             metadata={"failing_dates": named, "floor_pct": limits.ml_feature_store.feature_completeness_min_pct},
         )
     labelled = with_labels(store, player_game_summary[player_game_summary["game_date"].between(first, last)])
-    model = train_points_model(labelled, validation_share=config.validation_share)
+    models = train_walk_forward(labelled, every_days=config.walk_forward_days, validation_share=config.validation_share)
+    model = models.latest
     m = model.metrics
     comparison = markdown_table(
-        ["model", "validation MAE (points)"],
-        [["HistGradientBoostingRegressor (v1 features)", f"{m['mae_on_baseline_rows']:.3f}"],
-         ["naive: 10-game points average", f"{m['baseline_mae_10_game_avg']:.3f}"]],
+        ["model", "trained through", "validation dates", "validation MAE", "naive 10-game MAE"],
+        [[mod.version, f"{mod.trained_through}", mod.metrics["validation_dates"], f"{mod.metrics['mae_on_baseline_rows']:.3f}",
+          f"{mod.metrics['baseline_mae_10_game_avg']:.3f}"] for mod in models.models],
     )
     return dg.Output(
-        model,
-        metadata={**m, "residual_std": model.residual_std, "feature_version": model.feature_version,
-                  "trained_through": str(model.trained_through), "comparison": dg.MetadataValue.md(comparison)},
+        models,
+        metadata={**m, "models": len(models.models), "residual_std": model.residual_std, "feature_version": model.feature_version,
+                  "trained_through": str(model.trained_through), "first_trained_through": str(models.models[0].trained_through),
+                  "walk_forward": dg.MetadataValue.md(comparison)},
     )
 
 

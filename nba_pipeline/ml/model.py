@@ -27,6 +27,10 @@ class PointsModel:
     feature_version: str = FEATURE_VERSION
     features: tuple[str, ...] = FEATURES_V1
 
+    @property
+    def version(self) -> str:
+        return f"points-{self.feature_version}-through-{self.trained_through:%Y-%m-%d}"
+
     def predict(self, rows: pd.DataFrame) -> np.ndarray:
         versions = set(rows["feature_version"].dropna())
         if versions - {self.feature_version}:
@@ -54,7 +58,12 @@ def time_split(rows: pd.DataFrame, validation_share: float) -> tuple[pd.DataFram
 
 
 def train_points_model(store: pd.DataFrame, validation_share: float = 0.2, seed: int = 0) -> PointsModel:
-    rows = training_rows(store)
+    """Fit on the earlier dates, judge on the later ones. `trained_through` is the last date whose labels the
+    model saw (validation included): it is used only for dates after it."""
+    return _train(training_rows(store), validation_share, seed)
+
+
+def _train(rows: pd.DataFrame, validation_share: float, seed: int) -> PointsModel:
     train, valid = time_split(rows, validation_share)
     estimator = HistGradientBoostingRegressor(
         loss="absolute_error", max_iter=300, learning_rate=0.06, max_leaf_nodes=31, min_samples_leaf=40,
@@ -77,6 +86,48 @@ def train_points_model(store: pd.DataFrame, validation_share: float = 0.2, seed:
     return PointsModel(
         estimator=estimator,
         residual_std=float(np.std(errors)),
-        trained_through=pd.Timestamp(train["game_date"].max()).date(),
+        trained_through=pd.Timestamp(valid["game_date"].max()).date(),
         metrics=metrics,
     )
+
+
+@dataclass(frozen=True)
+class WalkForwardModels:
+    """Models trained at successive cutoffs: the one for a date is the latest trained strictly before it, so a
+    prediction never comes from a model that saw its own date or anything after."""
+
+    models: tuple[PointsModel, ...]  # ascending trained_through
+
+    @property
+    def latest(self) -> PointsModel:
+        return self.models[-1]
+
+    def model_index(self, game_dates: pd.Series) -> np.ndarray:
+        """Per date, the index of its model in `models`; -1 where no model was trained before the date."""
+        through = np.array([np.datetime64(m.trained_through, "ns") for m in self.models])
+        return np.searchsorted(through, pd.to_datetime(game_dates).to_numpy(dtype="datetime64[ns]"), side="left") - 1
+
+    @property
+    def metrics(self) -> dict[str, float | int | str]:
+        return self.latest.metrics
+
+
+def train_walk_forward(
+    store: pd.DataFrame, *, every_days: int = 14, min_dates: int = 7, validation_share: float = 0.2, seed: int = 0
+) -> WalkForwardModels:
+    """One model per cutoff: every `every_days` from the first date with `min_dates` learnable dates before it,
+    and one through the last labelled date. Each learns only from rows up to its cutoff."""
+    rows = training_rows(store)
+    dates = np.sort(rows["game_date"].unique())
+    if len(dates) < 2:
+        raise ValueError(f"need at least two labelled game dates to train, got {len(dates)}")
+    first = dates[min(max(min_dates, 2), len(dates)) - 1]
+    cutoffs = list(pd.date_range(first, dates[-1], freq=f"{every_days}D"))
+    if not cutoffs or cutoffs[-1] < dates[-1]:
+        cutoffs.append(pd.Timestamp(dates[-1]))
+    models = []
+    for cutoff in cutoffs:  # one fit per cutoff (a handful per season), each vectorised
+        upto = rows[rows["game_date"] <= cutoff]
+        if upto["game_date"].nunique() >= 2:
+            models.append(_train(upto, validation_share, seed))
+    return WalkForwardModels(models=tuple(dict((m.trained_through, m) for m in models).values()))

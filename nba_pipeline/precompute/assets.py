@@ -15,6 +15,7 @@ from nba_pipeline.precompute.composite_factors import (
     unmaterialized_history,
 )
 from nba_pipeline.precompute.daily_cache import POINTS_MARKET, build_player_daily_cache
+from nba_pipeline.raw.lines import current_lines
 from nba_pipeline.tables import Table, published_table
 
 # box-score history: the season so far up to the day before (D's games are not played when D is predicted)
@@ -51,9 +52,10 @@ def player_composite_factors(
     Source: analytics.player_game_summary and analytics.team_defense_game_summary for the date's season *before*
     the date (a 200-day lookback mapping ending the day before, read and gated within the season), raw.schedule
     for the season through the date (slate, bootstrap, history completeness), the date's raw.injury_report and
-    raw.prop_lines. Exists for a date as soon as its schedule, injury report and lines are in and every earlier
+    raw.prop_lines (the latest snapshot of each line). Exists for a date as soon as its schedule, injury report and lines are in and every earlier
     date of the season passed — before its games tip off.
     """
+    prop_lines = current_lines(prop_lines)
     frame = build_player_composite_factors(
         player_game_summary, team_defense_game_summary, schedule, injury_report, prop_lines, dates
     )
@@ -83,9 +85,9 @@ def player_daily_cache(
 ) -> Table:
     """One row per player on a date's pre-game slate: his composite factors, his own injury status and his points
     line — the latest state prediction needs, all known before tip-off. Source: precompute.player_composite_factors,
-    raw.injury_report, raw.prop_lines, for the same dates."""
-    frame = build_player_daily_cache(player_composite_factors, injury_report, prop_lines)
-    lines = prop_lines[prop_lines["market"] == POINTS_MARKET]
+    raw.injury_report, raw.prop_lines (latest snapshot of each line), for the same dates."""
+    lines = current_lines(prop_lines)
+    frame = build_player_daily_cache(player_composite_factors, injury_report, lines)
     return Table(
         frame, metadata={"players_with_lines": int(frame["has_prop_line"].sum())}, reference={checks.PROP_LINES: lines}
     )

@@ -15,10 +15,10 @@ import numpy as np
 import pandas as pd
 
 from nba_pipeline import schemas
+from nba_pipeline.raw.lines import POINTS_MARKET
 from nba_pipeline.league.seasons import SEASON_BY_LABEL, season_labels
 from nba_pipeline.precompute.windows import game_windows
 
-POINTS_MARKET = "player_points"
 USAGE_WINDOW = 7
 SCORING_WINDOWS = {"l5": 5, "l10": 10}
 OPPONENT_WINDOW = 10

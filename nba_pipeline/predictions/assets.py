@@ -5,11 +5,11 @@ import pandas as pd
 
 from nba_pipeline.automation import gated_eager
 from nba_pipeline.config import Thresholds
-from nba_pipeline.ml.model import PointsModel
-from nba_pipeline.precompute.daily_cache import POINTS_MARKET
+from nba_pipeline.ml.model import WalkForwardModels
 from nba_pipeline.predictions import checks, grading, predict
 from nba_pipeline.predictions.grading import grade_predictions, grading_summary
 from nba_pipeline.predictions.predict import predict_props
+from nba_pipeline.raw.lines import current_lines
 from nba_pipeline.tables import Table, published_table
 
 
@@ -21,17 +21,34 @@ from nba_pipeline.tables import Table, published_table
     automation_condition=gated_eager(ignore=dg.AssetSelection.assets("points_model")),
 )
 def points_prop_predictions(
-    prop_lines: pd.DataFrame, ml_feature_store: pd.DataFrame, points_model: PointsModel, limits: Thresholds
+    context: dg.AssetExecutionContext,
+    prop_lines: pd.DataFrame,
+    ml_feature_store: pd.DataFrame,
+    points_model: WalkForwardModels,
+    limits: Thresholds,
+    previous: pd.DataFrame | None,
 ) -> Table:
-    """One row per player with a points line per game date: predicted points, the line, OVER/UNDER/PASS and a
-    confidence. Source: the date's raw.prop_lines and ml.ml_feature_store (both pre-game), the latest trained
-    ml.points_model. Exists for a date before its games tip off; nothing in it reads the date's box scores."""
-    frame = predict_props(prop_lines, ml_feature_store, points_model, limits.points_prop_predictions.min_edge_points)
+    """One row per player with a points line per game date: predicted points, the line and the snapshot it was
+    posted in, OVER/UNDER/PASS, a confidence, the naive baseline, the model version and the run that predicted it.
+    The model is the latest of ml.points_model's walk-forward series trained strictly before the date. Re-run after
+    a line refresh, a row keeps its earlier prediction unless its line, model or features changed. Source: the
+    date's raw.prop_lines (latest snapshot) and ml.ml_feature_store (both pre-game), ml.points_model. Exists for
+    a date before its games tip off (after each `line_refresh_*`); nothing in it reads the date's box scores."""
+    lines = current_lines(prop_lines)
+    frame = predict_props(
+        lines, ml_feature_store, points_model, limits.points_prop_predictions.min_edge_points,
+        run_id=context.run.run_id, previous=previous,
+    )
     calls = frame["recommendation"].value_counts()
-    lines = prop_lines[prop_lines["market"] == POINTS_MARKET]
+    predicted_now = frame["predicted_in_run"] == context.run.run_id
     return Table(
         frame,
-        metadata={f"calls_{c.lower()}": int(calls.get(c, 0)) for c in ("OVER", "UNDER", "PASS")},
+        metadata={
+            **{f"calls_{c.lower()}": int(calls.get(c, 0)) for c in ("OVER", "UNDER", "PASS", "NO_PREDICTION")},
+            "predicted_in_this_run": int(predicted_now.sum()),
+            "kept_unchanged": int((~predicted_now).sum()),
+            "models_used": ", ".join(sorted(frame["model_version"].dropna().unique())[-5:]) or "none",
+        },
         reference={checks.PROP_LINES: lines},
     )
 
@@ -40,13 +57,14 @@ def points_prop_predictions(
 def prediction_grading(
     points_prop_predictions: pd.DataFrame, player_game_summary: pd.DataFrame, schedule: pd.DataFrame
 ) -> Table:
-    """One row per prediction once its game is final: actual points, absolute error, WIN/LOSS/PUSH/VOID/NO_BET;
-    hit rate and MAE by confidence bucket in metadata. Source: predictions.points_prop_predictions,
+    """One row per prediction once its game is final: actual points, absolute error, WIN/LOSS/PUSH/VOID/NO_BET, and
+    the naive baseline graded on the same line; out-of-sample hit rate and MAE against the baseline overall, by
+    season and by confidence bucket in metadata. Source: predictions.points_prop_predictions,
     analytics.player_game_summary, raw.schedule."""
     frame = grade_predictions(points_prop_predictions, player_game_summary, schedule)
     summary = grading_summary(frame)
-    table = summary.pop("by_confidence_bucket")
-    return Table(frame, metadata={**summary, "by_confidence_bucket": dg.MetadataValue.md(table)}, schedule=schedule)
+    tables = {k: dg.MetadataValue.md(summary.pop(k)) for k in ("by_season", "by_confidence_bucket")}
+    return Table(frame, metadata={**summary, **tables}, schedule=schedule)
 
 
 prediction_assets = [points_prop_predictions, prediction_grading]

@@ -17,8 +17,10 @@ PREDICTION_RULES = [
     no_duplicate_keys(names.NO_DUPLICATE_KEYS, ["game_date", "player_id"]),
     no_bad_rows(
         names.PREDICTION_MADE,
-        "Every row carries a predicted number (a player without features is named, not guessed).",
-        lambda f, _: f["predicted_points"].isna(),
+        "Every row with a model trained before its date carries a predicted number (a player without features is "
+        "named, not guessed). Dates before the first walk-forward cutoff have no model and say so in "
+        "no_prediction_reason.",
+        lambda f, _: f["predicted_points"].isna() & f["model_version"].notna(),
         ["game_id", "player_id"],
     ),
 ]

@@ -19,6 +19,8 @@ PREDICTION_GRADING = {
     "abs_error": schemas.FLOAT,
     "result": schemas.STR,
     "graded": schemas.BOOL,
+    "baseline_abs_error": schemas.FLOAT,
+    "baseline_result": schemas.STR,
 }
 
 
@@ -42,46 +44,58 @@ def grade_predictions(predictions: pd.DataFrame, player_game_summary: pd.DataFra
         default="LOSS",
     )
     g["graded"] = g["result"].isin(GRADED_RESULTS).astype("boolean")
+    # the naive baseline (10-game average, else season average) graded on the same lines: OVER when above the line
+    g["baseline_abs_error"] = (g["baseline_points"] - g["actual_points"]).abs()
+    base_call = np.where((g["baseline_points"] > g["prop_line"]).to_numpy(dtype=bool, na_value=False), "OVER", "UNDER")
+    base_won = ((base_call == "OVER") & over) | ((base_call == "UNDER") & ~over & ~push)
+    g["baseline_result"] = np.select(
+        [~g["game_final"].to_numpy(dtype=bool), ~played.to_numpy(), g["baseline_points"].isna().to_numpy(), push, base_won],
+        ["PENDING", "VOID", "NO_BET", "PUSH", "WIN"],
+        default="LOSS",
+    )
     return schemas.conform(g, PREDICTION_GRADING, "prediction_grading")
 
 
-def _hit_rate_and_mae(graded: pd.DataFrame) -> tuple[float, float]:
-    bets = graded[graded["result"].isin(["WIN", "LOSS"])]
-    errors = graded["abs_error"].dropna().astype(float)
-    return (
-        float((bets["result"] == "WIN").mean()) if len(bets) else float("nan"),
-        float(errors.mean()) if len(errors) else float("nan"),
+def _scores(graded: pd.DataFrame) -> pd.Series:
+    """Hit rate over decided bets and MAE over players who played, for the model and the naive baseline."""
+    bets = graded["result"].isin(["WIN", "LOSS"])
+    base_bets = graded["baseline_result"].isin(["WIN", "LOSS"])
+    return pd.Series(
+        {
+            "predictions": len(graded),
+            "bets": int(bets.sum()),
+            "hit_rate": float((graded.loc[bets, "result"] == "WIN").mean()) if bets.any() else float("nan"),
+            "baseline_hit_rate": float((graded.loc[base_bets, "baseline_result"] == "WIN").mean()) if base_bets.any() else float("nan"),
+            "mae": float(graded["abs_error"].astype(float).mean()),
+            "baseline_mae": float(graded.loc[graded["abs_error"].notna(), "baseline_abs_error"].astype(float).mean()),
+        }
     )
+
+
+def _score_table(graded: pd.DataFrame, by: str, label: str) -> str:
+    scores = graded.groupby(by, dropna=False)[list(graded.columns)].apply(_scores) if len(graded) else pd.DataFrame()
+    rows = [
+        [str(key), int(r.predictions), int(r.bets), f"{r.hit_rate:.3f}", f"{r.baseline_hit_rate:.3f}", f"{r.mae:.2f}", f"{r.baseline_mae:.2f}"]
+        for key, r in scores.iterrows()
+    ]
+    return markdown_table([label, "predictions", "bets", "hit rate", "baseline hit rate", "MAE", "baseline MAE"], rows)
 
 
 def grading_summary(graded: pd.DataFrame) -> dict[str, float | int | str]:
-    """Hit rate over decided bets and MAE over players who played — overall, on dates the model never trained
-    on (out of sample: the honest numbers), and by confidence bucket (markdown)."""
-    hit_rate, mae = _hit_rate_and_mae(graded)
-    oos_hit_rate, oos_mae = _hit_rate_and_mae(graded[graded["out_of_sample"].fillna(False)])
-    by_bucket = graded.groupby("confidence_bucket", dropna=False).apply(
-        lambda b: pd.Series(
-            {
-                "predictions": len(b),
-                "bets": int(b["result"].isin(["WIN", "LOSS"]).sum()),
-                "wins": int((b["result"] == "WIN").sum()),
-                "mae": b["abs_error"].astype(float).mean(),
-            }
-        ),
-        include_groups=False,
-    )
-    rows = [
-        [str(bucket), int(r.predictions), int(r.bets), f"{(r.wins / r.bets if r.bets else float('nan')):.3f}", f"{r.mae:.2f}"]
-        for bucket, r in by_bucket.iterrows()
-    ]
+    """Out of sample by construction (walk-forward): hit rate and MAE of the model against the naive baseline
+    (10-game, else season average, calling OVER when above the line) on the same lines — overall, and as markdown
+    tables by season and by confidence bucket."""
+    oos = graded[graded["out_of_sample"].fillna(False)]
+    overall = _scores(oos)
     return {
         "predictions": len(graded),
         "graded": int(graded["graded"].sum()),
         "bets": int(graded["result"].isin(["WIN", "LOSS"]).sum()),
-        "hit_rate": hit_rate,
-        "mae": mae,
-        "out_of_sample_predictions": int(graded["out_of_sample"].fillna(False).sum()),
-        "out_of_sample_hit_rate": oos_hit_rate,
-        "out_of_sample_mae": oos_mae,
-        "by_confidence_bucket": markdown_table(["confidence", "predictions", "bets", "hit rate", "MAE"], rows),
+        "out_of_sample_predictions": len(oos),
+        "out_of_sample_hit_rate": overall["hit_rate"],
+        "baseline_hit_rate": overall["baseline_hit_rate"],
+        "out_of_sample_mae": overall["mae"],
+        "baseline_mae": overall["baseline_mae"],
+        "by_season": _score_table(oos, "season", "season"),
+        "by_confidence_bucket": _score_table(oos, "confidence_bucket", "confidence"),
     }

@@ -76,6 +76,16 @@ INJURY_REPORT_RULES = [
     _unknown_team("team_id", tricode="team_abbreviation"),
 ]
 PROP_LINE_RULES = [
-    no_duplicate_keys(names.NO_DUPLICATE_KEYS, ["game_id", "player_id", "market", "sportsbook"]),
+    no_duplicate_keys(names.NO_DUPLICATE_KEYS, ["game_id", "player_id", "market", "sportsbook", "snapshot_at"]),
     no_bad_rows(names.POSITIVE_LINES, "Every line is a positive number.", lambda f, _: ~(f["line"] > 0), ["game_id", "player_id"]),
+]
+REFEREE_RULES = [
+    no_duplicate_keys(names.NO_DUPLICATE_KEYS, ["game_id", "official_id"]),
+    no_bad_rows(
+        names.FULL_CREWS,
+        "Every game with an assignment has a crew of three (crew chief, referee, umpire).",
+        lambda f, _: f.groupby("game_id")["official_id"].transform("nunique") != 3,
+        ["game_id", "official_id"],
+        blocking=False,
+    ),
 ]

@@ -14,6 +14,10 @@ from nba_pipeline.league.teams import TRICODE_BY_ID
 from nba_pipeline.simulator import faults as fx
 from nba_pipeline.simulator.faults import SimulatorFaults
 from nba_pipeline.simulator.games import (
+    INJURY_REPORT_VERSIONS,
+    LINE_MOVES,
+    LINES_OPEN,
+    REFEREES_POSTED,
     SHOT_ZONE_COVERAGE,
     SeasonGames,
     simulate_season,
@@ -39,7 +43,13 @@ def _minutes_text(seconds: pd.Series) -> pd.Series:
 
 
 class LeagueSimulator:
-    """Feeds for an inclusive range of Eastern game dates, as they looked at `as_of` (Eastern wall clock)."""
+    """Feeds for an inclusive range of Eastern game dates, as they looked at `as_of` (Eastern wall clock).
+
+    Each feed appears when a real one would (times US/Eastern, D = the game date): the schedule is known all
+    season ahead, its game status turns Final about 2.5 h after tip-off (later for late games); the injury report
+    has a first version at 17:00 on D-1 (players ruled out) and a final one at 08:00 on D (plus questionable /
+    probable tags); referee assignments are posted at 09:00 on D; points lines open at 09:00 on D and move at
+    11:00, 14:00 and 17:00; box scores, team totals and shot zones exist once the game is final."""
 
     def __init__(self, seed: int = 2021, faults: SimulatorFaults | None = None, as_of: dt.datetime | None = None):
         self.seed = seed
@@ -77,9 +87,9 @@ class LeagueSimulator:
         final_ids = schedule.loc[schedule["game_status"] == "Final", "game_id"]
         return frame[frame["game_id"].isin(final_ids)]
 
-    def _published(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """Pre-game feeds (injuries, lines) exist from the morning of the game date."""
-        return frame[frame["game_date"] <= self._now().normalize()]
+    def _posted(self, frame: pd.DataFrame, offset: pd.Timedelta) -> pd.Series:
+        """Rows of game dates whose feed is posted by now, `offset` after the game date's midnight."""
+        return frame["game_date"] + offset <= self._now()
 
     def _with_game_id_fault(self, feed: str, frame: pd.DataFrame, schedule: pd.DataFrame) -> pd.DataFrame:
         f = self.faults
@@ -155,13 +165,34 @@ class LeagueSimulator:
         return self._with_game_id_fault("shot_zones", zones, schedule)
 
     def _feed_injury_report(self, games: SeasonGames, schedule: pd.DataFrame) -> pd.DataFrame:
-        report = self._published(games.injuries)
+        """The latest version of each date's report posted by now; every row carries that version's time."""
+        report = games.injuries
+        first, final = (report["game_date"] + offset for offset in INJURY_REPORT_VERSIONS)
+        on_final = final <= self._now()
+        report = report.assign(report_at=first.where(~on_final, final))[on_final | ((first <= self._now()) & (report["version"] == 0))]
         report = report.assign(team_abbreviation=report["team_id"].map(TRICODE_BY_ID))
         return self._with_game_id_fault("injury_report", report, schedule)
 
     def _feed_prop_lines(self, games: SeasonGames, schedule: pd.DataFrame) -> pd.DataFrame:
-        lines = self._published(games.props)
-        lines = lines.assign(
-            team_abbreviation=lines["team_id"].map(TRICODE_BY_ID), market="player_points", sportsbook="SimBook"
+        """Every line on the board now, at its current number, with the time that number was posted."""
+        props = games.props[self._posted(games.props, LINES_OPEN)]
+        moves = np.array([(props["game_date"] + move <= self._now()).to_numpy() for move in LINE_MOVES]).T.reshape(len(props), len(LINE_MOVES))
+        step = moves.sum(axis=1)  # moves already made
+        numbers = props[[f"line_{k}" for k in range(len(LINE_MOVES) + 1)]].to_numpy()
+        line = numbers[np.arange(len(props)), step]
+        # the time of the last move that changed the number (a move of zero leaves the earlier posting time)
+        changed = np.concatenate([np.ones((len(props), 1), bool), numbers[:, 1:] != numbers[:, :-1]], axis=1)
+        changed &= np.arange(len(LINE_MOVES) + 1)[None, :] <= step[:, None]
+        last_change = (len(LINE_MOVES)) - np.argmax(changed[:, ::-1], axis=1)
+        offsets = np.array([LINES_OPEN, *LINE_MOVES], dtype="timedelta64[ns]")
+        lines = props.assign(
+            line=line,
+            snapshot_at=props["game_date"].to_numpy() + offsets[last_change],
+            team_abbreviation=props["team_id"].map(TRICODE_BY_ID),
+            market="player_points",
+            sportsbook="SimBook",
         )
         return self._with_game_id_fault("prop_lines", lines, schedule)
+
+    def _feed_referee_assignments(self, games: SeasonGames, schedule: pd.DataFrame) -> pd.DataFrame:
+        return games.referees[self._posted(games.referees, REFEREES_POSTED)]

@@ -32,7 +32,8 @@ class SeasonGames:
     player_games: pd.DataFrame  # one row per rostered player per game (DNPs included), stats as integers
     team_games: pd.DataFrame  # one row per team per game
     injuries: pd.DataFrame  # one row per listed player per game
-    props: pd.DataFrame  # one row per player with a points line per game
+    props: pd.DataFrame  # one row per player with a points line per game: opening line and after each move
+    referees: pd.DataFrame  # three officials per game
     shot_zones: pd.DataFrame  # one row per player with a field-goal attempt in a covered game
 
 
@@ -146,6 +147,7 @@ def simulate_season(league: League, season: Season, seed: int) -> SeasonGames:
         injuries=_injury_report(rng, pg),
         props=_prop_lines(rng, pg),
         shot_zones=_shot_zones(rng, pg, schedule),
+        referees=_referee_assignments(rng, schedule),
     )
 
 
@@ -175,36 +177,85 @@ def _injury_status(rng: np.random.Generator, pg: pd.DataFrame, season: Season) -
     return out, reason
 
 
+# When the simulated feeds publish, relative to the game date (US/Eastern): see LeagueSimulator.
+INJURY_REPORT_VERSIONS = (pd.Timedelta(hours=-7), pd.Timedelta(hours=8))  # 17:00 the day before (Out list), 08:00 (final)
+LINES_OPEN = pd.Timedelta(hours=9)
+LINE_MOVES = (pd.Timedelta(hours=11), pd.Timedelta(hours=14), pd.Timedelta(hours=17))
+REFEREES_POSTED = pd.Timedelta(hours=9)
+OFFICIALS = 75
+_ROLES = np.array(["Crew Chief", "Referee", "Umpire"])
+
+
 def _injury_report(rng: np.random.Generator, pg: pd.DataFrame) -> pd.DataFrame:
-    """Out players, plus a few questionable/probable tags on players who then play."""
+    """Out players, plus a few questionable/probable tags on players who then play. `version`: 0 for rows on the
+    first report (the Out list, the evening before), 1 for tags first listed on the final morning report."""
     tagged = (~pg["injury_status"].isna()) | (rng.uniform(size=len(pg)) < 0.04)
     report = pg.loc[tagged, ["game_id", "game_date", "team_id", "player_id", "player_name", "injury_status", "injury_reason"]]
     report = report.rename(columns={"injury_status": "status", "injury_reason": "reason"}).copy()
     soft = report["status"].isna()
     report.loc[soft, "status"] = np.where(rng.uniform(size=int(soft.sum())) < 0.6, "Questionable", "Probable")
     report.loc[soft, "reason"] = _INJURY_REASONS[rng.integers(0, len(_INJURY_REASONS), int(soft.sum()))]
+    report["version"] = np.where(soft, 1, 0)
     return report.reset_index(drop=True)
 
 
+def _book_form(pg: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """What a book knows of a player before a game: his points over his last 10 games on a roster and over the
+    season so far (games played only), and how many earlier games he played."""
+    pts = pg["pts"].where(pg["played"]).astype(float)
+    by_player = pts.groupby(pg["player_id"])
+    before = by_player.shift()
+    last_10 = before.groupby(pg["player_id"]).rolling(10, min_periods=1).mean().reset_index(level=0, drop=True)
+    played_before = before.notna().groupby(pg["player_id"]).cumsum()
+    season = before.fillna(0).groupby(pg["player_id"]).cumsum() / played_before.where(played_before > 0)
+    return last_10.reindex(pg.index), season, played_before
+
+
 def _prop_lines(rng: np.random.Generator, pg: pd.DataFrame) -> pd.DataFrame:
-    """Points lines for rotation players not ruled out, priced from expected scoring (not from the result)."""
-    offered = pg[(pg["rotation_minutes"] >= 16) & pg["injury_status"].isna()]
-    per36 = offered["fga36"] * (
-        (1 - offered["three_rate"]) * offered["p2"] * 2 + offered["three_rate"] * offered["p3"] * 3
-    ) + offered["fta_rate"] * offered["fga36"] * offered["pft"]
-    expected = per36 * offered["rotation_minutes"] / 36
-    line = np.floor(expected * rng.normal(1.0, 0.06, len(offered))) + 0.5
-    odds = rng.choice(np.array([-105, -110, -110, -115, -120]), (2, len(offered)))
+    """Points lines for rotation players not ruled out, priced the way a book prices them before the game: from
+    recent form (10-game and season averages; talent while a player has under 3 games), lifted when rotation
+    teammates are ruled out — never from the result. Lines open in the morning and move through the day:
+    `line_0` is the opening number, `line_k` the number after move k (LINE_MOVES)."""
+    last_10, season, played_before = _book_form(pg)
+    rotation_out = (pg["rotation_minutes"] >= 16) & pg["injury_status"].notna()
+    team_out = rotation_out.groupby([pg["game_id"], pg["team_id"]]).transform("sum")
+    offered = (pg["rotation_minutes"] >= 16) & pg["injury_status"].isna()
+    o = pg[offered]
+    per36 = o["fga36"] * ((1 - o["three_rate"]) * o["p2"] * 2 + o["three_rate"] * o["p3"] * 3) + o["fta_rate"] * o["fga36"] * o["pft"]
+    talent = per36 * o["rotation_minutes"] / 36
+    form = 0.55 * last_10[offered] + 0.45 * season[offered]
+    expected = talent.where(played_before[offered] < 3, form).fillna(talent)
+    expected = expected * (1 + 0.04 * np.minimum(team_out[offered], 3))
+    line = np.maximum(np.floor(expected * rng.normal(1.0, 0.05, len(o))) + 0.5, 0.5)
+    steps = np.where(rng.uniform(size=(len(o), len(LINE_MOVES))) < 0.2, rng.choice([-1.0, -0.5, 0.5, 1.0], (len(o), len(LINE_MOVES))), 0.0)
+    moved = np.maximum(line.to_numpy()[:, None] + np.cumsum(steps, axis=1), 0.5)
+    odds = rng.choice(np.array([-105, -110, -110, -115, -120]), (2, len(o)))
     return pd.DataFrame(
         {
-            "game_date": offered["game_date"].to_numpy(),
-            "game_id": offered["game_id"].to_numpy(),
-            "player_id": offered["player_id"].to_numpy(),
-            "player_name": offered["player_name"].to_numpy(),
-            "team_id": offered["team_id"].to_numpy(),
-            "line": np.maximum(line.to_numpy(), 0.5),
+            "game_date": o["game_date"].to_numpy(),
+            "game_id": o["game_id"].to_numpy(),
+            "player_id": o["player_id"].to_numpy(),
+            "player_name": o["player_name"].to_numpy(),
+            "team_id": o["team_id"].to_numpy(),
+            "line_0": line.to_numpy(),
+            **{f"line_{k + 1}": moved[:, k] for k in range(len(LINE_MOVES))},
             "over_odds": odds[0],
             "under_odds": odds[1],
+        }
+    )
+
+
+def _referee_assignments(rng: np.random.Generator, schedule: pd.DataFrame) -> pd.DataFrame:
+    """Three distinct officials per game (crew chief, referee, umpire) from a pool of OFFICIALS."""
+    crews = np.argsort(rng.random((len(schedule), OFFICIALS)), axis=1)[:, :3]
+    officials = 101 + crews.ravel()
+    return pd.DataFrame(
+        {
+            "game_id": np.repeat(schedule["game_id"].to_numpy(), 3),
+            "game_date": np.repeat(schedule["game_date"].to_numpy(), 3),
+            "official_id": officials,
+            "official_name": ("Official " + pd.Series(officials).astype(str)).to_numpy(),
+            "role": np.tile(_ROLES, len(schedule)),
         }
     )
 

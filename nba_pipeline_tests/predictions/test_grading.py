@@ -20,6 +20,8 @@ def test_each_result_is_graded_by_its_rule():
             "confidence": [0.7, 0.7, 0.6, 0.5, 0.7, 0.6],
             "confidence_bucket": ["0.70-1.00", "0.70-1.00", "0.60-0.65", "0.50-0.55", "0.70-1.00", "0.60-0.65"],
             "out_of_sample": True,
+            "baseline_points": [22.0, 19.0, 21.0, 14.0, 10.0, 13.0],
+            "season": "2023-24",
         }
     ).reindex(columns=list(POINTS_PROP_PREDICTIONS))
     pgs = pd.DataFrame(
@@ -34,6 +36,11 @@ def test_each_result_is_graded_by_its_rule():
     graded = grade_predictions(predictions, pgs, schedule)
     assert list(graded["result"]) == ["WIN", "LOSS", "PUSH", "NO_BET", "VOID", "PENDING"]
     assert list(graded["graded"]) == [True, True, True, True, True, False]
+    # the naive baseline on the same lines: 22 > 20.5 OVER wins, 19 < 20.5 UNDER wins, 21 vs 20 pushes, 14 < 15.5 UNDER loses
+    assert list(graded["baseline_result"]) == ["WIN", "WIN", "PUSH", "LOSS", "VOID", "PENDING"]
     summary = grading_summary(graded)
-    assert summary["bets"] == 2 and summary["hit_rate"] == 0.5
-    assert summary["mae"] == (1 + 6 + 3 + 14) / 4
+    assert summary["bets"] == 2 and summary["out_of_sample_hit_rate"] == 0.5
+    assert summary["baseline_hit_rate"] == 2 / 3
+    assert summary["out_of_sample_mae"] == (1 + 6 + 3 + 14) / 4
+    assert summary["baseline_mae"] == (3 + 1 + 1 + 16) / 4
+    assert "| 2023-24 | 6 | 2 | 0.500 | 0.667 |" in summary["by_season"]
