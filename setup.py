@@ -25,6 +25,11 @@ setup(
         "scikit-learn>=1.4,<2",
         "scipy>=1.11",
     ],
-    extras_require={"dev": ["pytest>=8"]},
+    extras_require={
+        # deploy/production/dagster.yaml: Dagster's instance in PostgreSQL (postgresql+psycopg2:// URLs)
+        "production": ["dagster-postgres==0.29.27", "psycopg2-binary>=2.9,<3"],
+        # the tests run the production instance against a real PostgreSQL server too
+        "dev": ["pytest>=8", "dagster-postgres==0.29.27", "psycopg2-binary>=2.9,<3"],
+    },
     entry_points={"console_scripts": ["nba-pipeline=nba_pipeline.cli:main"]},
 )

@@ -75,3 +75,14 @@ def simulated_season() -> dict[str, pd.DataFrame]:
         feeds["player_boxscores"], offense, feeds["shot_zones"], feeds["schedule"], 68
     )
     return feeds
+
+
+@pytest.fixture
+def postgres_url(monkeypatch) -> str:
+    """A fresh database on the real PostgreSQL server, dropped after the test; DAGSTER_PG_URL points at it, as the
+    production instance (`deploy/production/dagster.yaml`) expects. Fails, never skips, without a server."""
+    from nba_pipeline_tests.postgres import PG_URL_ENV, fresh_database
+
+    with fresh_database() as url:
+        monkeypatch.setenv(PG_URL_ENV, url)
+        yield url

@@ -1,10 +1,12 @@
-"""A real `dagster dev` (webserver + daemon) on a temporary DAGSTER_HOME with the shipped dagster.yaml, driven the
-way users drive it: backfills launched through the webserver's GraphQL API, the daemon doing the rest."""
+"""A real `dagster dev` (webserver + daemon) on a temporary DAGSTER_HOME with a shipped dagster.yaml, driven the
+way users drive it: backfills launched through the webserver's GraphQL API, the daemon doing the rest.
+
+`instance_kind` picks the yaml: "local" (dagster_home/dagster.yaml, SQLite) or "production"
+(deploy/production/dagster.yaml, PostgreSQL at DAGSTER_PG_URL: take the `postgres_url` fixture, a fresh database)."""
 
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -16,6 +18,8 @@ from pathlib import Path
 
 import dagster as dg
 import requests
+
+from nba_pipeline_tests.postgres import PG_URL_ENV, instance_home
 
 ROOT = Path(__file__).resolve().parents[1]
 LAUNCH_BACKFILL = """
@@ -114,10 +118,10 @@ def progress(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
-def start_dagster_dev(workdir: Path, automation_interval_seconds: int = 5) -> DagsterDev:
-    home = workdir / "dagster_home"
-    home.mkdir(parents=True)
-    shutil.copy(ROOT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")  # the shipped instance config
+def start_dagster_dev(workdir: Path, automation_interval_seconds: int = 5, instance_kind: str = "local") -> DagsterDev:
+    if instance_kind == "production":
+        assert os.environ.get(PG_URL_ENV), f"the production instance reads {PG_URL_ENV}: use the postgres_url fixture"
+    home = instance_home(workdir / "dagster_home", instance_kind)  # a shipped instance config, as it ships
     port = _free_port()
     dev = DagsterDev(
         home=home,

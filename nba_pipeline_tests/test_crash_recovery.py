@@ -1,6 +1,7 @@
 """A crash must not stall the warehouse pool (one slot, `dagster_home/dagster.yaml`) for every later run.
 
-1. Under a real `dagster dev` with the shipped dagster.yaml: a backfill's run worker is killed with `kill -9` in the
+1. Under a real `dagster dev` with the shipped dagster.yaml — the local one (SQLite) and the production one
+   (deploy/production/dagster.yaml, PostgreSQL): a backfill's run worker is killed with `kill -9` in the
    middle of a step. The code server marks the run FAILURE, run monitoring frees the slot it held, and a second,
    overlapping backfill completes with nothing done by hand.
 2. A `dagster asset materialize` killed with `kill -9` (in-process: no code server, no daemon watches it) stays
@@ -26,7 +27,9 @@ import yaml
 
 from nba_pipeline.recovery import dead_run_sweeper
 from nba_pipeline.warehouse import WAREHOUSE_POOL
+from nba_pipeline_tests.conftest import read_table, run_range
 from nba_pipeline_tests.dagster_dev import DagsterDev, progress, start_dagster_dev, stop_dagster_dev
+from nba_pipeline_tests.postgres import INSTANCE_YAMLS
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -74,8 +77,9 @@ def _slots(instance: dg.DagsterInstance):
     return instance.event_log_storage.get_concurrency_info(WAREHOUSE_POOL)
 
 
-def test_the_shipped_instance_frees_the_slots_of_dead_runs():
-    shipped = yaml.safe_load((ROOT / "dagster_home" / "dagster.yaml").read_text())
+@pytest.mark.parametrize("kind", INSTANCE_YAMLS)
+def test_the_shipped_instance_frees_the_slots_of_dead_runs(kind):
+    shipped = yaml.safe_load(INSTANCE_YAMLS[kind].read_text())
     monitoring = shipped["run_monitoring"]
     assert monitoring["enabled"] is True
     assert monitoring["free_slots_after_run_end_seconds"] > 0  # 0 or absent: slots of dead runs are never freed
@@ -84,9 +88,12 @@ def test_the_shipped_instance_frees_the_slots_of_dead_runs():
     assert shipped["concurrency"]["pools"]["default_limit"] == 1
 
 
-@pytest.fixture
-def dev(tmp_path):
-    dev = start_dagster_dev(tmp_path)
+@pytest.fixture(params=["local", "production"])
+def dev(request, tmp_path):
+    """`dagster dev` on the local (SQLite) instance, then on the production one (PostgreSQL, a fresh database)."""
+    if request.param == "production":
+        request.getfixturevalue("postgres_url")
+    dev = start_dagster_dev(tmp_path, instance_kind=request.param)
     yield dev
     stop_dagster_dev(dev)
 
@@ -95,7 +102,7 @@ def _tail(dev: DagsterDev) -> str:
     return dev.log.read_text()[-3000:]
 
 
-def test_a_killed_run_worker_fails_its_run_and_the_next_backfill_completes_unaided(dev):
+def test_a_killed_run_worker_fails_its_run_and_the_next_backfill_completes_unaided(dev, tmp_path):
     first = dev.launch_backfill(RAW + ANALYTICS, _dates(*FIRST))
 
     def run_in_a_step():
@@ -133,6 +140,24 @@ def test_a_killed_run_worker_fails_its_run_and_the_next_backfill_completes_unaid
     assert not slots.claimed_slots and not slots.pending_steps, slots
     blocked = instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED]))
     assert [r.run_id for r in blocked] == [killed]  # nothing else failed or was given up on
+
+    stop_dagster_dev(dev)  # release the warehouse before reading it
+    _assert_nothing_half_written(dev.warehouse, tmp_path / "clean.duckdb")
+
+
+def _assert_nothing_half_written(warehouse: Path, reference: Path) -> None:
+    """Each table's rows, date by date, are a clean run's rows for that date or none (the killed run never got to
+    it): never part of a date. The second backfill's dates are all there."""
+    assert run_range(str(reference), FIRST[0], SECOND[1]).success  # FIRST and SECOND, clean, in-process
+    for table in [f"raw.{t}" for t in RAW] + [f"analytics.{t}" for t in ANALYTICS]:
+        got, want = read_table(str(warehouse), table), read_table(str(reference), table)
+        days = {f"{pd.Timestamp(d):%Y-%m-%d}" for d in got["game_date"]}
+        assert days >= set(_dates(*SECOND)) & {f"{pd.Timestamp(d):%Y-%m-%d}" for d in want["game_date"]}, table
+        for day, rows in got.groupby("game_date"):
+            expected = want[want["game_date"] == day]
+            order = list(expected.columns)
+            pd.testing.assert_frame_equal(rows[order].sort_values(order).reset_index(drop=True),
+                                          expected.sort_values(order).reset_index(drop=True), obj=f"{table} {day}")
 
 
 def _cli_run(home: Path, warehouse: Path, select: str, partition_args: list[str], log: Path) -> subprocess.Popen:

@@ -15,6 +15,7 @@ from nba_pipeline.precompute.assets import player_composite_factors
 from nba_pipeline.resources import resources_for
 from nba_pipeline.simulator import SimulatorFaults
 from nba_pipeline_tests.conftest import EVERY_PHASE, run_range
+from nba_pipeline_tests.postgres import persistent_instance
 
 START, BAD, END = "2021-10-19", "2021-10-22", "2021-10-25"
 USAGE = dg.AssetCheckKey(dg.AssetKey("player_game_summary"), names.USAGE_RATE_POPULATED)
@@ -35,14 +36,21 @@ def _statuses(instance, key) -> dict[str, Status]:
     return {i.partition_key: i.latest_execution_status for i in infos if i.partition_key}
 
 
-@pytest.fixture
-def night(warehouse):
-    """The original team's night, in-process: a range run of raw + analytics with the game-id fault on one date."""
-    instance = dg.DagsterInstance.ephemeral()
+@pytest.fixture(params=["ephemeral", "production"])
+def night(request, warehouse, tmp_path):
+    """The original team's night, in-process: a range run of raw + analytics with the game-id fault on one date.
+    On an ephemeral instance, then on the production one (deploy/production/dagster.yaml: check records, runs and
+    automation state in PostgreSQL, a fresh database) — the gate reads the same verdicts from either."""
+    if request.param == "production":
+        request.getfixturevalue("postgres_url")
+        instance = persistent_instance(tmp_path / "dagster_home", "production")
+    else:
+        instance = dg.DagsterInstance.ephemeral()
     defs = build_definitions("local", warehouse_path=warehouse)
     first_tick = dg.evaluate_automation_conditions(defs=defs, instance=instance)
     result = run_range(warehouse, START, END, faults=FAULT, instance=instance)
-    return instance, defs, first_tick, result
+    yield instance, defs, first_tick, result
+    instance.dispose()
 
 
 def test_a_range_run_records_each_dates_verdict(night):

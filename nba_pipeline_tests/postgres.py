@@ -1,0 +1,78 @@
+"""The production instance (`deploy/production/dagster.yaml`, Dagster storage in PostgreSQL) for tests.
+
+Each test gets a fresh database on the real server (`CREATE DATABASE nba_pipeline_test_<random>`, dropped after), and
+DAGSTER_PG_URL pointing at it, which is how the production yaml finds its database. The server is the machine's
+(127.0.0.1:5432, trust auth, database `test`); NBA_PIPELINE_TEST_PG_SERVER overrides it. No server, no driver: the
+test FAILS, it never skips (`.ci/run` checks the server first and says how to start it).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+LOCAL_YAML = ROOT / "dagster_home" / "dagster.yaml"
+PRODUCTION_YAML = ROOT / "deploy" / "production" / "dagster.yaml"
+INSTANCE_YAMLS = {"local": LOCAL_YAML, "production": PRODUCTION_YAML}
+PG_URL_ENV = "DAGSTER_PG_URL"  # read by deploy/production/dagster.yaml
+SERVER_ENV = "NBA_PIPELINE_TEST_PG_SERVER"
+DEFAULT_SERVER = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
+
+
+def server_url() -> str:
+    return os.environ.get(SERVER_ENV, DEFAULT_SERVER)
+
+
+def _admin_engine():
+    try:
+        import psycopg2  # noqa: F401  (the driver of postgresql+psycopg2://, from the `production` extra)
+        import sqlalchemy
+        from sqlalchemy.pool import NullPool
+    except ImportError as error:
+        pytest.fail(f"PostgreSQL tests need the `production` extra (dagster-postgres, psycopg2-binary): {error}", pytrace=False)
+    engine = sqlalchemy.create_engine(server_url(), isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("select 1")
+    except sqlalchemy.exc.OperationalError as error:
+        pytest.fail(
+            f"PostgreSQL is not reachable at {engine.url.render_as_string()} ({SERVER_ENV} overrides it): "
+            f"{str(error).splitlines()[0]}\nStart the server (see .ci/run); these tests fail rather than skip.",
+            pytrace=False,
+        )
+    return engine
+
+
+@contextmanager
+def fresh_database(prefix: str = "nba_pipeline_test") -> Iterator[str]:
+    """A new, empty database on the server; yields its postgresql+psycopg2:// URL and drops it afterwards."""
+    engine = _admin_engine()
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield engine.url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with engine.connect() as conn:  # FORCE: a connection some dead test process left open must not keep it
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        engine.dispose()
+
+
+def instance_home(home: Path, kind: str) -> Path:
+    """A DAGSTER_HOME holding the shipped yaml of `kind` ("local": SQLite, "production": PostgreSQL)."""
+    home.mkdir(parents=True, exist_ok=True)
+    shutil.copy(INSTANCE_YAMLS[kind], home / "dagster.yaml")
+    return home
+
+
+def persistent_instance(home: Path, kind: str) -> dg.DagsterInstance:
+    """The instance `kind`'s shipped yaml gives (for "production", DAGSTER_PG_URL must be set: `postgres_url`)."""
+    return dg.DagsterInstance.from_config(str(instance_home(home, kind)))

@@ -1,0 +1,89 @@
+"""The production instance (`deploy/production/dagster.yaml`) on a real PostgreSQL server: Dagster's storage is
+Postgres, the URL comes from the environment, and it keeps every guarantee of the local instance — queued runs, one
+warehouse slot for all workers (checked by claiming it twice), run monitoring. The end-to-end stories on it are
+test_crash_recovery.py and test_gating.py, parametrised over the instance kind."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import dagster as dg
+import yaml
+from dagster._core.run_coordinator import QueuedRunCoordinator
+from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage, PostgresScheduleStorage
+
+from nba_pipeline.warehouse import WAREHOUSE_POOL
+from nba_pipeline_tests.postgres import LOCAL_YAML, PG_URL_ENV, PRODUCTION_YAML, persistent_instance
+
+GUARANTEES = ["run_coordinator", "concurrency", "run_monitoring"]
+
+
+def test_the_production_yaml_keeps_the_local_guarantees_and_no_secret():
+    local, production = (yaml.safe_load(p.read_text()) for p in (LOCAL_YAML, PRODUCTION_YAML))
+    for key in GUARANTEES:
+        assert production[key] == local[key], key
+    assert production["storage"] == {"postgres": {"postgres_url": {"env": PG_URL_ENV}}}
+    assert "storage" not in local  # SQLite under DAGSTER_HOME
+    assert production["run_monitoring"]["max_resume_run_attempts"] == 0  # matches the DefaultRunLauncher
+    assert production["run_launcher"]["class"] == "DefaultRunLauncher"
+
+
+def test_the_production_instance_is_postgres_with_one_warehouse_slot(postgres_url, tmp_path):
+    assert postgres_url.startswith("postgresql+psycopg2://")  # a bare postgresql:// is psycopg 3 on SQLAlchemy 2.1
+    instance = persistent_instance(tmp_path / "home", "production")
+    try:
+        assert isinstance(instance.run_storage, PostgresRunStorage)
+        assert isinstance(instance.event_log_storage, PostgresEventLogStorage)
+        assert isinstance(instance.schedule_storage, PostgresScheduleStorage)
+        assert isinstance(instance.run_coordinator, QueuedRunCoordinator)
+        assert instance.global_op_concurrency_default_limit == 1
+        assert instance.run_monitoring_enabled and instance.run_monitoring_settings["free_slots_after_run_end_seconds"] > 0
+
+        # The pool as the run workers use it: the first step claims the one slot, a step of another run waits.
+        storage = instance.event_log_storage
+        storage.initialize_concurrency_limit_to_default(WAREHOUSE_POOL)
+        assert storage.get_concurrency_info(WAREHOUSE_POOL).slot_count == 1
+        first, second = str(uuid.uuid4()), str(uuid.uuid4())
+        assert storage.claim_concurrency_slot(WAREHOUSE_POOL, first, "raw__schedule").is_claimed
+        assert not storage.claim_concurrency_slot(WAREHOUSE_POOL, second, "raw__schedule").is_claimed
+        storage.free_concurrency_slots_for_run(first)
+        assert storage.check_concurrency_claim(WAREHOUSE_POOL, second, "raw__schedule").is_assigned
+    finally:
+        instance.dispose()
+
+    # a second process (another machine) opening the same URL sees the same instance: state is in Postgres, not home
+    other = persistent_instance(tmp_path / "other_home", "production")
+    try:
+        assert other.event_log_storage.get_concurrency_info(WAREHOUSE_POOL).slot_count == 1
+    finally:
+        other.dispose()
+
+
+def test_check_record_cost_on_postgres(postgres_url, tmp_path):
+    """Not a limit, a measurement (printed with -s): the cost of one stored check evaluation on the production
+    instance, which bounds how fast a season's backfill can record its ~45 check evaluations per date."""
+    instance = persistent_instance(tmp_path / "home", "production")
+    key = dg.AssetCheckKey(dg.AssetKey("player_game_summary"), "probe")
+    try:
+        count, started = 50, time.perf_counter()
+        for i in range(count):
+            instance.report_runless_asset_event(
+                dg.AssetCheckEvaluation(asset_key=key.asset_key, check_name=key.name, passed=True, partition=f"day-{i:03d}")
+            )
+        per_record = (time.perf_counter() - started) / count
+        print(f"\nPostgres: {per_record * 1000:.1f} ms per check evaluation record ({count} records)")
+        assert instance.event_log_storage.get_asset_check_execution_history(key, limit=count + 1)
+    finally:
+        instance.dispose()
+
+
+def test_no_server_is_a_failure_not_a_skip(monkeypatch):
+    import pytest
+
+    from nba_pipeline_tests.postgres import SERVER_ENV, fresh_database
+
+    monkeypatch.setenv(SERVER_ENV, "postgresql+psycopg2://postgres@127.0.0.1:1/test")  # nothing listens on port 1
+    with pytest.raises(pytest.fail.Exception, match="PostgreSQL is not reachable"):
+        with fresh_database():
+            pass
