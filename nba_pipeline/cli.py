@@ -72,7 +72,8 @@ def _status(args: argparse.Namespace) -> int:
                 print(f"error: bad --{name} {value}: {err}", file=sys.stderr)
                 return 3
     try:
-        report = build_report(dg.DagsterInstance.get(), warehouse_path(args.warehouse), args.start, args.end)
+        select = [s.strip() for s in args.select.split(",") if s.strip()] if args.select else None
+        report = build_report(dg.DagsterInstance.get(), warehouse_path(args.warehouse), args.start, args.end, select=select)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 3
@@ -94,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
         "(exit 0 HEALTHY, 1 WARNING, 2 CRITICAL, 3 bad arguments)")
     status.add_argument("--start", help="first game date (ISO); default: the first date the warehouse has a record of")
     status.add_argument("--end", help="last game date (ISO); default: the last date the warehouse has a record of")
+    status.add_argument("--select", help="comma-separated asset or group names to report on, e.g. raw,analytics "
+                        "(default: every daily asset)")
     status.add_argument("--json", action="store_true", help="the whole report as JSON, for machines")
     status.add_argument("--explain", action="store_true", help="print the verdict rules and exit")
     status.add_argument("--warehouse", help="DuckDB warehouse file; default: NBA_PIPELINE_WAREHOUSE or data/warehouse.duckdb")
