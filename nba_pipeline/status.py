@@ -72,6 +72,7 @@ STATES = ["published", "quarantined", "failed", "blocked", "running", "unverifie
 PROBLEM_STATES = {"quarantined", "failed", "blocked"}  # what blocks downstream dates
 OVERDUE_FACTOR, OVERDUE_MIN_SECONDS, NO_PROGRESS_SECONDS = 2.0, 600.0, 3600.0
 MAX_FAILED_RUNS, MAX_EVALUATIONS_FETCHED = 20, 500
+DEFAULT_WAREHOUSE = "data/warehouse.duckdb"
 RULES = __doc__.split("Verdict (exit code 0 / 1 / 2):\n", 1)[1].strip("\n")
 _IN_PROGRESS = [
     dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
@@ -134,9 +135,16 @@ class StatusReport:
 # -- inputs ----------------------------------------------------------------------------------------------------
 def partitioned_assets() -> list[dg.AssetsDefinition]:
     """Every daily asset of the Definitions, upstream before downstream."""
-    from nba_pipeline.definitions import ALL_ASSETS
+    # the phase modules, not `nba_pipeline.definitions`: that one also builds resources (BigQuery, GCS clients) the
+    # report never uses; a test checks this list is Definitions' ALL_ASSETS
+    from nba_pipeline.analytics.assets import analytics_assets
+    from nba_pipeline.ml.assets import ml_assets
+    from nba_pipeline.precompute.assets import precompute_assets
+    from nba_pipeline.predictions.assets import prediction_assets
+    from nba_pipeline.raw.assets import raw_assets
 
-    assets = [a for a in ALL_ASSETS if a.partitions_def is not None]
+    every = [*raw_assets, *analytics_assets, *precompute_assets, *ml_assets, *prediction_assets]
+    assets = [a for a in every if a.partitions_def is not None]
     by_key = {a.key: a for a in assets}
     ordered, seen = [], set()
 
@@ -628,7 +636,6 @@ def report_json(report: StatusReport) -> str:
 
 
 def warehouse_path(explicit: str | None = None) -> str:
-    """The DuckDB warehouse the local deployment writes: --warehouse, else NBA_PIPELINE_WAREHOUSE, else the default."""
-    from nba_pipeline.resources import DEFAULT_WAREHOUSE
-
+    """The DuckDB warehouse the local deployment writes: --warehouse, else NBA_PIPELINE_WAREHOUSE, else the default
+    (`resources.DEFAULT_WAREHOUSE`, repeated here so status does not import the cloud clients; a test checks it)."""
     return explicit or os.environ.get("NBA_PIPELINE_WAREHOUSE", DEFAULT_WAREHOUSE)

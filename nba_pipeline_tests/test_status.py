@@ -236,3 +236,12 @@ def test_season_reads_do_not_cross_seasons():
     assert _first_bad_upstream(dates, bad, -200, -1, in_season=True).empty
     crossing = _first_bad_upstream(dates, bad, -200, -1, in_season=False)
     assert set(crossing["game_date"]) == {"2022-04-11", "2022-10-18", "2022-10-25"}
+
+
+def test_status_sees_the_assets_and_warehouse_of_the_definitions():
+    from nba_pipeline import status
+    from nba_pipeline.definitions import ALL_ASSETS
+    from nba_pipeline.resources import DEFAULT_WAREHOUSE
+
+    assert {a.key for a in status.partitioned_assets()} == {a.key for a in ALL_ASSETS if a.partitions_def is not None}
+    assert status.DEFAULT_WAREHOUSE == DEFAULT_WAREHOUSE

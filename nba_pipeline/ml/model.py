@@ -7,9 +7,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from sklearn.ensemble import HistGradientBoostingRegressor
+from typing import TYPE_CHECKING
 
 from nba_pipeline.ml.features import FEATURE_VERSION, FEATURES_V1
+
+if TYPE_CHECKING:  # imported where a model is trained: loading the Definitions (and `nba-pipeline status`) skips ~1 s
+    from sklearn.ensemble import HistGradientBoostingRegressor
 
 BASELINE = "points_avg_last_10"
 
@@ -56,6 +59,8 @@ def time_split(rows: pd.DataFrame, validation_share: float) -> tuple[pd.DataFram
 def train_points_model(store: pd.DataFrame, validation_share: float = 0.2, seed: int = 0) -> PointsModel:
     rows = training_rows(store)
     train, valid = time_split(rows, validation_share)
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
     estimator = HistGradientBoostingRegressor(
         loss="absolute_error", max_iter=300, learning_rate=0.06, max_leaf_nodes=31, min_samples_leaf=40,
         l2_regularization=1.0, random_state=seed,
