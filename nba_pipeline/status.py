@@ -583,6 +583,11 @@ def _ranges(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     return frame.groupby(by, dropna=False)["game_date"].agg(first="min", last="max", n="size").reset_index()
 
 
+def _short(values: pd.Series, width: int = 90) -> pd.Series:
+    text = values.fillna("").astype(str)
+    return text.where(text.str.len() <= width, text.str[: width - 1] + "…")
+
+
 def _table(frame: pd.DataFrame, indent: str = "  ") -> str:
     if frame.empty:
         return indent + "(none)"
@@ -612,20 +617,25 @@ def format_report(report: StatusReport, explain: bool = True) -> str:
         lines.append("  (none)")
     bad = report.dates[report.dates["state"].isin(["quarantined", "failed"])]
     lines += ["", "Failed blocking checks (quarantined / failed, not since fixed)",
-              _table(bad[["asset", "game_date", "state", "cause_check", "detail"]].rename(columns={"cause_check": "checks", "detail": "why"}).head(30))]
+              _table(bad[["asset", "game_date", "state", "cause_check"]].assign(why=_short(bad["detail"])).rename(columns={"cause_check": "checks"}).head(30))]
     soft = report.failures[~report.failures["blocking"].astype(bool)]
-    lines += ["", "Failed non-blocking checks", _table(soft[["asset", "game_date", "check", "value", "threshold", "why"]].head(30))]
+    lines += ["", "Failed non-blocking checks", _table(soft[["asset", "game_date", "check", "value", "threshold"]].assign(why=_short(soft["why"])).head(30))]
     other = report.dates[report.dates["state"].isin(["missing", "unverified", "running"])]
     if not other.empty:
         grouped = _ranges(other, ["asset", "state"])
         lines += ["", "Missing / unverified / running", _table(grouped.rename(columns={"n": "dates"}))]
-    lines += ["", "Checks by season (pass % of dates judged; only checks with a failure or an unjudged date shown)"]
-    shown = report.checks[(report.checks["failed"] > 0) | (report.checks["other"] > 0)]
-    lines.append(_table(shown) if not shown.empty else f"  all {len(report.checks)} check-seasons passed on every date")
+    lines += ["", "Checks by season with a failure (pass % of the dates judged; every check and season in --json)"]
+    failing = report.checks[report.checks["failed"] > 0]
+    lines.append(_table(failing) if not failing.empty else f"  none: {len(report.checks)} check-seasons, no failure")
+    unjudged = report.checks[report.checks["other"] > 0]
+    if not unjudged.empty:
+        grouped = unjudged.groupby(["asset", "season"]).agg(
+            checks=("check", "size"), most_dates_unjudged=("other", "max")).reset_index()
+        lines += ["", "Checks with dates not judged (no evaluation yet, planned, or never evaluated)", _table(grouped)]
     lines += ["", "usage_rate populated % by season (players who played, published rows)", _table(report.usage_rate)]
     lines += ["", "Runs and backfills in progress", _table(report.in_progress)]
     lines += ["", "Dead runs and runs holding pool slots", _table(report.dead_runs)]
-    lines += ["", "Failed runs touching the range (latest first)", _table(report.failed_runs[["run_id", "partitions", "step", "since_fixed", "error"]].assign(run_id=report.failed_runs["run_id"].str[:8], error=report.failed_runs["error"].str[:120]))]
+    lines += ["", "Failed runs touching the range (latest first)", _table(report.failed_runs[["run_id", "partitions", "step", "since_fixed", "error"]].assign(run_id=report.failed_runs["run_id"].str[:8], error=_short(report.failed_runs["error"])))]
     if explain:
         lines += ["", "Verdict rules (exit code HEALTHY 0, WARNING 1, CRITICAL 2):", *("  " + r for r in RULES.splitlines())]
     return "\n".join(lines)
