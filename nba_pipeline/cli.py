@@ -2,10 +2,13 @@
 
     nba-pipeline materialize --select 'group:raw or group:analytics' --partition-range 2024-01-01...2024-01-31
     nba-pipeline recover
+    nba-pipeline status --start 2024-01-01 --end 2024-01-31 [--json] [--explain]
 
 `materialize` validates the range with the project's own date rules before Dagster creates a run (a reversed range
 or a bad end is named, and nothing runs), then hands over to `dagster asset materialize`. `recover` marks runs
-whose process died failed and frees the pool slots they hold (see `nba_pipeline.recovery`).
+whose process died failed and frees the pool slots they hold (see `nba_pipeline.recovery`). `status` reports,
+from the instance and the warehouse, what is published, missing, failed, blocked or quarantined, what is running
+and one verdict; its exit code is 0 HEALTHY, 1 WARNING, 2 CRITICAL (see `nba_pipeline.status`).
 """
 
 from __future__ import annotations
@@ -52,6 +55,32 @@ def _recover(args: argparse.Namespace) -> int:
     return 0
 
 
+def _status(args: argparse.Namespace) -> int:
+    import dagster as dg
+
+    from nba_pipeline.status import RULES, build_report, format_report, report_json, warehouse_path
+
+    if args.explain and not args.json:
+        print(RULES)
+        return 0
+    for name in ("start", "end"):
+        value = getattr(args, name)
+        if value is not None:
+            try:
+                parse_game_date_range(value, value)
+            except InvalidGameDate as err:
+                print(f"error: bad --{name} {value}: {err}", file=sys.stderr)
+                return 3
+    try:
+        select = [s.strip() for s in args.select.split(",") if s.strip()] if args.select else None
+        report = build_report(dg.DagsterInstance.get(), warehouse_path(args.warehouse), args.start, args.end, select=select)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 3
+    print(report_json(report) if args.json else format_report(report))
+    return report.exit_code
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="nba-pipeline", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -61,6 +90,17 @@ def main(argv: list[str] | None = None) -> int:
     materialize.set_defaults(run=_materialize)
     recover = commands.add_parser("recover", help="mark runs whose process died failed and free their pool slots")
     recover.set_defaults(run=_recover)
+    status = commands.add_parser(
+        "status", help="published / missing / failed / blocked / quarantined per asset, runs in progress, one verdict "
+        "(exit 0 HEALTHY, 1 WARNING, 2 CRITICAL, 3 bad arguments)")
+    status.add_argument("--start", help="first game date (ISO); default: the first date the warehouse has a record of")
+    status.add_argument("--end", help="last game date (ISO); default: the last date the warehouse has a record of")
+    status.add_argument("--select", help="comma-separated asset or group names to report on, e.g. raw,analytics "
+                        "(default: every daily asset)")
+    status.add_argument("--json", action="store_true", help="the whole report as JSON, for machines")
+    status.add_argument("--explain", action="store_true", help="print the verdict rules and exit")
+    status.add_argument("--warehouse", help="DuckDB warehouse file; default: NBA_PIPELINE_WAREHOUSE or data/warehouse.duckdb")
+    status.set_defaults(run=_status)
     args = parser.parse_args(argv)
     return args.run(args)
 

@@ -4,7 +4,10 @@ Why these are needed: Dagster's public API has no way to ask, per partition, wha
 was and whether it judged the latest materialization (`AssetCheckPartitionInfo` is only reachable through the
 event log storage), no public way to point a per-partition check evaluation logged from a range run at the
 materialization it judged (`AssetCheckEvaluationTargetMaterializationData`), and no public event-type enum for
-the latest materialization per partition. If one of these moves in a Dagster upgrade, this is the one file to fix.
+the latest materialization per partition. The status report (`nba_pipeline.status`) also needs what only
+private modules expose: backfills in progress and their done / target subsets (`PartitionBackfill`,
+`BulkActionStatus`), the pool slots a run still holds (`get_concurrency_info`), and the failed check evaluations
+(`get_asset_check_execution_history` with a status filter, to say why a check failed). If one of these moves in a Dagster upgrade, this is the one file to fix.
 """
 
 from __future__ import annotations
@@ -33,6 +36,9 @@ __all__ = [
     "AssetCheckPartitionInfo",
     "check_partition_infos",
     "materialization_targets",
+    "backfills_in_progress",
+    "pool_slots_by_run",
+    "failed_check_evaluations",
 ]
 
 
@@ -106,3 +112,58 @@ def run_start_pid(instance: dg.DagsterInstance, run_id: str) -> tuple[int, float
 def free_slots_of_run(instance: dg.DagsterInstance, run_id: str) -> None:
     """Give back every pool slot a run holds (what run monitoring does for runs that ended)."""
     instance.event_log_storage.free_concurrency_slots_for_run(run_id)
+
+
+def backfills_in_progress(instance: dg.DagsterInstance) -> list[dict]:
+    """Asset backfills the daemon is still working on: id, creation time, and asset-partitions targeted /
+    materialized / failed (with their downstream) as the daemon last recorded them."""
+    from dagster._core.execution.backfill import BulkActionStatus
+
+    out = []
+    for status in (BulkActionStatus.REQUESTED, BulkActionStatus.CANCELING, BulkActionStatus.FAILING):
+        for backfill in instance.get_backfills(status=status):
+            data = backfill.asset_backfill_data if backfill.is_asset_backfill else None
+            out.append(
+                {
+                    "backfill_id": backfill.backfill_id,
+                    "status": status.value,
+                    "created_at": float(backfill.backfill_timestamp),
+                    "total": data.target_subset.num_partitions_and_non_partitioned_assets if data else None,
+                    "done": data.materialized_subset.num_partitions_and_non_partitioned_assets if data else None,
+                    "failed": data.failed_and_downstream_subset.num_partitions_and_non_partitioned_assets if data else None,
+                }
+            )
+    return out
+
+
+def pool_slots_by_run(instance: dg.DagsterInstance) -> dict[str, list[tuple[str, str]]]:
+    """Per run id, the (pool, step) slots it holds in every pool of the instance (one query per pool)."""
+    storage = instance.event_log_storage
+    if not storage.supports_global_concurrency_limits:
+        return {}
+    held: dict[str, list[tuple[str, str]]] = {}
+    for pool in sorted(storage.get_concurrency_keys()):
+        for slot in storage.get_concurrency_info(pool).claimed_slots:
+            held.setdefault(slot.run_id, []).append((pool, slot.step_key))
+    return held
+
+
+def failed_check_evaluations(
+    instance: dg.DagsterInstance, partitions_by_check: Mapping[dg.AssetCheckKey, Collection[str]]
+) -> list[tuple[dg.AssetCheckKey, str, str, dict]]:
+    """(check, partition, description, metadata as plain values) of the latest failed evaluation of each given
+    check on each given partition: one history query per check (failed records only), never one per date."""
+    out = []
+    for key, partitions in partitions_by_check.items():
+        wanted = set(partitions)
+        history = instance.event_log_storage.get_asset_check_execution_history(
+            key, limit=len(wanted) + 100, status={AssetCheckExecutionRecordStatus.FAILED}
+        )
+        for record in history:  # most recent first
+            if record.partition not in wanted or record.event is None or record.event.dagster_event is None:
+                continue
+            wanted.discard(record.partition)
+            data = record.event.dagster_event.event_specific_data
+            metadata = {k: getattr(v, "value", v) for k, v in (getattr(data, "metadata", None) or {}).items()}
+            out.append((key, record.partition, getattr(data, "description", None) or "", metadata))
+    return out

@@ -73,7 +73,10 @@ def points_model(
             metadata={"failing_dates": named, "floor_pct": limits.ml_feature_store.feature_completeness_min_pct},
         )
     labelled = with_labels(store, player_game_summary[player_game_summary["game_date"].between(first, last)])
-    models = train_walk_forward(labelled, every_days=config.walk_forward_days, validation_share=config.validation_share)
+    try:
+        models = train_walk_forward(labelled, every_days=config.walk_forward_days, validation_share=config.validation_share)
+    except ValueError as err:  # e.g. every row still in bootstrap: nothing a model may learn from yet
+        raise dg.Failure(description=f"refusing to train: {err} (rows of players with under 10 games are not learned from)") from None
     model = models.latest
     m = model.metrics
     comparison = markdown_table(

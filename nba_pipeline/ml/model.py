@@ -7,9 +7,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from sklearn.ensemble import HistGradientBoostingRegressor
+from typing import TYPE_CHECKING
 
 from nba_pipeline.ml.features import FEATURE_VERSION, FEATURES_V1
+
+if TYPE_CHECKING:  # imported where a model is trained: loading the Definitions (and `nba-pipeline status`) skips ~1 s
+    from sklearn.ensemble import HistGradientBoostingRegressor
 
 BASELINE = "points_avg_last_10"
 
@@ -65,6 +68,8 @@ def train_points_model(store: pd.DataFrame, validation_share: float = 0.2, seed:
 
 def _train(rows: pd.DataFrame, validation_share: float, seed: int) -> PointsModel:
     train, valid = time_split(rows, validation_share)
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
     estimator = HistGradientBoostingRegressor(
         loss="absolute_error", max_iter=300, learning_rate=0.06, max_leaf_nodes=31, min_samples_leaf=40,
         l2_regularization=1.0, random_state=seed,
