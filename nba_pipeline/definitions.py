@@ -25,15 +25,19 @@ all_phases_job = dg.define_asset_job(
 )
 
 
-def build_definitions(deployment: str, *, warehouse_path: str | None = None, automation_interval_seconds: int = 30) -> dg.Definitions:
+def build_definitions(
+    deployment: str, *, warehouse_path: str | None = None, automation_interval_seconds: int = 30, game_day: bool = True
+) -> dg.Definitions:
+    """`game_day=False` leaves out the day's schedules and sensors (`game_day.py`), which act on the real clock:
+    for a deployment that only backfills history, or a test that must launch every run itself."""
     resources = resources_for(deployment, warehouse_path=warehouse_path)
     resources["thresholds"].load()  # a bad thresholds file fails the code location with the key it names
     return dg.Definitions(
         assets=ALL_ASSETS,
         jobs=[all_phases_job, daily_job, *GAME_DAY_JOBS],
-        schedules=GAME_DAY_SCHEDULES,
+        schedules=GAME_DAY_SCHEDULES if game_day else [],
         # the sweeper reads pids of this machine: only where runs execute on it
-        sensors=[late_data_sensor, *GAME_DAY_SENSORS, automation_sensor(automation_interval_seconds)]
+        sensors=[late_data_sensor, *(GAME_DAY_SENSORS if game_day else []), automation_sensor(automation_interval_seconds)]
         + ([dead_run_sweeper] if deployment == "local" else []),
         resources=resources,
         # One DuckDB file admits one writer: steps run in one process locally; BigQuery can fan out.
@@ -45,4 +49,5 @@ defs = build_definitions(
     os.environ.get("NBA_PIPELINE_ENV", "local"),
     # tests that play a night through the daemon tick faster than the 30 s default
     automation_interval_seconds=int(os.environ.get("NBA_PIPELINE_AUTOMATION_INTERVAL_SECONDS", "30")),
+    game_day=os.environ.get("NBA_PIPELINE_GAME_DAY", "on") != "off",
 )

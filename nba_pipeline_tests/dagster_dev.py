@@ -138,6 +138,9 @@ def start_dagster_dev(workdir: Path, automation_interval_seconds: int = 5, insta
         "NBA_PIPELINE_WAREHOUSE": str(dev.warehouse),
         "NBA_PIPELINE_FAULTS_FILE": str(dev.faults_file),
         "NBA_PIPELINE_AUTOMATION_INTERVAL_SECONDS": str(automation_interval_seconds),
+        # the game day's schedules and sensors act on the real clock (today is a simulated game day): off here, so
+        # a story's runs are exactly the ones it launches, whatever time of day the tests run
+        "NBA_PIPELINE_GAME_DAY": "off",
     }
     dagster = str(Path(sys.executable).with_name("dagster"))
     dev.process = subprocess.Popen(

@@ -120,3 +120,9 @@ def test_the_game_days_jobs_select_their_phases():
     schedules = {s.name: s for s in defs.schedules}
     assert {"morning_schedule", "line_refresh_0930", "line_refresh_1800", "post_game_window_3"} <= set(schedules)
     assert all(s.default_status == dg.DefaultScheduleStatus.RUNNING for s in schedules.values())
+
+
+def test_the_game_day_can_be_left_out_for_history_only_deployments():
+    history_only = build_definitions("local", game_day=False)
+    assert not list(history_only.schedules)
+    assert {s.name for s in history_only.sensors} == {"late_data_sensor", "keep_downstream_in_step", "dead_run_sweeper"}

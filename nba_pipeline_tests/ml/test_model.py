@@ -107,3 +107,16 @@ def test_the_model_refuses_to_train_on_failing_features_and_names_the_dates(feat
     assert dg.materialize(
         ALL_ASSETS, selection=[points_model], resources=resources_for("local", warehouse_path=warehouse), instance=instance
     ).success
+
+
+def test_walk_forward_uses_the_latest_model_trained_strictly_before_each_date():
+    import datetime as dt
+
+    from nba_pipeline.ml.model import PointsModel, WalkForwardModels
+
+    models = WalkForwardModels(
+        models=tuple(PointsModel(estimator=None, residual_std=1.0, trained_through=dt.date(2024, 1, d)) for d in (7, 21))
+    )
+    dates = pd.Series(pd.to_datetime(["2024-01-07", "2024-01-08", "2024-01-21", "2024-01-22", "2024-03-01"]))
+    assert models.model_index(dates).tolist() == [-1, 0, 0, 1, 1]
+    assert models.latest.version == "points-v1-through-2024-01-21"
