@@ -14,10 +14,10 @@ and one verdict; its exit code is 0 HEALTHY, 1 WARNING, 2 CRITICAL (see `nba_pip
 from __future__ import annotations
 
 import argparse
-import os
+import json
+import subprocess
 import sys
 import warnings
-from pathlib import Path
 
 warnings.filterwarnings("ignore", message=".*(beta|preview).*", category=Warning)  # Dagster's API stability notes
 
@@ -34,11 +34,23 @@ def _materialize(args: argparse.Namespace) -> int:
     except InvalidGameDate as err:
         print(f"error: bad --partition-range {args.partition_range}: {err}; no run was created", file=sys.stderr)
         return 2
-    dagster = str(Path(sys.executable).with_name("dagster"))
-    command = [dagster, "asset", "materialize", "-m", "nba_pipeline.definitions", "--select", args.select,
-               "--partition-range", f"{start.strip()}...{end.strip()}"]
-    os.execv(dagster, command)
-    return 0  # not reached
+    start, end = start.strip(), end.strip()
+    # Dagster's console logger at DEBUG prints every event (tens of thousands of lines for a season); at INFO it
+    # prints each step's progress lines (`tables.py`: started, published / quarantined, seconds) and every failure
+    loggers = json.dumps({"loggers": {"console": {"config": {"log_level": args.log_level}}}})
+    command = [sys.executable, "-m", "nba_pipeline.dagster_cli", "asset", "materialize", "-m", "nba_pipeline.definitions",
+               "--select", args.select, "--partition-range", f"{start}...{end}", "--config-json", loggers]
+    code = subprocess.run(command).returncode
+    if not args.summary:
+        return code
+    # the range as it stands now, in one table: published / quarantined / blocked per asset, failures and why
+    import dagster as dg
+
+    from nba_pipeline.status import build_report, format_report, warehouse_path
+
+    print(f"\n== {start}...{end} now (the same report: nba-pipeline status --start {start} --end {end}) ==")
+    print(format_report(build_report(dg.DagsterInstance.get(), warehouse_path(None), start, end), explain=False))
+    return code
 
 
 def _recover(args: argparse.Namespace) -> int:
@@ -87,6 +99,10 @@ def main(argv: list[str] | None = None) -> int:
     materialize = commands.add_parser("materialize", help="validate a partition range, then materialize it")
     materialize.add_argument("--select", required=True, help="Dagster asset selection, e.g. 'group:raw or group:analytics'")
     materialize.add_argument("--partition-range", required=True, help="START...END, ISO game dates, inclusive")
+    materialize.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                             help="Dagster console log level (default INFO: step progress and failures, not every event)")
+    materialize.add_argument("--no-summary", dest="summary", action="store_false",
+                             help="do not print the range's status report (dates per asset, failed checks) at the end")
     materialize.set_defaults(run=_materialize)
     recover = commands.add_parser("recover", help="mark runs whose process died failed and free their pool slots")
     recover.set_defaults(run=_recover)

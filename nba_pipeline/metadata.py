@@ -17,13 +17,14 @@ def frame_summary(frame: pd.DataFrame, **extra: object) -> dict[str, dg.RawMetad
     }
     if "game_id" in frame:
         metadata["games"] = int(frame["game_id"].nunique())
-    metadata.update({k: float(v) if isinstance(v, (int, float, np.number)) else v for k, v in extra.items()})
     if dates.nunique() > 1:
         by_season = frame.groupby(season_labels(dates).fillna("off-season"), dropna=False).agg(
             rows=("game_date", "size"), game_dates=("game_date", "nunique")
         )
         rows = [[season, r.rows, r.game_dates] for season, r in by_season.iterrows()]
         metadata["by_season"] = dg.MetadataValue.md(markdown_table(["season", "rows", "game dates"], rows))
+    # an asset's own entries win: prediction_grading's by_season is hit rate and MAE by season, not row counts
+    metadata.update({k: float(v) if isinstance(v, (int, float, np.number)) else v for k, v in extra.items()})
     return metadata
 
 

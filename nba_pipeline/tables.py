@@ -22,6 +22,7 @@ import hashlib
 import inspect
 import os
 import signal
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -140,6 +141,8 @@ def _write_audit_publish(context, transform, params, upstream, rules, ref: Table
     except ThresholdsError as err:
         raise dg.Failure(description=f"nothing was written: {err}") from None
     dates = step_dates(context)
+    started = time.monotonic()
+    context.log.info(f"{ref.table}: started on {_span(dates)}{_position(context)}")
     filled = {"context": context, "limits": limits, "dates": dates}
     if "source" in params:
         filled["source"] = context.resources.source
@@ -174,9 +177,32 @@ def _write_audit_publish(context, transform, params, upstream, rules, ref: Table
     except WarehouseError as err:
         raise dg.Failure(description=str(err)) from None
     _crash_point(ref.table, "published")
+    quarantined = outcomes.loc[~outcomes["passed"], "game_date"]
+    context.log.info(
+        f"{ref.table}: done in {time.monotonic() - started:.1f} s — {len(frame)} rows; "
+        f"{int(outcomes['passed'].sum())} date(s) published, {len(quarantined)} quarantined"
+        + (f" ({_span(list(quarantined))}: see its failed checks)" if len(quarantined) else "")
+    )
 
     yield dg.MaterializeResult(metadata={**frame_summary(staged, **table.metadata), **_publish_metadata(outcomes)})
     yield from check_results(context, result)
+
+
+def _span(dates: Sequence[pd.Timestamp]) -> str:
+    if len(dates) == 1:
+        return f"{dates[0]:%Y-%m-%d}"
+    if len(dates) <= 3:
+        return ", ".join(f"{d:%Y-%m-%d}" for d in dates)
+    return f"{len(dates)} dates {min(dates):%Y-%m-%d}..{max(dates):%Y-%m-%d}"
+
+
+def _position(context) -> str:
+    """' (step 3 of 15)' in a run of several assets, so a long CLI run's log says how far it is."""
+    selected = context.run.asset_selection
+    if not selected or len(selected) < 2:
+        return ""
+    ended = sum(1 for step in context.instance.get_run_step_stats(context.run.run_id) if step.end_time)
+    return f" (step {ended + 1} of {len(selected)})"
 
 
 def _published_rows(warehouse, ref: TableRef, dates: list[pd.Timestamp], log) -> pd.DataFrame | None:

@@ -14,9 +14,15 @@ from nba_pipeline.resources import resources_for
 from nba_pipeline.simulator import SimulatorFaults
 from nba_pipeline.sources import SimulatedLeagueSource
 
+from nba_pipeline_tests import progress as _progress
+
 REAL_API = Path(__file__).resolve().parent / "fixtures" / "nba_stats_api"  # recorded responses, see fixtures/SOURCES.md
 RAW_AND_ANALYTICS = [*raw_assets, *analytics_assets]
 EVERY_PHASE = ALL_ASSETS
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    _progress.attach(config)
 
 
 @pytest.fixture

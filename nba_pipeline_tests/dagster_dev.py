@@ -20,6 +20,9 @@ import dagster as dg
 import requests
 
 from nba_pipeline_tests.postgres import PG_URL_ENV, instance_home
+from nba_pipeline_tests.progress import progress
+
+__all__ = ["DagsterDev", "progress", "start_dagster_dev", "stop_dagster_dev"]
 
 ROOT = Path(__file__).resolve().parents[1]
 LAUNCH_BACKFILL = """
@@ -56,6 +59,8 @@ class DagsterDev:
         return dg.DagsterInstance.from_config(str(self.home))
 
     def launch_backfill(self, assets: Iterable[str], partitions: list[str]) -> str:
+        assets = list(assets)
+        progress(f"launching a backfill through GraphQL: {len(assets)} asset(s), {partitions[0]}..{partitions[-1]}")
         params = {"partitionNames": partitions, "assetSelection": [{"path": [a]} for a in assets]}
         reply = requests.post(f"{self.url}/graphql", json={"query": LAUNCH_BACKFILL, "variables": {"params": params}}, timeout=60)
         data = reply.json()["data"]["launchPartitionBackfill"]
@@ -69,11 +74,27 @@ class DagsterDev:
 
         return self.wait_until(status, timeout, f"backfill {backfill_id}")
 
+    def activity(self) -> str:
+        """Runs in progress and the steps they are in, in a few words."""
+        instance = self.instance
+        busy = instance.get_runs(filters=dg.RunsFilter(statuses=ACTIVE_RUNS))
+        if not busy:
+            return "no run queued or in progress"
+        parts = []
+        for run in busy[:3]:
+            steps = [s.step_key for s in instance.get_run_step_stats(run.run_id) if s.end_time is None]
+            parts.append(f"run {run.run_id[:8]} {run.status.value.lower()}" + (f" in {', '.join(steps)}" if steps else ""))
+        return "; ".join(parts) + (f" (+{len(busy) - 3} more)" if len(busy) > 3 else "")
+
     def wait_until_quiet(self, done: Callable[[dg.DagsterInstance], bool], timeout: float = 300, settle: float = 12) -> None:
         """Until `done` holds and no run is queued or running for `settle` seconds (automation has caught up)."""
         quiet_since = None
-        deadline = time.monotonic() + timeout
+        started = time.monotonic()
+        deadline, said = started + timeout, started
         while time.monotonic() < deadline:
+            if time.monotonic() - said >= 30:
+                said = time.monotonic()
+                progress(f"  waiting for automation to settle: {said - started:.0f} s of {timeout:.0f}; {self.activity()}")
             instance = self.instance
             busy = instance.get_runs(filters=dg.RunsFilter(statuses=ACTIVE_RUNS))
             if not busy and done(instance):
@@ -86,11 +107,15 @@ class DagsterDev:
         raise TimeoutError(f"automation did not settle in {timeout} s; see {self.log}:\n{self.log.read_text()[-3000:]}")
 
     def wait_until(self, probe: Callable[[], object], timeout: float, what: str):
-        deadline = time.monotonic() + timeout
+        started = time.monotonic()
+        deadline, said = started + timeout, started
         while time.monotonic() < deadline:
             value = probe()
             if value:
                 return value
+            if time.monotonic() - said >= 30:
+                said = time.monotonic()
+                progress(f"  still waiting for {what}: {said - started:.0f} s of {timeout:.0f}; {self.activity()}")
             time.sleep(2)
         raise TimeoutError(f"{what} did not finish in {timeout} s; see {self.log}:\n{self.log.read_text()[-3000:]}")
 
@@ -111,11 +136,6 @@ class DagsterDev:
         progress(f"kill -9 run worker of {run_id[:8]}: pid {pid} ({command[:100]})")
         os.kill(pid, signal.SIGKILL)
         return pid
-
-
-def progress(message: str) -> None:
-    """What a long real-daemon test is doing or waiting for (shown with pytest -s)."""
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
 def start_dagster_dev(workdir: Path, automation_interval_seconds: int = 5, instance_kind: str = "local") -> DagsterDev:
@@ -143,6 +163,7 @@ def start_dagster_dev(workdir: Path, automation_interval_seconds: int = 5, insta
         "NBA_PIPELINE_GAME_DAY": "off",
     }
     dagster = str(Path(sys.executable).with_name("dagster"))
+    progress(f"starting dagster dev (webserver + daemon, {instance_kind} instance) on {dev.url}; log {dev.log}")
     dev.process = subprocess.Popen(
         [dagster, "dev", "-w", str(ROOT / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(port)],
         cwd=ROOT, env=env, stdout=dev.log.open("w"), stderr=subprocess.STDOUT, start_new_session=True,

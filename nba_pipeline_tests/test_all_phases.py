@@ -63,6 +63,7 @@ def test_model_and_grading_metrics_are_in_asset_metadata(season_run):
     assert 0 < grading["out_of_sample_hit_rate"] < 1 and grading["out_of_sample_predictions"] > 1000
     assert 0 < grading["baseline_hit_rate"] < 1 and grading["baseline_mae"] > 0
     assert "| confidence |" in grading["by_confidence_bucket"] and "| 2023-24 |" in grading["by_season"]
+    assert "| season | predictions | bets | hit rate | baseline hit rate | MAE | baseline MAE |" in grading["by_season"]
 
 
 def test_composite_factors_cover_every_points_line_and_almost_every_player_who_played(season_run):
