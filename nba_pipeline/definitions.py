@@ -15,6 +15,7 @@ from nba_pipeline.predictions.assets import prediction_assets
 from nba_pipeline.raw.assets import raw_assets
 from nba_pipeline.recovery import dead_run_sweeper
 from nba_pipeline.resources import resources_for
+from nba_pipeline.validation_job import validate_range_job
 
 ALL_ASSETS = [*raw_assets, *analytics_assets, *precompute_assets, *ml_assets, *prediction_assets]
 
@@ -34,7 +35,7 @@ def build_definitions(
     resources["thresholds"].load()  # a bad thresholds file fails the code location with the key it names
     return dg.Definitions(
         assets=ALL_ASSETS,
-        jobs=[all_phases_job, daily_job, *GAME_DAY_JOBS],
+        jobs=[all_phases_job, daily_job, *GAME_DAY_JOBS, validate_range_job],
         schedules=GAME_DAY_SCHEDULES if game_day else [],
         # the sweeper reads pids of this machine: only where runs execute on it
         sensors=[late_data_sensor, *(GAME_DAY_SENSORS if game_day else []), automation_sensor(automation_interval_seconds)]
