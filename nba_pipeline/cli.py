@@ -3,12 +3,15 @@
     nba-pipeline materialize --select 'group:raw or group:analytics' --partition-range 2024-01-01...2024-01-31
     nba-pipeline recover
     nba-pipeline status --start 2024-01-01 --end 2024-01-31 [--json] [--explain]
+    nba-pipeline validate --phase analytics --start 2021-10-19 --end 2025-04-13 [--json]
 
 `materialize` validates the range with the project's own date rules before Dagster creates a run (a reversed range
 or a bad end is named, and nothing runs), then hands over to `dagster asset materialize`. `recover` marks runs
 whose process died failed and frees the pool slots they hold (see `nba_pipeline.recovery`). `status` reports,
 from the instance and the warehouse, what is published, missing, failed, blocked or quarantined, what is running
-and one verdict; its exit code is 0 HEALTHY, 1 WARNING, 2 CRITICAL (see `nba_pipeline.status`).
+and one verdict; its exit code is 0 HEALTHY, 1 WARNING, 2 CRITICAL (see `nba_pipeline.status`). `validate` judges
+a phase over a range against the `range_validation` thresholds: 0 pass, 1 fail, 2 bad arguments
+(see `nba_pipeline.validation`).
 """
 
 from __future__ import annotations
@@ -93,6 +96,30 @@ def _status(args: argparse.Namespace) -> int:
     return report.exit_code
 
 
+def _validate(args: argparse.Namespace) -> int:
+    import json
+
+    from nba_pipeline.config import ThresholdsError, load_thresholds
+    from nba_pipeline.status import warehouse_path
+    from nba_pipeline.validation import format_validation, validate_range
+    from nba_pipeline.warehouse.duckdb_warehouse import DuckDBWarehouse
+
+    try:
+        parse_game_date_range(args.start, args.end)
+        thresholds = load_thresholds(os.environ.get("NBA_PIPELINE_THRESHOLDS"))
+    except (InvalidGameDate, ThresholdsError) as err:
+        print(f"error: {err}; nothing was validated", file=sys.stderr)
+        return 2
+    root = DuckDBWarehouse(database=warehouse_path(args.warehouse)).read_copy_root
+    try:
+        result = validate_range(root, args.phase, args.start, args.end, thresholds)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(json.dumps(result.to_dict(), indent=2) if args.json else format_validation(result))
+    return result.exit_code
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="nba-pipeline", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -117,6 +144,18 @@ def main(argv: list[str] | None = None) -> int:
     status.add_argument("--explain", action="store_true", help="print the verdict rules and exit")
     status.add_argument("--warehouse", help="DuckDB warehouse file; default: NBA_PIPELINE_WAREHOUSE or data/warehouse.duckdb")
     status.set_defaults(run=_status)
+    from nba_pipeline.validation import PHASES
+
+    validate = commands.add_parser(
+        "validate", help="judge a phase over a date range against the range_validation thresholds "
+        "(exit 0 pass, 1 fail, 2 bad arguments)")
+    validate.add_argument("--phase", required=True, choices=PHASES)
+    validate.add_argument("--start", required=True, help="first game date (ISO)")
+    validate.add_argument("--end", required=True, help="last game date (ISO), inclusive")
+    validate.add_argument("--json", action="store_true", help="the table as JSON")
+    validate.add_argument("--warehouse", help="DuckDB warehouse file whose published/ read copy is read; default: "
+                          "NBA_PIPELINE_WAREHOUSE or data/warehouse.duckdb")
+    validate.set_defaults(run=_validate)
     args = parser.parse_args(argv)
     return args.run(args)
 

@@ -7,7 +7,9 @@ materialization it judged (`AssetCheckEvaluationTargetMaterializationData`), and
 the latest materialization per partition. The status report (`nba_pipeline.status`) also needs what only
 private modules expose: backfills in progress and their done / target subsets (`PartitionBackfill`,
 `BulkActionStatus`), the pool slots a run still holds (`get_concurrency_info`), and the failed check evaluations
-(`get_asset_check_execution_history` with a status filter, to say why a check failed). If one of these moves in a Dagster upgrade, this is the one file to fix.
+(`get_asset_check_execution_history` with a status filter, to say why a check failed). The alert sensor
+(`nba_pipeline.alerts`) reads check evaluations and run failures after a storage id (`get_asset_check_execution_history` with a status filter: the public `fetch_*`
+methods cover materializations, observations and run status changes, not check evaluations). If one of these moves in a Dagster upgrade, this is the one file to fix.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ __all__ = [
     "backfills_in_progress",
     "pool_slots_by_run",
     "failed_check_evaluations",
+    "failed_check_records",
 ]
 
 
@@ -167,3 +170,25 @@ def failed_check_evaluations(
             metadata = {k: getattr(v, "value", v) for k, v in (getattr(data, "metadata", None) or {}).items()}
             out.append((key, record.partition, getattr(data, "description", None) or "", metadata))
     return out
+
+
+
+def failed_check_records(
+    instance: dg.DagsterInstance, keys: Sequence[dg.AssetCheckKey], after_id: int | None, since: float, limit: int
+) -> list[tuple[int, str, float, object]]:
+    """(record id, run id, created at, AssetCheckEvaluation) of every FAILED evaluation of `keys` recorded after the
+    record id `after_id` (or, without one, since the time `since`), oldest first: one query per check, failed
+    records only. Check execution records live in the index storage, so this works on run-sharded SQLite too
+    (where `get_event_records` needs a run-aware cursor)."""
+    out = []
+    for key in keys:
+        history = instance.event_log_storage.get_asset_check_execution_history(
+            key, limit=limit, status={AssetCheckExecutionRecordStatus.FAILED}
+        )
+        for record in history:  # most recent first
+            if (record.id <= after_id) if after_id is not None else (record.create_timestamp < since):
+                break
+            data = record.event.dagster_event.event_specific_data if record.event and record.event.dagster_event else None
+            if data is not None:
+                out.append((record.id, record.run_id, record.create_timestamp, data))
+    return sorted(out, key=lambda r: r[0])

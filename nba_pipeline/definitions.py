@@ -6,8 +6,10 @@ import os
 
 import dagster as dg
 
+from nba_pipeline.alerts import AlertWebhook, alert_sensor
 from nba_pipeline.analytics.assets import analytics_assets
 from nba_pipeline.automation import automation_sensor, daily_job, late_data_sensor
+from nba_pipeline.freshness import with_freshness
 from nba_pipeline.game_day import GAME_DAY_JOBS, GAME_DAY_SCHEDULES, GAME_DAY_SENSORS
 from nba_pipeline.ml.assets import ml_assets
 from nba_pipeline.precompute.assets import precompute_assets
@@ -15,6 +17,7 @@ from nba_pipeline.predictions.assets import prediction_assets
 from nba_pipeline.raw.assets import raw_assets
 from nba_pipeline.recovery import dead_run_sweeper
 from nba_pipeline.resources import resources_for
+from nba_pipeline.validation_job import validate_range_job
 
 ALL_ASSETS = [*raw_assets, *analytics_assets, *precompute_assets, *ml_assets, *prediction_assets]
 
@@ -32,12 +35,15 @@ def build_definitions(
     for a deployment that only backfills history, or a test that must launch every run itself."""
     resources = resources_for(deployment, warehouse_path=warehouse_path)
     resources["thresholds"].load()  # a bad thresholds file fails the code location with the key it names
+    if not game_day:
+        resources["alerts"] = AlertWebhook(late_data=False)  # nothing builds yesterday by 08:00 without the game day
     return dg.Definitions(
-        assets=ALL_ASSETS,
-        jobs=[all_phases_job, daily_job, *GAME_DAY_JOBS],
+        assets=with_freshness(ALL_ASSETS),
+        jobs=[all_phases_job, daily_job, *GAME_DAY_JOBS, validate_range_job],
         schedules=GAME_DAY_SCHEDULES if game_day else [],
         # the sweeper reads pids of this machine: only where runs execute on it
-        sensors=[late_data_sensor, *(GAME_DAY_SENSORS if game_day else []), automation_sensor(automation_interval_seconds)]
+        sensors=[late_data_sensor, *(GAME_DAY_SENSORS if game_day else []), automation_sensor(automation_interval_seconds),
+                 alert_sensor]
         + ([dead_run_sweeper] if deployment == "local" else []),
         resources=resources,
         # One DuckDB file admits one writer: steps run in one process locally; BigQuery can fan out.

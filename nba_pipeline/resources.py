@@ -9,6 +9,7 @@ from typing import Any
 import dagster as dg
 from dagster_gcp import GCSPickleIOManager, GCSResource
 
+from nba_pipeline.alerts import AlertWebhook
 from nba_pipeline.clock import GameClock
 from nba_pipeline.config.resource import ThresholdsResource
 from nba_pipeline.sources import NbaStatsApiSource, SimulatedLeagueSource
@@ -35,6 +36,7 @@ def resources_for(deployment: str, *, warehouse_path: str | None = None) -> dict
             "source": SimulatedLeagueSource(faults_file=os.environ.get("NBA_PIPELINE_FAULTS_FILE")),
             "thresholds": thresholds,
             "clock": GameClock(),
+            "alerts": AlertWebhook(),
         }
     if deployment == "production":
         warehouse = BigQueryWarehouse(project=dg.EnvVar("GCP_PROJECT"), location="US")
@@ -47,5 +49,6 @@ def resources_for(deployment: str, *, warehouse_path: str | None = None) -> dict
             "source": NbaStatsApiSource(),
             "thresholds": thresholds,
             "clock": GameClock(),
+            "alerts": AlertWebhook(),
         }
     raise ValueError(f"unknown deployment {deployment!r}: NBA_PIPELINE_ENV must be one of {DEPLOYMENTS}")

@@ -125,4 +125,4 @@ def test_the_game_days_jobs_select_their_phases():
 def test_the_game_day_can_be_left_out_for_history_only_deployments():
     history_only = build_definitions("local", game_day=False)
     assert not list(history_only.schedules)
-    assert {s.name for s in history_only.sensors} == {"late_data_sensor", "keep_downstream_in_step", "dead_run_sweeper"}
+    assert {s.name for s in history_only.sensors} == {"late_data_sensor", "keep_downstream_in_step", "dead_run_sweeper", "alert_sensor"}

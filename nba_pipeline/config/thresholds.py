@@ -56,6 +56,47 @@ class GradingThresholds(_Strict):
     graded_min_pct: Percent
 
 
+class TeamOffenseRangeThresholds(_Strict):
+    game_count_reference: Annotated[int, Field(ge=0)]
+    success_min_pct: Percent
+    avg_quality_score_min: Score
+    production_ready_min_pct: Percent
+
+
+class PlayerGameSummaryRangeThresholds(_Strict):
+    records_reference: Annotated[int, Field(ge=0)]
+    success_min_pct: Percent
+    minutes_populated_min_pct: Percent
+    usage_rate_populated_min_pct: Percent
+    shot_zone_coverage_min_pct: Percent
+    avg_quality_score_min: Score
+    production_ready_min_pct: Percent
+
+
+class AnalyticsRangeThresholds(_Strict):
+    team_offense_game_summary: TeamOffenseRangeThresholds
+    player_game_summary: PlayerGameSummaryRangeThresholds
+
+
+class RawRangeThresholds(_Strict):
+    success_min_pct: Percent
+    team_boxscores_min_pct_of_scheduled: Percent
+    player_rows_per_team_game_min: Annotated[float, Field(ge=0, le=30)]
+
+
+class PrecomputeRangeThresholds(_Strict):
+    success_min_pct: Percent
+    usage_l7_populated_min_pct: Percent
+
+
+class RangeValidationThresholds(_Strict):
+    reference_team_games: Annotated[int, Field(gt=0)]
+    schedule_known_min_pct: Percent
+    raw: RawRangeThresholds
+    analytics: AnalyticsRangeThresholds
+    precompute: PrecomputeRangeThresholds
+
+
 class Thresholds(_Strict):
     player_game_summary: PlayerGameSummaryThresholds
     team_offense_game_summary: TeamOffenseThresholds
@@ -65,6 +106,7 @@ class Thresholds(_Strict):
     ml_feature_store: FeatureStoreThresholds
     points_prop_predictions: PredictionThresholds
     prediction_grading: GradingThresholds
+    range_validation: RangeValidationThresholds
 
 
 class ThresholdsError(ValueError):

@@ -1,0 +1,263 @@
+"""Range validation: the original orchestrator's phase gates over a date range, judged on the published rows.
+
+`validate_range(read_copy_root, phase, start, end, thresholds)` returns one row per measure — phase, table, measure,
+threshold, actual, verdict (PASS / FAIL / n/a) and how the threshold was derived — read with DuckDB from the
+warehouse's Parquet read copy (`<warehouse dir>/published/`), so it never waits on the DuckDB writer.
+
+How "expected" is derived (thresholds in `config/thresholds.yaml`, section `range_validation`):
+  - scheduled games come from the published schedule of the range (`raw/schedule.parquet`); a date without a
+    published schedule makes every expected count unknowable, so `schedule / dates_known_pct` is itself a measure
+    (100 % by default) in every phase;
+  - counts: the original team's floors for a full four-season backfill (team_offense 5,600 team-games,
+    player_game_summary 35,000 records) scaled by the range's share of the schedule:
+    threshold = ceil(floor × scheduled team-games in range / reference_team_games), reference_team_games = 9,840
+    (4 seasons × 1,230 games × 2 teams). A one-week range of 59 games is held to ceil(5,600 × 118 / 9,840) = 68
+    team-games; an off-season range has no scheduled games and a threshold of 0;
+  - success: the share of the range's game dates (dates with a scheduled game) whose latest publish-log record for
+    the table is a publish (not quarantined, not missing);
+  - shares and averages are over the published rows of the range, with the population of the per-date check of the
+    same name (players who played for player_game_summary); with no population the measure is `n/a`, not a failure.
+A range passes when no measure FAILs.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from nba_pipeline.config import Thresholds
+from nba_pipeline.dates import parse_game_date_range
+from nba_pipeline.warehouse.base import META, PUBLISHED
+
+PHASES = ("raw", "analytics", "precompute")
+PASS, FAIL, NOT_JUDGED = "PASS", "FAIL", "n/a"
+COLUMNS = ["phase", "table", "measure", "threshold", "actual", "verdict", "rule"]
+RAW_FEEDS = ("schedule", "player_boxscores", "team_boxscores", "shot_zones", "injury_report", "prop_lines")
+TABLE_SCHEMA = {
+    **{feed: "raw" for feed in RAW_FEEDS},
+    "team_offense_game_summary": "analytics",
+    "player_game_summary": "analytics",
+    "player_composite_factors": "precompute",
+    "player_daily_cache": "precompute",
+}
+
+
+@dataclass
+class RangeValidation:
+    phase: str
+    start: str
+    end: str
+    scheduled_games: int
+    game_dates: int
+    table: pd.DataFrame  # COLUMNS
+
+    @property
+    def passed(self) -> bool:
+        return not (self.table["verdict"] == FAIL).any()
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.passed else 1
+
+    def to_dict(self) -> dict:
+        return {
+            "phase": self.phase,
+            "range": {"start": self.start, "end": self.end},
+            "scheduled_games": self.scheduled_games,
+            "game_dates": self.game_dates,
+            "passed": self.passed,
+            "measures": json.loads(self.table.to_json(orient="records")),
+        }
+
+
+class _Measures:
+    """Collects measures; `at_least` judges actual >= threshold (n/a when actual is unknown)."""
+
+    def __init__(self, phase: str):
+        self.phase, self.rows = phase, []
+
+    def at_least(self, table: str, measure: str, threshold: float, actual: float | None, rule: str) -> None:
+        known = actual is not None and not (isinstance(actual, float) and math.isnan(actual))
+        verdict = (PASS if actual >= threshold else FAIL) if known else NOT_JUDGED
+        self.rows.append([self.phase, table, measure, float(threshold), round(float(actual), 2) if known else None, verdict, rule])
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.rows, columns=COLUMNS)
+
+
+def _path(root: Path, table: str) -> Path:
+    return root / TABLE_SCHEMA[table] / f"{table}.parquet"
+
+
+def _query(conn: duckdb.DuckDBPyConnection, root: Path, table: str, select: str, start: str, end: str,
+           where: str = "true") -> pd.Series:
+    """One aggregate row over the published rows of `table` in [start, end]; all NULL (count 0) if never published."""
+    path = _path(root, table)
+    if not path.exists():
+        return pd.Series(dtype=object)
+    return conn.execute(
+        f"select {select} from read_parquet('{path}') "
+        f"where cast(game_date as date) between date '{start}' and date '{end}' and ({where})"
+    ).fetchdf().iloc[0]
+
+
+def _value(row: pd.Series, name: str, default=None):
+    value = row.get(name, default)
+    return default if value is None or pd.isna(value) else value
+
+
+def schedule_summary(conn, root: Path, start: str, end: str) -> pd.DataFrame:
+    """Per date of the range: scheduled games (published schedule) and whether the schedule date is published."""
+    dates = pd.DataFrame({"game_date": pd.date_range(start, end).date})
+    path = _path(root, "schedule")
+    games = (
+        conn.execute(
+            f"select cast(game_date as date) as game_date, count(distinct game_id) as games from read_parquet('{path}') "
+            f"where cast(game_date as date) between date '{start}' and date '{end}' group by 1"
+        ).fetchdf()
+        if path.exists() else pd.DataFrame(columns=["game_date", "games"])
+    )
+    games["game_date"] = pd.to_datetime(games["game_date"]).dt.date
+    out = dates.merge(games, on="game_date", how="left")
+    out["games"] = out["games"].fillna(0).astype(int)
+    return out
+
+
+def latest_outcomes(conn, root: Path, start: str, end: str) -> pd.DataFrame:
+    """asset, game_date (date), outcome: the latest publish-log record per asset and date of the range."""
+    path = root / META / "publish_log.parquet"
+    if not path.exists():
+        return pd.DataFrame(columns=["asset", "game_date", "outcome"])
+    frame = conn.execute(
+        f"""
+        select asset, cast(game_date as date) as game_date, outcome from read_parquet('{path}')
+        where cast(game_date as date) between date '{start}' and date '{end}'
+        qualify row_number() over (partition by asset, game_date order by recorded_at desc) = 1
+        """
+    ).fetchdf()
+    frame["game_date"] = pd.to_datetime(frame["game_date"]).dt.date
+    return frame
+
+
+def _success_pct(outcomes: pd.DataFrame, asset: str, game_dates: set) -> float | None:
+    """% of the game dates whose latest record for `asset` is a publish; None without game dates."""
+    if not game_dates:
+        return None
+    mine = outcomes[(outcomes["asset"] == asset) & outcomes["game_date"].isin(game_dates)]
+    return 100.0 * int((mine["outcome"] == PUBLISHED).sum()) / len(game_dates)
+
+
+def _scaled(reference: int, team_games: int, reference_team_games: int) -> tuple[int, str]:
+    threshold = math.ceil(reference * team_games / reference_team_games)
+    return threshold, f"ceil({reference:,} × {team_games:,} scheduled team-games / {reference_team_games:,})"
+
+
+def validate_range(read_copy_root: str | Path, phase: str, start: str, end: str, thresholds: Thresholds) -> RangeValidation:
+    """The phase gate over [start, end] (ISO game dates, checked first: a reversed or malformed range is refused)."""
+    if phase not in PHASES:
+        raise ValueError(f"unknown phase {phase!r}: expected one of {', '.join(PHASES)}")
+    first, last = parse_game_date_range(start, end)
+    start, end = first.isoformat(), last.isoformat()
+    root = Path(read_copy_root)
+    if not root.is_dir():
+        raise ValueError(f"no read copy of the warehouse at {root}: nothing has been published there yet")
+    t = thresholds.range_validation
+    m = _Measures(phase)
+    with duckdb.connect() as conn:
+        schedule = schedule_summary(conn, root, start, end)
+        outcomes = latest_outcomes(conn, root, start, end)
+        game_dates = set(schedule.loc[schedule["games"] > 0, "game_date"])
+        scheduled_games = int(schedule["games"].sum())
+        team_games = 2 * scheduled_games
+        known = outcomes[(outcomes["asset"] == "schedule") & (outcomes["outcome"] == PUBLISHED)]["game_date"].nunique()
+        m.at_least("schedule", "dates_known_pct", t.schedule_known_min_pct, 100.0 * known / len(schedule),
+                   "% of dates in range with a published schedule (expected counts come from it)")
+        pct_rule = "% of the range's game dates whose latest publish-log record is a publish"
+        if phase == "raw":
+            for feed in RAW_FEEDS:
+                m.at_least(feed, "success_pct", t.raw.success_min_pct, _success_pct(outcomes, feed, game_dates), pct_rule)
+            teams = _query(conn, root, "team_boxscores", "count(*) as n", start, end)
+            threshold = math.ceil(t.raw.team_boxscores_min_pct_of_scheduled * team_games / 100)
+            m.at_least("team_boxscores", "team_games", threshold, _value(teams, "n", 0),
+                       f"{t.raw.team_boxscores_min_pct_of_scheduled:g} % of {team_games:,} scheduled team-games")
+            players = _query(conn, root, "player_boxscores", "count(*) as n", start, end)
+            threshold = math.ceil(t.raw.player_rows_per_team_game_min * team_games)
+            m.at_least("player_boxscores", "records", threshold, _value(players, "n", 0),
+                       f"{t.raw.player_rows_per_team_game_min:g} per scheduled team-game × {team_games:,}")
+        elif phase == "analytics":
+            to, pgs = t.analytics.team_offense_game_summary, t.analytics.player_game_summary
+            offense = _query(conn, root, "team_offense_game_summary",
+                             "count(distinct (game_id, team_id)) as n, avg(quality_score) as quality, "
+                             "100.0 * avg(case when production_ready then 1 else 0 end) as ready", start, end)
+            threshold, rule = _scaled(to.game_count_reference, team_games, t.reference_team_games)
+            m.at_least("team_offense_game_summary", "game_count", threshold, _value(offense, "n", 0), rule)
+            m.at_least("team_offense_game_summary", "success_pct", to.success_min_pct,
+                       _success_pct(outcomes, "team_offense_game_summary", game_dates), pct_rule)
+            m.at_least("team_offense_game_summary", "avg_quality_score", to.avg_quality_score_min,
+                       _value(offense, "quality"), "mean quality_score of the team-games")
+            m.at_least("team_offense_game_summary", "production_ready_pct", to.production_ready_min_pct,
+                       _value(offense, "ready"), "% of team-games production_ready")
+            records = _query(conn, root, "player_game_summary", "count(*) as n", start, end)
+            played = _query(
+                conn, root, "player_game_summary",
+                "100.0 * count(minutes) / count(*) as minutes, 100.0 * count(usage_rate) / count(*) as usage, "
+                "100.0 * avg(case when production_ready then 1 else 0 end) as ready, avg(quality_score) as quality, "
+                "100.0 * count(*) filter (where has_shot_zones and fga > 0) / nullif(count(*) filter (where fga > 0), 0) as zones",
+                start, end, where="played")
+            threshold, rule = _scaled(pgs.records_reference, team_games, t.reference_team_games)
+            m.at_least("player_game_summary", "records", threshold, _value(records, "n", 0), rule)
+            m.at_least("player_game_summary", "success_pct", pgs.success_min_pct,
+                       _success_pct(outcomes, "player_game_summary", game_dates), pct_rule)
+            m.at_least("player_game_summary", "minutes_populated_pct", pgs.minutes_populated_min_pct,
+                       _value(played, "minutes"), "% of players who played with minutes")
+            m.at_least("player_game_summary", "usage_rate_populated_pct", pgs.usage_rate_populated_min_pct,
+                       _value(played, "usage"), "% of players who played with a usage_rate")
+            m.at_least("player_game_summary", "shot_zone_coverage_pct", pgs.shot_zone_coverage_min_pct,
+                       _value(played, "zones"), "% of players who played with a field-goal attempt and shot zones")
+            m.at_least("player_game_summary", "avg_quality_score", pgs.avg_quality_score_min,
+                       _value(played, "quality"), "mean quality_score of players who played")
+            m.at_least("player_game_summary", "production_ready_pct", pgs.production_ready_min_pct,
+                       _value(played, "ready"), "% of players who played production_ready")
+        else:  # precompute
+            for table in ("player_composite_factors", "player_daily_cache"):
+                m.at_least(table, "success_pct", t.precompute.success_min_pct,
+                           _success_pct(outcomes, table, game_dates), pct_rule)
+            usage = _query(conn, root, "player_composite_factors",
+                           "100.0 * count(avg_usage_rate_last_7_games) / nullif(count(*), 0) as pct", start, end,
+                           where="games_before >= 7")
+            m.at_least("player_composite_factors", "usage_l7_populated_pct", t.precompute.usage_l7_populated_min_pct,
+                       _value(usage, "pct"), "% of rows whose player has 7 games this season with avg_usage_rate_last_7_games")
+    return RangeValidation(phase, start, end, scheduled_games, len(game_dates), m.frame())
+
+
+def format_validation(result: RangeValidation) -> str:
+    frame = result.table.astype(object).where(result.table.notna(), "")
+    lines = [
+        f"nba-pipeline validate --phase {result.phase} {result.start} … {result.end}: "
+        f"{result.scheduled_games:,} scheduled games on {result.game_dates} game date(s)",
+        "",
+        f"VERDICT: {'PASS' if result.passed else 'FAIL'}"
+        + ("" if result.passed else " — " + ", ".join(
+            result.table.loc[result.table["verdict"] == FAIL, ["table", "measure"]].agg(" ".join, axis=1))),
+        "",
+        *("  " + line for line in frame.drop(columns="phase").to_string(index=False).splitlines()),
+    ]
+    return "\n".join(lines)
+
+
+def validation_markdown(result: RangeValidation) -> str:
+    frame = result.table.astype(object).where(result.table.notna(), "")
+    header = "| table | measure | threshold | actual | verdict | rule |\n|---|---|---:|---:|---|---|\n"
+    body = "\n".join(
+        f"| {r.table} | {r.measure} | {r.threshold:g} | {r.actual if r.actual == '' else f'{r.actual:g}'} | "
+        f"{'**FAIL**' if r.verdict == FAIL else r.verdict} | {r.rule} |"
+        for r in frame.itertuples(index=False)
+    )
+    verdict = "PASS" if result.passed else "FAIL"
+    return (f"**{verdict}** — phase `{result.phase}`, {result.start} … {result.end}, "
+            f"{result.scheduled_games:,} scheduled games\n\n" + header + body)
