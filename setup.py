@@ -28,8 +28,9 @@ setup(
     extras_require={
         # deploy/production/dagster.yaml: Dagster's instance in PostgreSQL (postgresql+psycopg2:// URLs)
         "production": ["dagster-postgres==0.29.27", "psycopg2-binary>=2.9,<3"],
-        # the tests run the production instance against a real PostgreSQL server too
-        "dev": ["pytest>=8", "dagster-postgres==0.29.27", "psycopg2-binary>=2.9,<3"],
+        # the tests run the production instance against a real PostgreSQL server too, and drive the web UI in the
+        # system's headless chromium through selenium (/usr/bin/chromedriver; no browser download)
+        "dev": ["pytest>=8", "dagster-postgres==0.29.27", "psycopg2-binary>=2.9,<3", "selenium>=4.20,<5"],
     },
     entry_points={"console_scripts": ["nba-pipeline=nba_pipeline.cli:main"]},
 )

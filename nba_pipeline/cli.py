@@ -2,7 +2,7 @@
 
     nba-pipeline materialize --select 'group:raw or group:analytics' --partition-range 2024-01-01...2024-01-31
     nba-pipeline recover
-    nba-pipeline status --start 2024-01-01 --end 2024-01-31 [--json] [--explain]
+    nba-pipeline status --start 2024-01-01 --end 2024-01-31 [--json] [--explain] [--html FILE]
     nba-pipeline validate --phase analytics --start 2021-10-19 --end 2025-04-13 [--json]
 
 `materialize` validates the range with the project's own date rules before Dagster creates a run (a reversed range
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import warnings
@@ -86,6 +87,14 @@ def _status(args: argparse.Namespace) -> int:
             except InvalidGameDate as err:
                 print(f"error: bad --{name} {value}: {err}", file=sys.stderr)
                 return 3
+    if args.html:
+        from nba_pipeline.status_html import html_target
+
+        try:
+            html_target(args.html)
+        except ValueError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 3
     try:
         select = [s.strip() for s in args.select.split(",") if s.strip()] if args.select else None
         report = build_report(dg.DagsterInstance.get(), warehouse_path(args.warehouse), args.start, args.end, select=select)
@@ -93,6 +102,10 @@ def _status(args: argparse.Namespace) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 3
     print(report_json(report) if args.json else format_report(report))
+    if args.html:
+        from nba_pipeline.status_html import write_html
+
+        print(f"HTML report: {write_html(report, args.html).resolve()}", file=sys.stderr)
     return report.exit_code
 
 
@@ -142,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
                         "(default: every daily asset)")
     status.add_argument("--json", action="store_true", help="the whole report as JSON, for machines")
     status.add_argument("--explain", action="store_true", help="print the verdict rules and exit")
+    status.add_argument("--html", metavar="FILE", help="also write the report as one self-contained HTML page with a "
+                        "coverage heat-map (dates × assets, coloured by state)")
     status.add_argument("--warehouse", help="DuckDB warehouse file; default: NBA_PIPELINE_WAREHOUSE or data/warehouse.duckdb")
     status.set_defaults(run=_status)
     from nba_pipeline.validation import PHASES

@@ -53,6 +53,7 @@ class Table:
     schedule: pd.DataFrame | None = None
     reference: Mapping[str, pd.DataFrame] = field(default_factory=dict)
     audited: Callable[[pd.DataFrame], pd.DataFrame] | None = None  # the rows as the rules read them, if derived
+    by_date: pd.DataFrame | None = None  # numbers per game date ('YYYY-MM-DD' index): that partition's metadata
 
 
 def daily_table(phase: str, automation_condition: dg.AutomationCondition | None = None, **extra: Any) -> dict[str, Any]:
@@ -184,6 +185,7 @@ def _write_audit_publish(context, transform, params, upstream, rules, ref: Table
         + (f" ({_span(list(quarantined))}: see its failed checks)" if len(quarantined) else "")
     )
 
+    _add_partition_metadata(context, table.by_date)
     yield dg.MaterializeResult(metadata={**frame_summary(staged, **table.metadata), **_publish_metadata(outcomes)})
     yield from check_results(context, result)
 
@@ -210,6 +212,17 @@ def _published_rows(warehouse, ref: TableRef, dates: list[pd.Timestamp], log) ->
         return warehouse.read(ref, [f"{d:%Y-%m-%d}" for d in dates], log)
     except MissingTableError:
         return None
+
+
+def _add_partition_metadata(context: dg.AssetExecutionContext, by_date: pd.DataFrame | None) -> None:
+    """Each date's numbers on that date's own materialization event (the step's single materialization still
+    yields one event per partition), so the UI's Plots tab draws them over partitions; NaN is left out."""
+    if by_date is None or by_date.empty:
+        return
+    for key, values in by_date.to_dict(orient="index").items():  # one call per date: the API takes one partition
+        numbers = {k: dg.MetadataValue.float(float(v)) for k, v in values.items() if pd.notna(v)}
+        if numbers:
+            context.add_asset_metadata(numbers, partition_key=key)
 
 
 def _publish_metadata(outcomes: pd.DataFrame) -> dict[str, dg.RawMetadataValue]:

@@ -1,5 +1,6 @@
 """A whole season through every phase on the embedded default: predictions and grading with their metrics."""
 
+import dagster as dg
 import pandas as pd
 import pytest
 
@@ -64,6 +65,14 @@ def test_model_and_grading_metrics_are_in_asset_metadata(season_run):
     assert 0 < grading["baseline_hit_rate"] < 1 and grading["baseline_mae"] > 0
     assert "| confidence |" in grading["by_confidence_bucket"] and "| 2023-24 |" in grading["by_season"]
     assert "| season | predictions | bets | hit rate | baseline hit rate | MAE | baseline MAE |" in grading["by_season"]
+    # numeric, so the UI plots them: the model's over time, grading's per partition (date and season figures)
+    raw = {m.asset_key.to_user_string(): m.materialization.metadata for m in result.get_asset_materialization_events()}
+    for key in ("mae", "baseline_mae_10_game_avg", "mae_on_baseline_rows"):
+        assert isinstance(raw["points_model"][key], dg.FloatMetadataValue), key
+    late = next(m.materialization.metadata for m in result.get_asset_materialization_events()
+                if m.asset_key.to_user_string() == "prediction_grading" and m.partition == "2024-04-10")
+    assert 0 < late["date_hit_rate"].value < 1 and late["date_mae"].value > 0
+    assert late["season_hit_rate"].value == pytest.approx(grading["out_of_sample_hit_rate"])
 
 
 def test_composite_factors_cover_every_points_line_and_almost_every_player_who_played(season_run):

@@ -26,7 +26,7 @@ def team_offense_game_summary(
     """
     frame = build_team_offense(team_boxscores, player_boxscores, schedule, limits.team_boxscores.max_team_turnover_excess)
     quality = {"avg_quality_score": frame["quality_score"].mean()} if len(frame) else {}  # an off day has no score
-    return Table(frame, metadata=quality, schedule=schedule)
+    return Table(frame, metadata=quality, schedule=schedule, by_date=checks.team_offense_quality(frame))
 
 
 @published_table("analytics", checks.TEAM_DEFENSE_RULES, code=[team_defense])
@@ -66,7 +66,7 @@ def player_game_summary(
             "usage_rate_populated_pct": 100 * played["usage_rate"].notna().mean(),
             "avg_quality_score": played["quality_score"].mean(),
         }
-    return Table(frame, metadata=extra, schedule=schedule)
+    return Table(frame, metadata=extra, schedule=schedule, by_date=checks.player_game_quality(frame))
 
 
 analytics_assets = [team_offense_game_summary, team_defense_game_summary, player_game_summary]

@@ -14,6 +14,7 @@ from nba_pipeline.checks.factories import (
 )
 from nba_pipeline.checks.rules import CheckInputs, CheckRule, verdicts_by_date
 from nba_pipeline.config import Thresholds
+from nba_pipeline.metadata import Measure, by_date_and_season
 
 REGULATION_PLAYER_MINUTES, OVERTIME_PLAYER_MINUTES = 240, 25  # five players for 48 minutes; for each 5-minute overtime
 
@@ -167,3 +168,26 @@ PLAYER_GAME_SUMMARY_RULES = [
     ),
     no_duplicate_keys(names.NO_DUPLICATE_KEYS, ["source_game_id", "player_id"]),
 ]
+
+
+def team_offense_quality(f: pd.DataFrame) -> pd.DataFrame:
+    """Per date and season, over the populations of the rules above: average quality score, production-ready %
+    and % of team-games whose points reconcile with their players (plotted in the UI)."""
+    everyone = _everyone(f)
+    return by_date_and_season(f["game_date"], {
+        "avg_quality_score": Measure(f["quality_score"], everyone, scale=1.0),
+        "production_ready_pct": Measure(f["production_ready"], everyone),
+        "players_reconcile_pct": Measure((f["pts"] == f["player_pts_sum"]).fillna(False), everyone),
+    })
+
+
+def player_game_quality(f: pd.DataFrame) -> pd.DataFrame:
+    """Per date and season, over the populations of the rules above: usage_rate populated %, shot-zone coverage %,
+    production-ready % and average quality score of players who played (plotted in the UI)."""
+    played = _played(f)
+    return by_date_and_season(f["game_date"], {
+        "usage_rate_populated_pct": Measure(f["usage_rate"].notna(), played),
+        "shot_zone_coverage_pct": Measure(f["has_shot_zones"].fillna(False), played & (f["fga"] > 0).fillna(False)),
+        "production_ready_pct": Measure(f["production_ready"].fillna(False), played),
+        "avg_quality_score": Measure(f["quality_score"], played, scale=1.0),
+    })

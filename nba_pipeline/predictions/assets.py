@@ -7,7 +7,7 @@ from nba_pipeline.automation import gated_eager
 from nba_pipeline.config import Thresholds
 from nba_pipeline.ml.model import WalkForwardModels
 from nba_pipeline.predictions import checks, grading, predict
-from nba_pipeline.predictions.grading import grade_predictions, grading_summary
+from nba_pipeline.predictions.grading import grade_predictions, grading_by_date, grading_summary
 from nba_pipeline.predictions.predict import predict_props
 from nba_pipeline.raw.lines import current_lines
 from nba_pipeline.tables import Table, published_table
@@ -64,7 +64,7 @@ def prediction_grading(
     frame = grade_predictions(points_prop_predictions, player_game_summary, schedule)
     summary = grading_summary(frame)
     tables = {k: dg.MetadataValue.md(summary.pop(k)) for k in ("by_season", "by_confidence_bucket")}
-    return Table(frame, metadata={**summary, **tables}, schedule=schedule)
+    return Table(frame, metadata={**summary, **tables}, schedule=schedule, by_date=grading_by_date(frame))
 
 
 prediction_assets = [points_prop_predictions, prediction_grading]

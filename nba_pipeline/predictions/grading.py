@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from nba_pipeline import schemas
-from nba_pipeline.metadata import markdown_table
+from nba_pipeline.metadata import Measure, by_date_and_season, markdown_table
 from nba_pipeline.predictions.predict import POINTS_PROP_PREDICTIONS
 
 GRADED_RESULTS = ("WIN", "LOSS", "PUSH", "VOID", "NO_BET")
@@ -99,3 +99,16 @@ def grading_summary(graded: pd.DataFrame) -> dict[str, float | int | str]:
         "by_season": _score_table(oos, "season", "season"),
         "by_confidence_bucket": _score_table(oos, "confidence_bucket", "confidence"),
     }
+
+
+def grading_by_date(graded: pd.DataFrame) -> pd.DataFrame:
+    """The summary's out-of-sample hit rate and MAE, model and baseline, per date and season (plotted in the UI)."""
+    oos = graded["out_of_sample"].fillna(False).astype(bool)
+    bets, base_bets = graded["result"].isin(["WIN", "LOSS"]), graded["baseline_result"].isin(["WIN", "LOSS"])
+    played = graded["abs_error"].notna()
+    return by_date_and_season(graded["game_date"], {
+        "hit_rate": Measure(graded["result"] == "WIN", oos & bets, scale=1.0),
+        "baseline_hit_rate": Measure(graded["baseline_result"] == "WIN", oos & base_bets, scale=1.0),
+        "mae": Measure(graded["abs_error"], oos & played, scale=1.0),
+        "baseline_mae": Measure(graded["baseline_abs_error"], oos & played, scale=1.0),
+    })

@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from nba_pipeline.predictions.grading import grade_predictions, grading_summary
+from nba_pipeline.predictions.grading import grade_predictions, grading_by_date, grading_summary
 from nba_pipeline.predictions.predict import POINTS_PROP_PREDICTIONS
 
 DAY = pd.Timestamp("2024-01-15")
@@ -44,3 +44,8 @@ def test_each_result_is_graded_by_its_rule():
     assert summary["out_of_sample_mae"] == (1 + 6 + 3 + 14) / 4
     assert summary["baseline_mae"] == (3 + 1 + 1 + 16) / 4
     assert "| 2023-24 | 6 | 2 | 0.500 | 0.667 |" in summary["by_season"]
+    # the same numbers on the date's own materialization, for the UI's plots over partitions
+    per_date = grading_by_date(graded).loc[f"{DAY:%Y-%m-%d}"]
+    assert per_date["date_hit_rate"] == summary["out_of_sample_hit_rate"]
+    assert per_date["date_baseline_hit_rate"] == summary["baseline_hit_rate"]
+    assert per_date["date_mae"] == summary["out_of_sample_mae"] and per_date["date_baseline_mae"] == summary["baseline_mae"]
