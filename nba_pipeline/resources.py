@@ -29,7 +29,7 @@ def source_for(name: str) -> tuple[NbaSource, str | None]:
     if name == "season_2023_24":
         return SeasonReplaySource(data_dir=os.environ.get("NBA_PIPELINE_REPLAY_DIR")), str(REPLAY_THRESHOLDS)
     if name == "nba_stats":
-        return NbaStatsApiSource(), None
+        return NbaStatsApiSource.from_environment(), None
     raise ValueError(f"unknown source {name!r}: NBA_PIPELINE_SOURCE must be one of {SOURCES}")
 
 
