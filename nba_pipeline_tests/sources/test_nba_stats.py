@@ -20,6 +20,8 @@ def recorded(endpoint: str, params: dict) -> Reply:
     if endpoint == "scoreboardv3":
         path = REAL_API / f"ScoreboardV3_{params['GameDate']}.json"
         return Reply(200, path.read_bytes()) if path.exists() else Reply(404, b'{"message": "no such date"}')
+    if endpoint == "boxscoretraditionalv2" and params.get("GameID") != "0022200552":
+        return Reply(404, b'{"message": "not recorded"}')  # the one recorded game
     if endpoint in RECORDED:
         return Reply(200, (REAL_API / RECORDED[endpoint]).read_bytes())
     return Reply(404, b"{}")
@@ -144,3 +146,33 @@ def test_the_production_binding_reads_the_proxy_from_the_environment(monkeypatch
     assert isinstance(source.proxy, dg.EnvVar) or source.proxy == "http://proxy.example:3128"
     monkeypatch.delenv("NBA_STATS_PROXY")
     assert NbaStatsApiSource.from_environment().proxy is None
+
+
+def _materialize_raw(server, warehouse, day: str, feeds: tuple[str, ...] | None = None):
+    import dagster as dg
+
+    from nba_pipeline.raw.assets import raw_assets
+    from nba_pipeline.resources import resources_for
+
+    resources = resources_for("local", warehouse_path=warehouse)
+    resources["source"] = client(server)
+    selected = [a for a in raw_assets if feeds is None or a.key.path[-1] in feeds]
+    return dg.materialize(selected, resources=resources, partition_key=day, raise_on_error=False)
+
+
+def test_the_morning_run_of_a_day_without_games_succeeds_on_nba_stats(server, warehouse):
+    """Was: SchemaError on every day without games. All-Star Sunday: every raw feed publishes an empty date."""
+    result = _materialize_raw(server, warehouse, "2024-02-18")
+    assert result.success
+    assert all(e.passed for e in result.get_asset_check_evaluations())
+    assert len(result.get_asset_materialization_events()) == 7
+
+
+def test_a_game_still_on_is_not_final_so_the_late_data_sensor_has_a_date(server, warehouse):
+    from nba_pipeline.automation import DATES_NOT_FINAL
+
+    result = _materialize_raw(server, warehouse, "2025-10-21", feeds=("schedule", "team_boxscores"))
+    assert result.success
+    schedule = next(e for e in result.get_asset_materialization_events() if e.asset_key.to_user_string() == "schedule")
+    metadata = {k: v.value for k, v in schedule.materialization.metadata.items()}
+    assert (metadata["games_final"], metadata["games_not_final"], metadata[DATES_NOT_FINAL]) == (1, 1, "2025-10-21")
