@@ -25,7 +25,7 @@ import pandas as pd
 from pydantic import Field, PrivateAttr
 
 from nba_pipeline import schemas
-from nba_pipeline.league.seasons import season_for_date, seasons_overlapping
+from nba_pipeline.league.seasons import season_for_date, season_labels, seasons_overlapping
 from nba_pipeline.sources.base import NbaSource
 
 DEFAULT_HEADERS = {
@@ -77,7 +77,7 @@ def parse_scoreboard_v3(payload: dict[str, Any], endpoint: str = "scoreboardv3")
         {
             "game_id": games["gameId"],
             "game_date": pd.to_datetime(board["gameDate"]),
-            "season": tipoff.dt.date.map(lambda d: getattr(season_for_date(d), "label", None)),
+            "season": season_labels(pd.Series(pd.to_datetime(board["gameDate"]), index=games.index)),
             "tipoff_et": tipoff,
             "home_team_id": games["homeTeam.teamId"],
             "home_team": games["homeTeam.teamTricode"],
