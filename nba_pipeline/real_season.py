@@ -96,8 +96,11 @@ def run_season(resources: dict, instance: dg.DagsterInstance, spans: list[Span] 
 
 
 def _number(value: object) -> str:
-    return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else (
-        f"{value:.3f}" if isinstance(value, float) else str(value))
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:.3f}"
+    return str(int(value)) if isinstance(value, (int, float)) else str(value)
 
 
 def format_results(results: list[SpanResult]) -> str:
@@ -115,8 +118,8 @@ def format_results(results: list[SpanResult]) -> str:
         g = r.grading
         if g:
             out.append(
-                f"   prediction_grading: {g.get('predictions')} predictions, {g.get('out_of_sample_predictions')} out of "
-                f"sample, {g.get('bets')} bets — out-of-sample MAE {_number(g.get('out_of_sample_mae'))} (naive baseline "
+                f"   prediction_grading: {_number(g.get('predictions'))} predictions, {_number(g.get('out_of_sample_predictions'))} "
+                f"out of sample, {_number(g.get('bets'))} bets — out-of-sample MAE {_number(g.get('out_of_sample_mae'))} (naive baseline "
                 f"{_number(g.get('baseline_mae'))}), hit rate {_number(g.get('out_of_sample_hit_rate'))} (baseline "
                 f"{_number(g.get('baseline_hit_rate'))}) against the SYNTHETIC book's lines"
             )
