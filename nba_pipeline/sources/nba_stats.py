@@ -46,7 +46,8 @@ class SourceError(RuntimeError):
 
     def __init__(self, endpoint: str, status: int | None, what: str):
         self.endpoint, self.status = endpoint, status
-        super().__init__(f"NBA.com stats {endpoint} (HTTP {status if status is not None else 'no response'}): {what}")
+        got = f"HTTP {status}" if status is not None else "no complete response"
+        super().__init__(f"NBA.com stats {endpoint} ({got}): {what}")
 
 
 def _result_set(payload: dict[str, Any], endpoint: str, name: str | None = None) -> pd.DataFrame:

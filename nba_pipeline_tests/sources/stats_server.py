@@ -16,6 +16,7 @@ class Reply:
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    cut_at: int | None = None  # send only this many bytes of the body, then close (a connection dropped mid-body)
 
 
 @dataclass
@@ -51,7 +52,7 @@ class StatsServer:
                 self.send_header("Content-Length", str(len(reply.body)))
                 self.end_headers()
                 try:
-                    self.wfile.write(reply.body)
+                    self.wfile.write(reply.body if reply.cut_at is None else reply.body[: reply.cut_at])
                 except (BrokenPipeError, ConnectionResetError):
                     pass
 
