@@ -20,7 +20,11 @@ $(BIN)/dagster: setup.py pyproject.toml
 setup: $(BIN)/dagster
 
 run: setup
+ifeq ($(NBA_PIPELINE_SOURCE),season_2023_24)
+	$(BIN)/nba-pipeline replay-season
+else
 	$(BIN)/nba-pipeline materialize --select '*' --partition-range $(SEASON_START)...$(SEASON_END)
+endif
 	@echo "Warehouse (DuckDB): $(NBA_PIPELINE_WAREHOUSE)  (written by the pipeline only)"
 	@echo "Read copy (Parquet): $(dir $(NBA_PIPELINE_WAREHOUSE))published/  (read these; quarantine/ and pipeline/publish_log too)"
 	@echo "Dagster instance:   $(DAGSTER_HOME)"

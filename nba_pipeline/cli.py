@@ -4,6 +4,7 @@
     nba-pipeline recover
     nba-pipeline status --start 2024-01-01 --end 2024-01-31 [--json] [--explain] [--html FILE]
     nba-pipeline validate --phase analytics --start 2021-10-19 --end 2025-04-13 [--json]
+    nba-pipeline replay-season
 
 `materialize` validates the range with the project's own date rules before Dagster creates a run (a reversed range
 or a bad end is named, and nothing runs), then hands over to `dagster asset materialize`. `recover` marks runs
@@ -133,6 +134,12 @@ def _validate(args: argparse.Namespace) -> int:
     return result.exit_code
 
 
+def _replay_season(args: argparse.Namespace) -> int:
+    from nba_pipeline.real_season import main as replay
+
+    return replay()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="nba-pipeline", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -171,6 +178,10 @@ def main(argv: list[str] | None = None) -> int:
     validate.add_argument("--warehouse", help="DuckDB warehouse file whose published/ read copy is read; default: "
                           "NBA_PIPELINE_WAREHOUSE or data/warehouse.duckdb")
     validate.set_defaults(run=_validate)
+    replay = commands.add_parser(
+        "replay-season", help="the real 2023-24 season (replay source) through every phase, then its check results "
+        "and the model's out-of-sample error (nba_pipeline.real_season)")
+    replay.set_defaults(run=_replay_season)
     args = parser.parse_args(argv)
     return args.run(args)
 

@@ -12,20 +12,35 @@ from dagster_gcp import GCSPickleIOManager, GCSResource
 from nba_pipeline.alerts import AlertWebhook
 from nba_pipeline.clock import GameClock
 from nba_pipeline.config.resource import ThresholdsResource
-from nba_pipeline.sources import NbaStatsApiSource, SimulatedLeagueSource
+from nba_pipeline.sources import NbaSource, NbaStatsApiSource, SeasonReplaySource, SimulatedLeagueSource
+from nba_pipeline.sources.replay import THRESHOLDS_PROFILE as REPLAY_THRESHOLDS
 from nba_pipeline.warehouse.bigquery_warehouse import BigQueryWarehouse
 from nba_pipeline.warehouse.duckdb_warehouse import DuckDBWarehouse
 from nba_pipeline.warehouse.io_manager import ModelStore, WarehouseIOManager
 
 DEPLOYMENTS = ("local", "production")
 DEFAULT_WAREHOUSE = "data/warehouse.duckdb"
+SOURCES = ("simulator", "season_2023_24", "nba_stats")
+
+
+def source_for(name: str) -> tuple[NbaSource, str | None]:
+    """The bound source for NBA_PIPELINE_SOURCE, and the thresholds profile it ships (None: the defaults)."""
+    if name == "simulator":
+        return SimulatedLeagueSource(faults_file=os.environ.get("NBA_PIPELINE_FAULTS_FILE")), None
+    if name == "season_2023_24":
+        return SeasonReplaySource(data_dir=os.environ.get("NBA_PIPELINE_REPLAY_DIR")), str(REPLAY_THRESHOLDS)
+    if name == "nba_stats":
+        return NbaStatsApiSource.from_environment(), None
+    raise ValueError(f"unknown source {name!r}: NBA_PIPELINE_SOURCE must be one of {SOURCES}")
 
 
 def resources_for(deployment: str, *, warehouse_path: str | None = None) -> dict[str, Any]:
     """warehouse (write–audit–publish), io_manager (gated reads), model_io (trained models), source, thresholds and clock
     (the time the day's sensors act on) for `deployment`
-    (NBA_PIPELINE_ENV): 'local' (default) or 'production'."""
-    thresholds = ThresholdsResource(override_file=os.environ.get("NBA_PIPELINE_THRESHOLDS"))
+    (NBA_PIPELINE_ENV): 'local' (default) or 'production'. The source is NBA_PIPELINE_SOURCE's (default: the simulator
+    locally, NBA.com in production); NBA_PIPELINE_THRESHOLDS, if set, replaces the source's thresholds profile."""
+    source, profile = source_for(os.environ.get("NBA_PIPELINE_SOURCE", "simulator" if deployment == "local" else "nba_stats"))
+    thresholds = ThresholdsResource(override_file=os.environ.get("NBA_PIPELINE_THRESHOLDS") or profile)
     if deployment == "local":
         database = warehouse_path or os.environ.get("NBA_PIPELINE_WAREHOUSE", DEFAULT_WAREHOUSE)
         warehouse = DuckDBWarehouse(database=database)
@@ -33,7 +48,7 @@ def resources_for(deployment: str, *, warehouse_path: str | None = None) -> dict
             "warehouse": warehouse,
             "io_manager": WarehouseIOManager(warehouse=warehouse),
             "model_io": ModelStore(base_dir=str(Path(database).parent / "models")),
-            "source": SimulatedLeagueSource(faults_file=os.environ.get("NBA_PIPELINE_FAULTS_FILE")),
+            "source": source,
             "thresholds": thresholds,
             "clock": GameClock(),
             "alerts": AlertWebhook(),
@@ -46,7 +61,7 @@ def resources_for(deployment: str, *, warehouse_path: str | None = None) -> dict
             "model_io": GCSPickleIOManager(
                 gcs=GCSResource(project=dg.EnvVar("GCP_PROJECT")), gcs_bucket=dg.EnvVar("GCS_BUCKET"), gcs_prefix="models"
             ),
-            "source": NbaStatsApiSource(),
+            "source": source,
             "thresholds": thresholds,
             "clock": GameClock(),
             "alerts": AlertWebhook(),

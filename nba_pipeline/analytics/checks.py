@@ -119,6 +119,17 @@ TEAM_OFFENSE_RULES.append(
     )
 )
 
+TEAM_OFFENSE_RULES.append(
+    no_bad_rows(
+        names.TEAM_TURNOVERS_KNOWN,
+        "The feed gives each team's official turnovers (team turnovers included). Warning: where it does not, "
+        "team_turnovers is NULL and possessions and usage_rate use the players' sum, a lower bound.",
+        lambda f, _: f["quality_issues"].str.contains("team_turnovers_unknown", regex=False),
+        ["source_game_id", "team_id"],
+        blocking=False,
+    )
+)
+
 TEAM_DEFENSE_RULES = [
     no_duplicate_keys(names.NO_DUPLICATE_KEYS, ["game_id", "team_id"]),
     no_bad_rows(

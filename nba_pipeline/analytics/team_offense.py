@@ -66,25 +66,29 @@ def build_team_offense(
     tb["is_home"] = (tb["team_id"] == tb["home_team_id"]).astype("boolean")
     tb["opponent_team_id"] = tb["away_team_id"].where(tb["is_home"].fillna(False), tb["home_team_id"]).astype("Int64")
 
-    opp = tb[["game_id", "team_id", *_OPP_COLUMNS]].dropna(subset=["game_id"]).rename(
-        columns={"team_id": "opponent_team_id", **{c: f"opp_{c}" for c in _OPP_COLUMNS}}
-    )
-    opp = opp.drop_duplicates(["game_id", "opponent_team_id"])
-    tb = tb.merge(opp, on=["game_id", "opponent_team_id"], how="left")
-
     pb = player_box.assign(game_id=normalize_game_ids(player_box["game_id"], schedule), minutes=_player_minutes(player_box))
     by_team = pb.groupby(["game_id", "team_id"], dropna=True)
     sums = by_team[["pts", "tov", "minutes"]].sum().add_prefix("player_").add_suffix("_sum")
     # the players' minutes add up only if every one of them is known
     sums["player_minutes_sum"] = sums["player_minutes_sum"].where(by_team["minutes"].count() == by_team.size())
     tb = tb.merge(sums.reset_index(), on=["game_id", "team_id"], how="left")
+    # A feed without the official team total (e.g. the 2023-24 replay) leaves tov NULL: team turnovers are then
+    # unknown (NULL, not 0) and possessions and usage use the players' sum, a lower bound, marked in quality_issues.
+    tov_unknown = tb["tov"].isna() & tb["player_tov_sum"].notna()
+    tb["team_turnovers"] = (tb["tov"] - tb["player_tov_sum"]).astype("Int64")
+    tb["tov"] = tb["tov"].astype("Int64").fillna(tb["player_tov_sum"].astype("Int64"))
+
+    opp = tb[["game_id", "team_id", *_OPP_COLUMNS]].dropna(subset=["game_id"]).rename(
+        columns={"team_id": "opponent_team_id", **{c: f"opp_{c}" for c in _OPP_COLUMNS}}
+    )
+    opp = opp.drop_duplicates(["game_id", "opponent_team_id"])
+    tb = tb.merge(opp, on=["game_id", "opponent_team_id"], how="left")
 
     team_poss = _shooting_possessions(tb["fga"], tb["fta"], tb["oreb"], tb["opp_dreb"], tb["fgm"], tb["tov"])
     opp_poss = _shooting_possessions(tb["opp_fga"], tb["opp_fta"], tb["opp_oreb"], tb["dreb"], tb["opp_fgm"], tb["opp_tov"])
     tb["possessions"] = (0.5 * (team_poss + opp_poss)).astype("Float64")
     tb["pace"] = safe_ratio(48 * tb["possessions"], tb["team_minutes"] / 5)
     tb["offensive_rating"] = safe_ratio(100 * tb["pts"], tb["possessions"])
-    tb["team_turnovers"] = (tb["tov"] - tb["player_tov_sum"]).astype("Int64")
     tb["season"] = season_labels(tb["game_date"])
 
     quality = score_rows(
@@ -100,6 +104,7 @@ def build_team_offense(
             "turnovers_do_not_reconcile": (
                 (tb["team_turnovers"] < 0) | (tb["team_turnovers"] > max_team_turnover_excess), 15
             ),
+            "team_turnovers_unknown": (tov_unknown, 5),
             "impossible_stats": (impossible_stats(tb.assign(minutes=None)), 40),
         },
     )

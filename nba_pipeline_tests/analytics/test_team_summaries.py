@@ -38,3 +38,31 @@ def test_a_missing_team_row_leaves_its_opponent_not_production_ready():
     assert len(off) == off["game_id"].nunique()  # one row per game survives
     assert not off["production_ready"].any()
     assert off["quality_issues"].str.contains("missing_opponent_row").all()
+
+
+def test_unknown_team_turnovers_are_null_not_zero_and_the_warning_names_the_rows():
+    """A feed without the official team total (the 2023-24 replay): team_turnovers NULL, possessions from the
+    players' turnovers (a lower bound), the row marked, and the team_turnovers_known warning failing."""
+    import pandas as pd
+
+    from nba_pipeline.analytics.checks import TEAM_OFFENSE_RULES
+    from nba_pipeline.checks import names
+    from nba_pipeline.checks.rules import CheckInputs
+    from nba_pipeline.config import load_thresholds
+
+    sim = LeagueSimulator()
+    teams, players, schedule = (sim.fetch(f, D, D) for f in ("team_boxscores", "player_boxscores", "schedule"))
+    known = build_team_offense(teams, players, schedule, 5)
+    unknown = build_team_offense(teams.assign(tov=pd.NA).astype({"tov": "Int64"}), players, schedule, 5)
+    player_tov = players.groupby(["game_id", "team_id"])["tov"].sum()
+    assert known["team_turnovers"].notna().all() and unknown["team_turnovers"].isna().all()
+    assert (unknown.set_index(["game_id", "team_id"])["tov"] == player_tov.reindex(unknown.set_index(["game_id", "team_id"]).index)).all()
+    assert (unknown["possessions"] <= known["possessions"]).all() and unknown["possessions"].notna().all()
+    assert unknown["quality_issues"].str.contains("team_turnovers_unknown").all() and unknown["production_ready"].all()
+    rule = next(r for r in TEAM_OFFENSE_RULES if r.name == names.TEAM_TURNOVERS_KNOWN)
+    assert not rule.blocking
+    limits = load_thresholds()
+    for frame, passes in ((known, True), (unknown, False)):
+        verdict = rule.evaluate(CheckInputs(frame, [pd.Timestamp(D)], limits, schedule, {})).iloc[0]
+        assert bool(verdict["passed"]) is passes
+    assert "/" in rule.evaluate(CheckInputs(unknown, [pd.Timestamp(D)], limits, schedule, {})).iloc[0]["detail"]
