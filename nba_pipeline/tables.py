@@ -183,6 +183,9 @@ def _write_audit_publish(context, transform, params, upstream, rules, ref: Table
         f"{ref.table}: done in {time.monotonic() - started:.1f} s — {len(frame)} rows; "
         f"{int(outcomes['passed'].sum())} date(s) published, {len(quarantined)} quarantined"
         + (f" ({_span(list(quarantined))}: see its failed checks)" if len(quarantined) else "")
+        # what the step does next takes longer than its data work on a long range: say so, or the log looks stuck
+        + (f"; recording {len(rules) * len(dates)} check evaluations ({len(rules)} checks × {len(dates)} dates) in "
+           "Dagster's event log" if len(dates) > 1 and rules else "")
     )
 
     _add_partition_metadata(context, table.by_date)
