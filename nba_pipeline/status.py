@@ -211,9 +211,11 @@ def usage_rate_by_season(warehouse: str, start: str, end: str) -> pd.DataFrame:
 
 
 # -- dates: published / quarantined / failed / blocked / ... ---------------------------------------------------------
-def _readiness(instance: dg.DagsterInstance, asset: dg.AssetsDefinition, dates: list[str], records: pd.DataFrame) -> pd.DataFrame:
+def _readiness(
+    instance: dg.DagsterInstance, asset: dg.AssetsDefinition, dates: list[str], records: pd.DataFrame, infos: Sequence | None
+) -> pd.DataFrame:
     """Per date that is not readable: its worst state and why (the gate's predicate, warehouse included)."""
-    problems = blocking_problems(instance, asset.key, dates, records if not records.empty else None)
+    problems = blocking_problems(instance, asset.key, dates, records if not records.empty else None, infos)
     if problems.empty:
         return pd.DataFrame(columns=["game_date", "readiness", "failed_checks", "detail"])
     problems = problems.assign(rank=problems["state"].map(_READINESS_RANK).fillna(9))
@@ -253,10 +255,23 @@ def _first_bad_upstream(dates: pd.DataFrame, bad: pd.DataFrame, lo: int, hi: int
     return hit[ok.to_numpy()]
 
 
+def check_infos(instance: dg.DagsterInstance, assets: Sequence[dg.AssetsDefinition], dates: list[str]) -> dict:
+    """Every check's latest evaluation per date, in one bulk query, by asset key: what the dates' states and the
+    check table both read (fetched once: on a four-season instance this query is most of the report's time)."""
+    keys = [dg.AssetCheckKey(a.key, s.name) for a in assets for s in a.check_specs]
+    by_asset: dict[dg.AssetKey, list] = {}
+    for info in check_partition_infos(instance, keys, dates):
+        if info.partition_key is not None:
+            by_asset.setdefault(info.check_key.asset_key, []).append(info)
+    return by_asset
+
+
 def date_states(
-    instance: dg.DagsterInstance, assets: Sequence[dg.AssetsDefinition], dates: list[str], log: pd.DataFrame
+    instance: dg.DagsterInstance, assets: Sequence[dg.AssetsDefinition], dates: list[str], log: pd.DataFrame,
+    infos: dict | None = None,
 ) -> pd.DataFrame:
-    """asset, game_date, state, cause_asset, cause_date, cause_check, detail for every asset and date of `dates`."""
+    """asset, game_date, state, cause_asset, cause_date, cause_check, detail for every asset and date of `dates`.
+    `infos`: `check_infos` of these assets and dates, if already fetched."""
     day = pd.to_datetime(pd.Series(dates))
     season = season_labels(day)
     group = season.astype(object).where(season.notna(), "off-season " + pd.Series(dates))
@@ -266,7 +281,7 @@ def date_states(
     for asset in assets:
         name = asset.key.to_user_string()
         records = log[log["asset"] == name]
-        ready = _readiness(instance, asset, dates, records)
+        ready = _readiness(instance, asset, dates, records, None if infos is None else infos.get(asset.key, []))
         f = calendar.merge(records[["game_date", "outcome", "failed_checks", "checks"]], on="game_date", how="left")
         f = f.merge(ready.rename(columns={"failed_checks": "instance_failed"}), on="game_date", how="left")
         state = pd.Series("missing", index=f.index, dtype=object)
@@ -314,13 +329,18 @@ def date_states(
 
 # -- checks -------------------------------------------------------------------------------------------------------
 def check_table(
-    instance: dg.DagsterInstance, assets: Sequence[dg.AssetsDefinition], dates: list[str]
+    instance: dg.DagsterInstance, assets: Sequence[dg.AssetsDefinition], dates: list[str], infos: dict | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(pass rates per check and season, failing evaluations with why) — one bulk check-partition query for
-    every check in range, one event query for the failing evaluations' descriptions."""
+    every check in range (or `infos`, `check_infos` already fetched), one event query for the failing evaluations'
+    descriptions."""
     specs = [(a.key, s.name, s.blocking) for a in assets for s in a.check_specs]
     keys = [dg.AssetCheckKey(k, n) for k, n, _ in specs]
-    infos = check_partition_infos(instance, keys, dates)
+    if infos is None:
+        infos = check_partition_infos(instance, keys, dates)
+    else:
+        on = set(dates)
+        infos = [i for a in assets for i in infos.get(a.key, []) if i.partition_key in on]
     frame = pd.DataFrame(
         [(i.check_key.asset_key.to_user_string(), i.check_key.name, i.partition_key, i.latest_execution_status.value,
           i.latest_check_event_storage_id) for i in infos if i.partition_key is not None],
@@ -520,11 +540,13 @@ def build_report(
     if not shown:
         raise ValueError(f"--select {','.join(select or [])} names no daily asset or group")
     lap("definitions")
-    states = date_states(instance, assets, extended, log)
+    infos = check_infos(instance, assets, extended)
+    lap("check_records")
+    states = date_states(instance, assets, extended, log, infos)
     names = {a.key.to_user_string() for a in shown}
     states = states[(states["game_date"] >= start) & states["asset"].isin(names)].reset_index(drop=True)
     lap("date_states")
-    checks, failures = check_table(instance, shown, dates)
+    checks, failures = check_table(instance, shown, dates, infos)
     failures = failures.merge(states[["asset", "game_date", "state"]], on=["asset", "game_date"], how="left")
     failures = failures[["asset", "game_date", "check", "blocking", "state", "value", "threshold", "why"]]
     lap("checks")

@@ -13,7 +13,7 @@ instance never checked (another instance, a CLI run without DAGSTER_HOME, a rest
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 
 import dagster as dg
 import pandas as pd
@@ -56,10 +56,11 @@ def dates_read(context: dg.InputContext) -> list[str] | None:
 
 
 def blocking_problems(
-    instance: dg.DagsterInstance, upstream: dg.AssetKey, dates: Collection[str], published: pd.DataFrame | None
+    instance: dg.DagsterInstance, upstream: dg.AssetKey, dates: Collection[str], published: pd.DataFrame | None,
+    infos: Sequence | None = None,
 ) -> pd.DataFrame:
     """Every reason a date of `upstream` may not be read: not readable on the instance, or not what the warehouse holds."""
-    states = check_states(instance, upstream, dates)
+    states = check_states(instance, upstream, dates, infos)
     problems = states[states["state"] != State.PASSED.value]
     if published is None or states.empty:
         return problems.reset_index(drop=True)

@@ -16,7 +16,7 @@ The cross-run gate (`checks.gate`, in the warehouse IO manager's input loading) 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from enum import Enum
 
 import dagster as dg
@@ -48,13 +48,20 @@ def register_blocking_checks(asset: dg.AssetKey, names: Collection[str]) -> None
     BLOCKING_CHECKS[asset] = tuple(names)
 
 
-def check_states(instance: dg.DagsterInstance, asset: dg.AssetKey, dates: Collection[str]) -> pd.DataFrame:
-    """One row per (date, blocking check) of `asset`: its state and the run behind it."""
+def check_states(
+    instance: dg.DagsterInstance, asset: dg.AssetKey, dates: Collection[str], infos: Sequence | None = None
+) -> pd.DataFrame:
+    """One row per (date, blocking check) of `asset`: its state and the run behind it. `infos`: the check-partition
+    records already fetched in bulk (`nba-pipeline status` reads every check once), else they are queried."""
     names = BLOCKING_CHECKS.get(asset, ())
     dates = sorted(set(dates))
     if not names or not dates:
         return pd.DataFrame(columns=COLUMNS)
-    infos = check_partition_infos(instance, [dg.AssetCheckKey(asset, n) for n in names], dates)
+    if infos is None:
+        infos = check_partition_infos(instance, [dg.AssetCheckKey(asset, n) for n in names], dates)
+    else:
+        wanted, on = {dg.AssetCheckKey(asset, n) for n in names}, set(dates)
+        infos = [i for i in infos if i.check_key in wanted and i.partition_key in on]
     found = pd.DataFrame(
         [
             (i.partition_key, i.check_key.name, *_latest(instance, i))
