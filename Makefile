@@ -9,7 +9,7 @@ export NBA_PIPELINE_WAREHOUSE := $(CURDIR)/data/warehouse.duckdb
 SEASON_START ?= 2023-10-24
 SEASON_END ?= 2024-04-14
 
-.PHONY: setup run dev test benchmark clean
+.PHONY: setup run dev test benchmark benchmark-events clean
 
 $(BIN)/dagster: setup.py pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,11 @@ test: setup
 
 benchmark: setup
 	$(BIN)/python benchmarks/backfill_benchmark.py
+
+# ms per stored Dagster event (check evaluations, planned, materializations): stock SQLite vs shipped vs PostgreSQL
+benchmark-events: setup
+	$(BIN)/python benchmarks/event_cost.py
+	$(BIN)/python benchmarks/instance_compare.py
 
 clean:
 	rm -rf data dagster_home/storage dagster_home/history dagster_home/schedules dagster_home/logs

@@ -1,4 +1,5 @@
-"""Times the embedded default against Dagster's own bookkeeping floor, each scenario on a fresh SQLite DAGSTER_HOME.
+"""Times the embedded default against Dagster's own bookkeeping floor, each scenario on a fresh SQLite DAGSTER_HOME
+holding the shipped dagster_home/dagster.yaml (benchmarks/instance_compare.py compares it with Dagster's stock one).
 
 (a) a full backfill START..END of the selected phases as one single-run range backfill, with all checks;
 (b) one day's partition of the selected phases end to end through `dagster asset materialize` (process start included),
@@ -61,6 +62,8 @@ def _report(result: tuple[float, float, str]) -> tuple[float, float, str]:
 def _fresh_env(workdir: Path) -> dict[str, str]:
     home = workdir / "dagster_home"
     home.mkdir(parents=True)
+    # the shipped instance config (tuned event-log storage, queued runs, one warehouse slot), as `make run` uses it
+    (home / "dagster.yaml").write_text((ROOT / "dagster_home" / "dagster.yaml").read_text())
     return {**os.environ, "DAGSTER_HOME": str(home), "NBA_PIPELINE_WAREHOUSE": str(workdir / "warehouse.duckdb")}
 
 

@@ -45,14 +45,19 @@ def _materialize(args: argparse.Namespace) -> int:
     loggers = json.dumps({"loggers": {"console": {"config": {"log_level": args.log_level}}}})
     command = [sys.executable, "-m", "nba_pipeline.dagster_cli", "asset", "materialize", "-m", "nba_pipeline.definitions",
                "--select", args.select, "--partition-range", f"{start}...{end}", "--config-json", loggers]
-    code = subprocess.run(command).returncode
+    with subprocess.Popen(command) as run:
+        try:
+            if args.summary:  # imported while the run goes on (~2 s of imports off the wall time), used after it
+                import dagster as dg
+
+                from nba_pipeline.status import build_report, format_report, warehouse_path
+            code = run.wait()
+        except BaseException:  # as subprocess.run does: the run process does not outlive an interrupted CLI
+            run.kill()
+            raise
     if not args.summary:
         return code
     # the range as it stands now, in one table: published / quarantined / blocked per asset, failures and why
-    import dagster as dg
-
-    from nba_pipeline.status import build_report, format_report, warehouse_path
-
     print(f"\n== {start}...{end} now (the same report: nba-pipeline status --start {start} --end {end}) ==")
     print(format_report(build_report(dg.DagsterInstance.get(), warehouse_path(None), start, end), explain=False))
     return code

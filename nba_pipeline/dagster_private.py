@@ -9,7 +9,8 @@ private modules expose: backfills in progress and their done / target subsets (`
 `BulkActionStatus`), the pool slots a run still holds (`get_concurrency_info`), and the failed check evaluations
 (`get_asset_check_execution_history` with a status filter, to say why a check failed). The alert sensor
 (`nba_pipeline.alerts`) reads check evaluations and run failures after a storage id (`get_asset_check_execution_history` with a status filter: the public `fetch_*`
-methods cover materializations, observations and run status changes, not check evaluations). If one of these moves in a Dagster upgrade, this is the one file to fix.
+methods cover materializations, observations and run status changes, not check evaluations). If one of these moves in a Dagster upgrade, this is the one file to fix — with `nba_pipeline/instance_storage.py`,
+the event-log storage class the shipped dagster.yaml loads, which has to subclass Dagster's private SQLite storage.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ import datetime as dt
 import re
 from zoneinfo import ZoneInfo
 
-from nba_pipeline.partitions import FIRST_GAME_DATE, GAME_TIMEZONE
+from nba_pipeline.game_date import FIRST_GAME_DATE, GAME_TIMEZONE
 
 EASTERN = ZoneInfo(GAME_TIMEZONE)
 DATE_KEYWORDS = {"TODAY": 0, "YESTERDAY": 1}

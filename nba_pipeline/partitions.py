@@ -2,8 +2,7 @@
 
 import dagster as dg
 
-FIRST_GAME_DATE = "2021-10-19"  # opening night of 2021-22
-GAME_TIMEZONE = "America/New_York"
+from nba_pipeline.game_date import FIRST_GAME_DATE, GAME_TIMEZONE  # noqa: F401  (re-exported: imported from here)
 
 # end_offset=1: today's game date is a partition from its first minute (ET), so its slate is predicted before
 # tip-off; by default the last partition would be yesterday.

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from dagster_gcp import GCSPickleIOManager, GCSResource
 
 from nba_pipeline.alerts import AlertWebhook
 from nba_pipeline.clock import GameClock
@@ -54,6 +53,10 @@ def resources_for(deployment: str, *, warehouse_path: str | None = None) -> dict
             "alerts": AlertWebhook(),
         }
     if deployment == "production":
+        # Imported here, not at the top: dagster-gcp (and the Google clients it pulls in) costs ~0.5-1 s at every
+        # process start, and only production binds it.
+        from dagster_gcp import GCSPickleIOManager, GCSResource
+
         warehouse = BigQueryWarehouse(project=dg.EnvVar("GCP_PROJECT"), location="US")
         return {
             "warehouse": warehouse,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.special import ndtr
 
 from nba_pipeline import schemas
 from nba_pipeline.league.seasons import season_labels
@@ -84,6 +83,8 @@ def predict_props(
             predicted[use & has_features] = model.predict(rows[use & has_features])
     rows["predicted_points"] = pd.array(predicted, dtype="Float64")
     rows["edge"] = rows["predicted_points"] - rows["prop_line"]
+    from scipy.special import ndtr  # here, not at the top: scipy costs ~0.3 s at every start of the Definitions
+
     confidence = pd.Series(ndtr(np.abs(rows["edge"].to_numpy(dtype=float, na_value=np.nan)) / spread), index=rows.index)
     rows["confidence"] = confidence.astype("Float64")
     rows["confidence_bucket"] = confidence_bucket(confidence)
