@@ -78,7 +78,7 @@ def check_states(
     states.loc[(states["status"] == Status.SUCCEEDED.value) & states["current"].eq(False), "state"] = State.STALE.value
     planned = states["status"] == Status.PLANNED.value
     run_status = _run_statuses(instance, states.loc[planned, "run_id"].dropna().unique())
-    ended = states["run_id"].map(lambda r: run_status.get(r, "DELETED") in {s.value for s in _FINISHED} | {"DELETED"})
+    ended = states["run_id"].map(run_status).fillna("DELETED").isin({s.value for s in _FINISHED} | {"DELETED"})
     states.loc[planned & ~ended, "state"] = State.PLANNED.value
     states.loc[planned & ended, "state"] = State.NOT_EVALUATED.value
     states["asset"] = asset.to_user_string()
@@ -114,22 +114,24 @@ def _run_statuses(instance: dg.DagsterInstance, run_ids) -> dict[str, str]:
 
 
 def _details(states: pd.DataFrame, run_status: Mapping[str, str]) -> pd.Series:
-    asset, check, date = states["asset"], states["check"], states["game_date"]
-    run = states["run_id"].fillna("").str[:8]
-    status = states["run_id"].map(lambda r: run_status.get(r, "deleted")).str.lower()
-    messages = {
-        State.FAILED.value: asset + " failed " + check + " on " + date,
-        State.PLANNED.value: asset + " " + check + " on " + date + " is planned by run " + run + " (" + status
-        + ") and not evaluated yet",
-        State.NOT_EVALUATED.value: asset + " " + check + " on " + date + " was never evaluated: run " + run
-        + " planned it and ended " + status,
-        State.MISSING.value: asset + " " + check + " on " + date + " has no evaluation on this instance "
-        "(never materialized with its checks)",
-        State.STALE.value: asset + " " + check + " on " + date + " passed on an older materialization; the latest "
-        "materialization was not checked",
-    }
+    """Why each (date, check) blocks, built only for the rows in that state (passed rows get no message)."""
     out = pd.Series("", index=states.index, dtype=object)
-    for state, message in messages.items():
-        hit = states["state"] == state
-        out[hit] = message[hit]
+    for state in (State.FAILED, State.PLANNED, State.NOT_EVALUATED, State.MISSING, State.STALE):
+        rows = states[states["state"] == state.value]
+        if rows.empty:
+            continue
+        asset, check, date = rows["asset"], rows["check"], rows["game_date"]
+        run = rows["run_id"].fillna("").str[:8]
+        status = rows["run_id"].map(lambda r: run_status.get(r, "deleted")).str.lower()
+        out[rows.index] = {
+            State.FAILED: asset + " failed " + check + " on " + date,
+            State.PLANNED: asset + " " + check + " on " + date + " is planned by run " + run + " (" + status
+            + ") and not evaluated yet",
+            State.NOT_EVALUATED: asset + " " + check + " on " + date + " was never evaluated: run " + run
+            + " planned it and ended " + status,
+            State.MISSING: asset + " " + check + " on " + date + " has no evaluation on this instance "
+            "(never materialized with its checks)",
+            State.STALE: asset + " " + check + " on " + date + " passed on an older materialization; the latest "
+            "materialization was not checked",
+        }[state]
     return out
