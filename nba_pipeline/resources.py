@@ -7,14 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from dagster_gcp import GCSPickleIOManager, GCSResource
 
 from nba_pipeline.alerts import AlertWebhook
 from nba_pipeline.clock import GameClock
 from nba_pipeline.config.resource import ThresholdsResource
 from nba_pipeline.sources import NbaSource, NbaStatsApiSource, SeasonReplaySource, SimulatedLeagueSource
 from nba_pipeline.sources.replay import THRESHOLDS_PROFILE as REPLAY_THRESHOLDS
-from nba_pipeline.warehouse.bigquery_warehouse import BigQueryWarehouse
 from nba_pipeline.warehouse.duckdb_warehouse import DuckDBWarehouse
 from nba_pipeline.warehouse.io_manager import ModelStore, WarehouseIOManager
 
@@ -54,7 +52,12 @@ def resources_for(deployment: str, *, warehouse_path: str | None = None) -> dict
             "alerts": AlertWebhook(),
         }
     if deployment == "production":
-        warehouse = BigQueryWarehouse(project=dg.EnvVar("GCP_PROJECT"), location="US")
+        # the `production` extra (dagster-gcp, google-cloud-*): imported only here, so the local default needs none
+        from dagster_gcp import GCSPickleIOManager, GCSResource
+
+        from nba_pipeline.warehouse.bigquery_warehouse import bigquery_warehouse_from_environment
+
+        warehouse = bigquery_warehouse_from_environment()
         return {
             "warehouse": warehouse,
             "io_manager": WarehouseIOManager(warehouse=warehouse),

@@ -19,9 +19,11 @@ credentials, REST reads instead of the Storage Read API). What the emulator does
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Collection
 from typing import Any
 
+import dagster as dg
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -312,3 +314,16 @@ class BigQueryWarehouse(Warehouse):
             return self._arrow(self._client(), query).column("d").to_pylist()
         except NotFound:
             return []
+
+
+def bigquery_warehouse_from_environment() -> BigQueryWarehouse:
+    """Production's binding: project `GCP_PROJECT` (read when a run starts); `BIGQUERY_EMULATOR_HOST` (host:port or
+    a URL), if set, points it at an emulator instead of Google; `NBA_PIPELINE_BIGQUERY_DATASET_PREFIX` prefixes the
+    datasets (default none: `raw`, `analytics`, …)."""
+    emulator = os.environ.get("BIGQUERY_EMULATOR_HOST")
+    if emulator and not emulator.startswith(("http://", "https://")):
+        emulator = f"http://{emulator}"
+    return BigQueryWarehouse(
+        project=dg.EnvVar("GCP_PROJECT"), location=os.environ.get("NBA_PIPELINE_BIGQUERY_LOCATION", "US"),
+        api_endpoint=emulator or None, dataset_prefix=os.environ.get("NBA_PIPELINE_BIGQUERY_DATASET_PREFIX", ""),
+    )
