@@ -20,7 +20,8 @@ from nba_pipeline.sources import SimulatedLeagueSource
 from nba_pipeline.warehouse.base import TableRef, WarehouseError
 from nba_pipeline.warehouse.bigquery_warehouse import BigQueryWarehouse, arrow_rows, bigquery_type, date_list, literal
 from nba_pipeline_tests.bigquery_emulator import PROJECT
-from nba_pipeline_tests.conftest import RAW_AND_ANALYTICS
+from nba_pipeline.warehouse.io_manager import ModelStore
+from nba_pipeline_tests.conftest import EVERY_PHASE, RAW_AND_ANALYTICS
 
 
 def test_arrow_types_map_as_the_bigquery_client_maps_them():
@@ -78,12 +79,30 @@ def test_production_binds_bigquery_from_the_environment(monkeypatch, bigquery_em
 START, END, BAD = "2023-12-23", "2023-12-25", "2023-12-25"  # 12-24: no games (an off day)
 
 
-def _run(resources: dict) -> dg.ExecuteInJobResult:
-    resources["source"] = SimulatedLeagueSource(
-        faults=SimulatorFaults(game_id_format="vendor", game_id_feed="player_boxscores", affected_dates=[BAD])
-    )
-    tags = {"dagster/asset_partition_range_start": START, "dagster/asset_partition_range_end": END}
-    return dg.materialize(RAW_AND_ANALYTICS, resources=resources, tags=tags, raise_on_error=False)
+def _run(resources: dict, assets=RAW_AND_ANALYTICS, start=START, end=END, bad: str | None = BAD) -> dg.ExecuteInJobResult:
+    faults = SimulatorFaults(game_id_format="vendor", game_id_feed="player_boxscores", affected_dates=[bad]) if bad else None
+    resources["source"] = SimulatedLeagueSource(faults=faults or SimulatorFaults())
+    tags = {"dagster/asset_partition_range_start": start, "dagster/asset_partition_range_end": end}
+    return dg.materialize(assets, resources=resources, tags=tags, raise_on_error=False)
+
+
+def _both(monkeypatch, tmp_path, endpoint) -> tuple[dict, dict]:
+    """Resources for DuckDB (local) and for production's binding on the emulator, in a fresh dataset prefix."""
+    local = resources_for("local", warehouse_path=str(tmp_path / "warehouse.duckdb"))
+    monkeypatch.setenv("GCP_PROJECT", PROJECT)
+    monkeypatch.setenv("GCS_BUCKET", "models")
+    monkeypatch.setenv("BIGQUERY_EMULATOR_HOST", endpoint)
+    monkeypatch.setenv("NBA_PIPELINE_BIGQUERY_DATASET_PREFIX", f"run{uuid.uuid4().hex[:8]}_")
+    monkeypatch.setenv("NBA_PIPELINE_SOURCE", "simulator")
+    return local, resources_for("production")
+
+
+def _readable(resources: dict, endpoint: str):
+    """A warehouse to read what a run published (the bound one resolves GCP_PROJECT only inside a run)."""
+    bound = resources["warehouse"]
+    if isinstance(bound, BigQueryWarehouse):
+        return BigQueryWarehouse(project=PROJECT, api_endpoint=endpoint, dataset_prefix=bound.dataset_prefix)
+    return bound
 
 
 def _plain(value):
@@ -105,13 +124,7 @@ def _published(warehouse, asset) -> pd.DataFrame:
 
 
 def test_raw_and_analytics_on_bigquery_compute_the_same_checks_and_rows_as_on_duckdb(monkeypatch, tmp_path, bigquery_emulator):
-    local = resources_for("local", warehouse_path=str(tmp_path / "warehouse.duckdb"))
-    monkeypatch.setenv("GCP_PROJECT", PROJECT)
-    monkeypatch.setenv("GCS_BUCKET", "models")
-    monkeypatch.setenv("BIGQUERY_EMULATOR_HOST", bigquery_emulator)
-    monkeypatch.setenv("NBA_PIPELINE_BIGQUERY_DATASET_PREFIX", f"run{uuid.uuid4().hex[:8]}_")
-    monkeypatch.setenv("NBA_PIPELINE_SOURCE", "simulator")
-    production = resources_for("production")
+    local, production = _both(monkeypatch, tmp_path, bigquery_emulator)
 
     on_duckdb, on_bigquery = _run(local), _run(production)
     # the bad date fails player_game_summary's blocking checks: the same step fails on both, after publishing
@@ -122,9 +135,7 @@ def test_raw_and_analytics_on_bigquery_compute_the_same_checks_and_rows_as_on_du
     assert bq_checks == duck_checks
     print(f"{len(bq_checks)} check evaluations, {sum(not c[2] for c in bq_checks)} failed, equal on both warehouses")
 
-    bigquery = BigQueryWarehouse(project=PROJECT, api_endpoint=bigquery_emulator,
-                                 dataset_prefix=production["warehouse"].dataset_prefix)
-    duckdb = local["warehouse"]
+    bigquery, duckdb = _readable(production, bigquery_emulator), _readable(local, bigquery_emulator)
     compared = {}
     for asset in RAW_AND_ANALYTICS:
         name = asset.key.path[-1]
@@ -141,3 +152,36 @@ def test_raw_and_analytics_on_bigquery_compute_the_same_checks_and_rows_as_on_du
     assert summary[0] > 0 and summary[1] == {"2023-12-23": "published", "2023-12-24": "published", "2023-12-25": "quarantined"}
     quarantined = bigquery.read(TableRef("quarantine", "analytics__player_game_summary"), None)
     assert set(quarantined["game_date"].dt.strftime("%Y-%m-%d")) == {BAD}
+
+
+# a column naming the run that wrote the row: the one thing two runs cannot share
+RUN_COLUMNS = {"predicted_in_run"}
+
+
+def test_every_phase_on_bigquery_publishes_the_same_tables_and_checks_as_on_duckdb(monkeypatch, tmp_path, bigquery_emulator):
+    """Opening night to four weeks in (enough for the walk-forward model's first cutoff): raw to grading. Models
+    are stored on local disk in both runs (no GCS emulator here)."""
+    local, production = _both(monkeypatch, tmp_path, bigquery_emulator)
+    for name, resources in (("duckdb", local), ("bigquery", production)):
+        resources["model_io"] = ModelStore(base_dir=str(tmp_path / name / "models"))
+    start, end = "2023-10-24", "2023-11-21"
+    on_duckdb = _run(local, EVERY_PHASE, start, end, bad=None)
+    on_bigquery = _run(production, EVERY_PHASE, start, end, bad=None)
+    assert on_duckdb.success and on_bigquery.success
+    assert _checks(on_bigquery) == _checks(on_duckdb)
+    bigquery, duckdb = _readable(production, bigquery_emulator), _readable(local, bigquery_emulator)
+    rows = {}
+    for asset in EVERY_PHASE:
+        if asset.partitions_def is None:  # the model: a pickle, not a table
+            continue
+        name = asset.key.path[-1]
+        duck_rows, bq_rows = _published(duckdb, asset), _published(bigquery, asset)
+        assert duck_rows.dtypes.to_dict() == bq_rows.dtypes.to_dict(), name
+        keep = [c for c in duck_rows.columns if c not in RUN_COLUMNS]
+        pd.testing.assert_frame_equal(
+            duck_rows[keep].sort_values(keep).reset_index(drop=True), bq_rows[keep].sort_values(keep).reset_index(drop=True),
+            obj=name,
+        )
+        rows[name] = len(bq_rows)
+    print(rows)
+    assert rows["points_prop_predictions"] > 0 and rows["prediction_grading"] > 0
