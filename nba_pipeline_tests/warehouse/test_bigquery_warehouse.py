@@ -124,8 +124,12 @@ def _published(warehouse, asset) -> pd.DataFrame:
 
 
 def test_raw_and_analytics_on_bigquery_compute_the_same_checks_and_rows_as_on_duckdb(monkeypatch, tmp_path, bigquery_emulator):
+    """An off day written first, then a range with an off day and a bad date, on both warehouses."""
     local, production = _both(monkeypatch, tmp_path, bigquery_emulator)
 
+    # the issue's case first: an off day as a table's very first write must create it, typed, for the next read
+    for resources in (local, production):
+        assert _run(resources, start="2023-12-24", end="2023-12-24", bad=None).success
     on_duckdb, on_bigquery = _run(local), _run(production)
     # the bad date fails player_game_summary's blocking checks: the same step fails on both, after publishing
     failed = [{e.step_key for e in r.all_events if e.is_step_failure} for r in (on_duckdb, on_bigquery)]
