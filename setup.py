@@ -13,8 +13,6 @@ setup(
         "dagster-graphql==1.13.27",
         "dagster-duckdb==0.29.27",
         "dagster-duckdb-pandas==0.29.27",
-        "dagster-gcp==0.29.27",
-        "dagster-gcp-pandas==0.29.27",
         "duckdb>=1.1,<3",
         "pandas>=2.2,<3",
         "numpy>=1.26,<3",
@@ -26,11 +24,15 @@ setup(
         "scipy>=1.11",
     ],
     extras_require={
-        # deploy/production/dagster.yaml: Dagster's instance in PostgreSQL (postgresql+psycopg2:// URLs)
-        "production": ["dagster-postgres==0.29.27", "psycopg2-binary>=2.9,<3"],
+        # deploy/production/dagster.yaml: Dagster's instance in PostgreSQL (postgresql+psycopg2:// URLs); BigQuery
+        # warehouse and models in GCS (NBA_PIPELINE_ENV=production; nothing local imports them)
+        "production": ["dagster-postgres==0.29.27", "psycopg2-binary>=2.9,<3", "dagster-gcp==0.29.27",
+                       "dagster-gcp-pandas==0.29.27", "google-cloud-bigquery>=3.20,<4"],
         # the tests run the production instance against a real PostgreSQL server too, and drive the web UI in the
         # system's headless chromium through selenium (/usr/bin/chromedriver; no browser download)
-        "dev": ["pytest>=8", "dagster-postgres==0.29.27", "psycopg2-binary>=2.9,<3", "selenium>=4.20,<5"],
+        # and the BigQuery warehouse against a local emulator server (bqemulator: DuckDB + SQLGlot, from PyPI)
+        "dev": ["pytest>=8", "dagster-postgres==0.29.27", "psycopg2-binary>=2.9,<3", "selenium>=4.20,<5",
+                "dagster-gcp==0.29.27", "google-cloud-bigquery>=3.20,<4", "bqemulator==1.4.0"],
     },
     entry_points={"console_scripts": ["nba-pipeline=nba_pipeline.cli:main"]},
 )

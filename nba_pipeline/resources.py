@@ -13,7 +13,6 @@ from nba_pipeline.clock import GameClock
 from nba_pipeline.config.resource import ThresholdsResource
 from nba_pipeline.sources import NbaSource, NbaStatsApiSource, SeasonReplaySource, SimulatedLeagueSource
 from nba_pipeline.sources.replay import THRESHOLDS_PROFILE as REPLAY_THRESHOLDS
-from nba_pipeline.warehouse.bigquery_warehouse import BigQueryWarehouse
 from nba_pipeline.warehouse.duckdb_warehouse import DuckDBWarehouse
 from nba_pipeline.warehouse.io_manager import ModelStore, WarehouseIOManager
 
@@ -53,11 +52,12 @@ def resources_for(deployment: str, *, warehouse_path: str | None = None) -> dict
             "alerts": AlertWebhook(),
         }
     if deployment == "production":
-        # Imported here, not at the top: dagster-gcp (and the Google clients it pulls in) costs ~0.5-1 s at every
-        # process start, and only production binds it.
+        # the `production` extra (dagster-gcp, google-cloud-*): imported only here, so the local default needs none
         from dagster_gcp import GCSPickleIOManager, GCSResource
 
-        warehouse = BigQueryWarehouse(project=dg.EnvVar("GCP_PROJECT"), location="US")
+        from nba_pipeline.warehouse.bigquery_warehouse import bigquery_warehouse_from_environment
+
+        warehouse = bigquery_warehouse_from_environment()
         return {
             "warehouse": warehouse,
             "io_manager": WarehouseIOManager(warehouse=warehouse),

@@ -92,3 +92,12 @@ def postgres_url(monkeypatch) -> str:
     with fresh_database() as url:
         monkeypatch.setenv(PG_URL_ENV, url)
         yield url
+
+
+@pytest.fixture(scope="session")
+def bigquery_emulator(tmp_path_factory) -> str:
+    """The REST endpoint of a real BigQuery emulator server, one per test session (killed at its end)."""
+    from nba_pipeline_tests.bigquery_emulator import running_emulator
+
+    with running_emulator(tmp_path_factory.mktemp("bigquery") / "emulator.log") as endpoint:
+        yield endpoint

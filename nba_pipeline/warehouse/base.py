@@ -29,7 +29,9 @@ def to_frame(table: pa.Table) -> pd.DataFrame:
     """Arrow to pandas with nullable types, as every transform and rule expects."""
     frame = table.to_pandas(types_mapper=_NULLABLE_TYPES.get)
     for column in frame.columns:
-        if pd.api.types.is_datetime64_any_dtype(frame[column]):
+        if isinstance(frame[column].dtype, pd.DatetimeTZDtype):  # zoned: in UTC, whatever zone the engine used
+            frame[column] = frame[column].dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
+        elif pd.api.types.is_datetime64_any_dtype(frame[column]):
             frame[column] = frame[column].astype("datetime64[ns]")
     return frame
 

@@ -1,189 +1,329 @@
 """Production warehouse: the same write–audit–publish on BigQuery.
 
-One dataset per phase (`raw`, `analytics`, ...), tables partitioned by `game_date`. A step loads its rows into
-`staging.<schema>__<table>__<run>`; the audit reads them back; then one multi-statement transaction deletes the
-passed dates and inserts them from staging, copies the failed dates to `quarantine.<schema>__<table>`, appends
-to `pipeline.publish_log`, and — before any of that — `ASSERT`s that no date was last published by a newer code
-version (the transaction aborts and nothing is written). DDL cannot run inside a BigQuery transaction, so
-tables are created (empty, typed like the staging table) just before it.
+One dataset per phase (`raw`, `analytics`, ...), tables partitioned by `DATE(game_date)`. A step's rows are loaded
+into `staging.<schema>__<table>__<run>`, created first with a schema taken from the frame's own types (so an off
+day's empty frame still makes a typed table, and nullable Int64/boolean/string, dates and naive timestamps come
+back as they went in). The audit reads them back. Publishing then: DDL outside any transaction (BigQuery allows
+none inside one) creates the phase table, its quarantine and the publish records if absent and adds new columns;
+a query names the dates a newer code version published (refused, nothing written); then ONE multi-statement
+transaction registers the code version, deletes the passed dates and inserts them from staging, copies the failed
+dates to `quarantine.<schema>__<table>` and appends one row per date to `pipeline.publish_log`.
 
-Not exercised against BigQuery in this repository's tests yet (no Google account here): see the README.
+Every value in the transaction is an inlined, quoted literal rather than a query parameter: the local emulator the
+tests run (`bqemulator`) does not bind parameters inside scripts. The code-version refusal is a query before the
+transaction rather than an `ASSERT` inside it (no `ASSERT` in the emulator); the one-slot `warehouse` pool keeps a
+second writer from publishing in between. `api_endpoint` points the client at an emulator (anonymous
+credentials, REST reads instead of the Storage Read API). What the emulator does and does not cover: README.
 """
 
 from __future__ import annotations
 
-import json
+import io
+import os
 from collections.abc import Collection
+from typing import Any
 
+import dagster as dg
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 from pydantic import Field
 
 from nba_pipeline.warehouse import PARTITION_COLUMN
 from nba_pipeline.warehouse.base import (
     META,
     PUBLISHED,
+    QUARANTINED,
     Log,
     MissingTableError,
     OlderCodeRefused,
     TableRef,
     Warehouse,
+    WarehouseError,
+    older_code_message,
     to_frame,
 )
 
 _PUBLISH_LOG_SCHEMA = (
     "asset STRING, game_date DATE, run_id STRING, code_version STRING, outcome STRING, `rows` INT64, "
-    "failed_checks STRING, checks STRING, recorded_at TIMESTAMP"
+    "failed_checks STRING, checks STRING, recorded_at DATETIME"
 )
+_CODE_VERSIONS_SCHEMA = "asset STRING, code_version STRING, first_seen_at DATETIME, first_run_id STRING"
+
+
+def bigquery_type(kind: pa.DataType) -> tuple[str, str]:
+    """(BigQuery type, mode) for an Arrow type, as google-cloud-bigquery's own dataframe upload maps them: naive
+    timestamps are DATETIME, zoned ones TIMESTAMP; a column of nothing but nulls is STRING."""
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        inner, _ = bigquery_type(kind.value_type)
+        return inner, "REPEATED"
+    if pa.types.is_boolean(kind):
+        return "BOOL", "NULLABLE"
+    if pa.types.is_integer(kind):
+        return "INT64", "NULLABLE"
+    if pa.types.is_floating(kind):
+        return "FLOAT64", "NULLABLE"
+    if pa.types.is_decimal(kind):
+        return "NUMERIC", "NULLABLE"
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_null(kind):
+        return "STRING", "NULLABLE"
+    if pa.types.is_binary(kind) or pa.types.is_large_binary(kind):
+        return "BYTES", "NULLABLE"
+    if pa.types.is_date(kind):
+        return "DATE", "NULLABLE"
+    if pa.types.is_timestamp(kind):
+        return ("TIMESTAMP" if kind.tz else "DATETIME"), "NULLABLE"
+    if pa.types.is_time(kind):
+        return "TIME", "NULLABLE"
+    raise WarehouseError(f"no BigQuery type for the Arrow type {kind}: convert that column before staging it")
+
+
+def arrow_rows(frame: pd.DataFrame) -> pa.Table:
+    """The frame as Arrow, timestamps in microseconds (BigQuery's precision) and null-only columns as strings."""
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    fields = []
+    for f in table.schema:
+        if pa.types.is_timestamp(f.type):
+            fields.append(pa.field(f.name, pa.timestamp("us", tz=f.type.tz)))
+        elif pa.types.is_null(f.type):
+            fields.append(pa.field(f.name, pa.string()))
+        else:
+            fields.append(f)
+    return table.cast(pa.schema(fields), safe=False)
+
+
+def literal(value: Any) -> str:
+    """A GoogleSQL literal: inlined into scripts, which the emulator cannot bind parameters in."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, pd.Timestamp):
+        stamp = value.tz_convert("UTC").tz_localize(None) if value.tzinfo else value
+        return f"DATETIME '{stamp:%Y-%m-%d %H:%M:%S.%f}'"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int):
+        return str(value)
+    text = str(value).replace("\\", "\\\\").replace("'", "\\'").replace("\n", "\\n").replace("\r", "\\r")
+    return f"'{text}'"
+
+
+def date_list(dates: Collection[Any]) -> str:
+    """`[DATE '…', …]` (typed even when empty) of `dates`."""
+    return "ARRAY<DATE>[" + ", ".join(f"DATE '{pd.Timestamp(d):%Y-%m-%d}'" for d in dates) + "]"
 
 
 class BigQueryWarehouse(Warehouse):
+    """BigQuery datasets per phase, their publish records, staging and quarantine."""
+
     project: str = Field(description="GCP project holding one dataset per phase.")
     location: str = Field("US", description="BigQuery location of the datasets.")
+    api_endpoint: str | None = Field(
+        None, description="REST endpoint of a BigQuery emulator (http://host:port); None: Google's, with its credentials."
+    )
+    dataset_prefix: str = Field("", description="Prefix of every dataset name (several environments in one project).")
 
+    # -- client -------------------------------------------------------------------------------------------------
     def _client(self):
         from google.cloud import bigquery
 
-        return bigquery.Client(project=self.project, location=self.location)
+        if not self.api_endpoint:
+            return bigquery.Client(project=self.project, location=self.location)
+        from google.api_core.client_options import ClientOptions
+        from google.auth.credentials import AnonymousCredentials
 
-    def _id(self, dataset: str, table: str) -> str:
-        return f"`{self.project}.{dataset}.{table}`"
+        return bigquery.Client(
+            project=self.project, location=self.location, credentials=AnonymousCredentials(),
+            client_options=ClientOptions(api_endpoint=self.api_endpoint),
+        )
 
-    def _ensure_dataset(self, client, dataset: str) -> None:
-        client.create_dataset(f"{self.project}.{dataset}", exists_ok=True)
+    def _dataset(self, schema: str) -> str:
+        return f"{self.dataset_prefix}{schema}"
 
+    def _id(self, schema: str, table: str) -> str:
+        return f"`{self.project}.{self._dataset(schema)}.{table}`"
+
+    def _query(self, client, sql: str, params: list | None = None):
+        from google.cloud import bigquery
+
+        config = bigquery.QueryJobConfig(query_parameters=params or [])
+        # an emulator answers at once or not at all: fail fast instead of retrying for ten minutes
+        retry = {"job_retry": None, "timeout": 120} if self.api_endpoint else {}
+        return client.query(sql, job_config=config, **retry).result(**({"timeout": 120} if self.api_endpoint else {}))
+
+    def _arrow(self, client, sql: str, params: list | None = None) -> pa.Table:
+        return self._query(client, sql, params).to_arrow(create_bqstorage_client=not self.api_endpoint)
+
+    def _ensure_dataset(self, client, schema: str) -> None:
+        client.create_dataset(f"{self.project}.{self._dataset(schema)}", exists_ok=True)
+
+    # -- write, audit, publish ------------------------------------------------------------------------------------
     def stage(self, ref: TableRef, frame: pd.DataFrame, run_id: str, log: Log = None) -> str:
+        """A staging table typed like the frame (created even for no rows), then the rows loaded as Parquet."""
         from google.cloud import bigquery
 
         client = self._client()
         self._ensure_dataset(client, "staging")
         staging = f"{ref.flat}__{run_id.replace('-', '')[:12]}"
-        job = client.load_table_from_dataframe(
-            frame,
-            f"{self.project}.staging.{staging}",
-            job_config=bigquery.LoadJobConfig(write_disposition="WRITE_TRUNCATE"),
-        )
-        job.result()
+        table_id = f"{self.project}.{self._dataset('staging')}.{staging}"
+        rows = arrow_rows(frame)
+        schema = [bigquery.SchemaField(f.name, *bigquery_type(f.type)) for f in rows.schema]
+        client.delete_table(table_id, not_found_ok=True)
+        client.create_table(bigquery.Table(table_id, schema=schema))
+        if rows.num_rows:
+            buffer = io.BytesIO()
+            pq.write_table(rows, buffer)
+            buffer.seek(0)
+            config = bigquery.LoadJobConfig(
+                source_format=bigquery.SourceFormat.PARQUET, schema=schema, write_disposition="WRITE_TRUNCATE"
+            )
+            client.load_table_from_file(buffer, table_id, job_config=config).result()
         return staging
 
     def read_staged(self, staging: str, log: Log = None) -> pd.DataFrame:
-        return to_frame(self._client().query(f"select * from {self._id('staging', staging)}").to_arrow())
+        return to_frame(self._arrow(self._client(), f"select * from {self._id('staging', staging)}"))
 
     def drop_staging(self, staging: str, log: Log = None) -> None:
-        self._client().delete_table(f"{self.project}.staging.{staging}", not_found_ok=True)
+        self._client().delete_table(f"{self.project}.{self._dataset('staging')}.{staging}", not_found_ok=True)
 
-    def publish(self, ref, staging, outcomes, *, asset, run_id, code_version, run_created_at, log: Log = None) -> None:
-        from google.cloud import bigquery
-
-        client = self._client()
-        for dataset in (ref.schema, "quarantine", META):
-            self._ensure_dataset(client, dataset)
-        target, quarantine = self._id(ref.schema, ref.table), self._id("quarantine", ref.flat)
-        source = self._id("staging", staging)
-        log_table, versions = self._id(META, "publish_log"), self._id(META, "code_versions")
-        client.query(
-            f"""
+    def _prepare(self, client, ref: TableRef, staging: str) -> None:
+        """DDL, which BigQuery runs outside transactions: the tables if absent, new columns added (NULL for the
+        rows already there)."""
+        for schema in (ref.schema, "quarantine", META):
+            self._ensure_dataset(client, schema)
+        target, quarantine, source = self._id(ref.schema, ref.table), self._id("quarantine", ref.flat), self._id("staging", staging)
+        self._query(client, f"""
             create table if not exists {target} partition by date({PARTITION_COLUMN}) as select * from {source} limit 0;
             create table if not exists {quarantine} as
-                select *, '' as _run_id, current_timestamp() as _quarantined_at from {source} limit 0;
-            create table if not exists {log_table} ({_PUBLISH_LOG_SCHEMA});
-            create table if not exists {versions} (asset STRING, code_version STRING, first_seen_at TIMESTAMP, first_run_id STRING);
-            """
-        ).result()
-        passed = [d.date() for d in pd.to_datetime(outcomes.loc[outcomes["passed"], "game_date"])]
-        failed = [d.date() for d in pd.to_datetime(outcomes.loc[~outcomes["passed"], "game_date"])]
-        records = [
-            {"game_date": f"{pd.Timestamp(r.game_date):%Y-%m-%d}", "outcome": "published" if r.passed else "quarantined",
-             "rows": int(r.rows), "failed_checks": r.failed_checks, "checks": r.checks}
-            for r in outcomes.itertuples()
-        ]
-        script = f"""
-        begin transaction;
-        merge {versions} v using (select @asset as asset, @version as code_version, @created as created, @run as run) n
-          on v.asset = n.asset and v.code_version = n.code_version
-          when matched and v.first_seen_at > n.created then update set first_seen_at = n.created, first_run_id = n.run
-          when not matched then insert values (n.asset, n.code_version, n.created, n.run);
-        assert not exists (
-          select 1 from (
-            select code_version from {log_table}
-            where asset = @asset and outcome = '{PUBLISHED}' and game_date in unnest(@all_dates)
-            qualify row_number() over (partition by game_date order by recorded_at desc) = 1
-          ) l join {versions} v on v.asset = @asset and v.code_version = l.code_version
-          where v.first_seen_at > (select first_seen_at from {versions} where asset = @asset and code_version = @version)
-        ) as 'OLDER_CODE: dates of this asset were published by a newer code version';
-        delete from {target} where date({PARTITION_COLUMN}) in unnest(@passed);
-        insert into {target} select * from {source} where date({PARTITION_COLUMN}) in unnest(@passed);
-        insert into {quarantine} select *, @run, current_timestamp() from {source}
-          where date({PARTITION_COLUMN}) in unnest(@failed);
-        insert into {log_table}
-          select @asset, date(json_value(r, '$.game_date')), @run, @version, json_value(r, '$.outcome'),
-                 cast(json_value(r, '$.rows') as int64), json_value(r, '$.failed_checks'), json_value(r, '$.checks'),
-                 current_timestamp()
-          from unnest(json_query_array(@records)) r;
-        commit transaction;
-        """
-        params = [
-            bigquery.ScalarQueryParameter("asset", "STRING", asset),
-            bigquery.ScalarQueryParameter("version", "STRING", code_version),
-            bigquery.ScalarQueryParameter("run", "STRING", run_id),
-            bigquery.ScalarQueryParameter("created", "TIMESTAMP", pd.Timestamp(run_created_at).to_pydatetime()),
-            bigquery.ArrayQueryParameter("all_dates", "DATE", passed + failed),
-            bigquery.ArrayQueryParameter("passed", "DATE", passed),
-            bigquery.ArrayQueryParameter("failed", "DATE", failed),
-            bigquery.ScalarQueryParameter("records", "STRING", json.dumps(records)),
-        ]
-        try:
-            client.query(script, job_config=bigquery.QueryJobConfig(query_parameters=params)).result()
-        except Exception as err:  # the ASSERT's message comes back inside a BadRequest
-            if "OLDER_CODE" in str(err):
-                raise OlderCodeRefused(
-                    f"refusing to publish {asset} with code version {code_version}: dates of it were published by a "
-                    "newer code version. Old code never overwrites new: re-run with the current code."
-                ) from None
-            raise
+                select *, '' as _run_id, datetime(current_timestamp()) as _quarantined_at from {source} limit 0;
+            create table if not exists {self._id(META, 'publish_log')} ({_PUBLISH_LOG_SCHEMA});
+            create table if not exists {self._id(META, 'code_versions')} ({_CODE_VERSIONS_SCHEMA});
+        """)
+        staged = client.get_table(f"{self.project}.{self._dataset('staging')}.{staging}").schema
+        for schema, table in ((ref.schema, ref.table), ("quarantine", ref.flat)):
+            have = {f.name for f in client.get_table(f"{self.project}.{self._dataset(schema)}.{table}").schema}
+            new = [f for f in staged if f.name not in have]
+            if new:  # DDL, not a schema patch: the emulator applies only DDL to its stored rows
+                added = ", ".join(
+                    f"add column if not exists `{f.name}` " + (f"ARRAY<{f.field_type}>" if f.mode == "REPEATED" else f.field_type)
+                    for f in new
+                )
+                self._query(client, f"alter table {self._id(schema, table)} {added}")
+
+    def _newer_code(self, client, asset: str, code_version: str, created: pd.Timestamp, dates: list) -> pd.DataFrame:
+        """Dates of `dates` last published by a code version first seen after this one (this one: as old as the
+        earliest run that used it, this run included)."""
+        versions, log_table = self._id(META, "code_versions"), self._id(META, "publish_log")
+        rows = self._arrow(client, f"""
+            with latest as (
+              select game_date, code_version from {log_table}
+              where asset = {literal(asset)} and outcome = '{PUBLISHED}' and game_date in unnest({date_list(dates)})
+              qualify row_number() over (partition by game_date order by recorded_at desc) = 1
+            ), mine as (
+              select least(coalesce(min(first_seen_at), {literal(created)}), {literal(created)}) as first_seen_at
+              from {versions} where asset = {literal(asset)} and code_version = {literal(code_version)}
+            )
+            select l.game_date, l.code_version, v.first_seen_at
+            from latest l join {versions} v on v.asset = {literal(asset)} and v.code_version = l.code_version
+            where l.code_version != {literal(code_version)} and v.first_seen_at > (select first_seen_at from mine)
+            order by l.game_date
+        """)
+        return rows.to_pandas()
+
+    def publish(self, ref, staging, outcomes, *, asset, run_id, code_version, run_created_at, log: Log = None) -> None:
+        """Refuse if a newer code version published one of the dates; else one transaction: the code version
+        registered, the passed dates replaced, the failed ones quarantined, every date recorded."""
+        client = self._client()
+        self._prepare(client, ref, staging)
+        created = pd.Timestamp(run_created_at)
+        created = created.tz_convert("UTC").tz_localize(None) if created.tzinfo else created
+        days = pd.to_datetime(outcomes["game_date"])
+        passed, failed = list(days[outcomes["passed"].to_numpy()]), list(days[~outcomes["passed"].to_numpy()])
+        newer = self._newer_code(client, asset, code_version, created, passed + failed)
+        if not newer.empty:
+            raise OlderCodeRefused(older_code_message(asset, code_version, newer))
+        records = pd.DataFrame({
+            "game_date": days.dt.strftime("%Y-%m-%d"),
+            "outcome": outcomes["passed"].map({True: PUBLISHED, False: QUARANTINED}),
+            "rows": outcomes["rows"].astype(int),
+            "failed_checks": outcomes["failed_checks"].astype(str),
+            "checks": outcomes["checks"].astype(str),
+        }).to_json(orient="records")
+        target, quarantine, source = self._id(ref.schema, ref.table), self._id("quarantine", ref.flat), self._id("staging", staging)
+        versions, log_table = self._id(META, "code_versions"), self._id(META, "publish_log")
+        a, v, r, c = literal(asset), literal(code_version), literal(run_id), literal(created)
+        columns = ", ".join(f"`{f.name}`" for f in client.get_table(f"{self.project}.{self._dataset('staging')}.{staging}").schema)
+        date_of = f"date({PARTITION_COLUMN})"
+        self._query(client, f"""
+            begin transaction;
+            delete from {versions} where asset = {a} and code_version = {v} and first_seen_at > {c};
+            insert into {versions} (asset, code_version, first_seen_at, first_run_id)
+              select {a}, {v}, {c}, {r} from (select 1)
+              where not exists (select 1 from {versions} where asset = {a} and code_version = {v});
+            delete from {target} where {date_of} in unnest({date_list(passed)});
+            insert into {target} ({columns}) select {columns} from {source} where {date_of} in unnest({date_list(passed)});
+            insert into {quarantine} ({columns}, _run_id, _quarantined_at)
+              select {columns}, {r}, datetime(current_timestamp()) from {source} where {date_of} in unnest({date_list(failed)});
+            insert into {log_table} (asset, game_date, run_id, code_version, outcome, `rows`, failed_checks, checks, recorded_at)
+              select {a}, date(json_value(j, '$.game_date')), {r}, {v}, json_value(j, '$.outcome'),
+                     cast(json_value(j, '$.rows') as int64), json_value(j, '$.failed_checks'), json_value(j, '$.checks'),
+                     datetime(current_timestamp())
+              from unnest(json_query_array({literal(records)})) j;
+            commit transaction;
+        """)
         self.drop_staging(staging, log)
 
+    # -- reading --------------------------------------------------------------------------------------------------
     def read(self, ref: TableRef, dates: Collection[str] | None, log: Log = None) -> pd.DataFrame:
+        """Published rows of `dates` (all dates when None)."""
         from google.api_core.exceptions import NotFound
-        from google.cloud import bigquery
 
-        query, params = f"select * from {self._id(ref.schema, ref.table)}", []
+        query = f"select * from {self._id(ref.schema, ref.table)}"
         if dates is not None:
-            query += f" where date({PARTITION_COLUMN}) in unnest(@dates)"
-            params = [bigquery.ArrayQueryParameter("dates", "DATE", [pd.Timestamp(d).date() for d in dates])]
+            query += f" where date({PARTITION_COLUMN}) in unnest({date_list(sorted(dates))})"
         try:
-            rows = self._client().query(query, job_config=bigquery.QueryJobConfig(query_parameters=params)).to_arrow()
+            return to_frame(self._arrow(self._client(), query))
         except NotFound:
             raise MissingTableError(f"{ref.name} does not exist yet: materialize {ref.table} first") from None
-        return to_frame(rows)
 
     def publish_records(self, asset: str, dates: Collection[str] | None, log: Log = None) -> pd.DataFrame:
+        """Per date, the latest publish or quarantine record of `asset` (game_date as YYYY-MM-DD)."""
         from google.api_core.exceptions import NotFound
-        from google.cloud import bigquery
 
         query = f"""
             select format_date('%Y-%m-%d', game_date) as game_date, run_id, code_version, outcome, `rows`, recorded_at
-            from {self._id(META, 'publish_log')} where asset = @asset
+            from {self._id(META, 'publish_log')} where asset = {literal(asset)}
             qualify row_number() over (partition by game_date order by recorded_at desc) = 1
         """
-        config = bigquery.QueryJobConfig(query_parameters=[bigquery.ScalarQueryParameter("asset", "STRING", asset)])
         try:
-            frame = self._client().query(query, job_config=config).to_dataframe()
+            frame = self._arrow(self._client(), query).to_pandas()
         except NotFound:
             frame = pd.DataFrame(columns=["game_date", "run_id", "code_version", "outcome", "rows", "recorded_at"])
         return frame if dates is None else frame[frame["game_date"].isin(set(dates))].reset_index(drop=True)
 
     def unrecorded_dates(self, ref: TableRef, asset: str, log: Log = None) -> list[str]:
+        """Dates with rows in the table but no publish record: written by something other than a publish."""
         from google.api_core.exceptions import NotFound
-        from google.cloud import bigquery
 
         query = f"""
             select distinct format_date('%Y-%m-%d', date({PARTITION_COLUMN})) as d from {self._id(ref.schema, ref.table)}
             where date({PARTITION_COLUMN}) not in (
-              select game_date from {self._id(META, 'publish_log')} where asset = @asset and outcome = '{PUBLISHED}')
+              select game_date from {self._id(META, 'publish_log')} where asset = {literal(asset)} and outcome = '{PUBLISHED}')
             order by d
         """
-        config = bigquery.QueryJobConfig(query_parameters=[bigquery.ScalarQueryParameter("asset", "STRING", asset)])
         try:
-            return [r.d for r in self._client().query(query, job_config=config).result()]
+            return self._arrow(self._client(), query).column("d").to_pylist()
         except NotFound:
             return []
+
+
+def bigquery_warehouse_from_environment() -> BigQueryWarehouse:
+    """Production's binding: project `GCP_PROJECT` (read when a run starts); `BIGQUERY_EMULATOR_HOST` (host:port or
+    a URL), if set, points it at an emulator instead of Google; `NBA_PIPELINE_BIGQUERY_DATASET_PREFIX` prefixes the
+    datasets (default none: `raw`, `analytics`, …)."""
+    emulator = os.environ.get("BIGQUERY_EMULATOR_HOST")
+    if emulator and not emulator.startswith(("http://", "https://")):
+        emulator = f"http://{emulator}"
+    return BigQueryWarehouse(
+        project=dg.EnvVar("GCP_PROJECT"), location=os.environ.get("NBA_PIPELINE_BIGQUERY_LOCATION", "US"),
+        api_endpoint=emulator or None, dataset_prefix=os.environ.get("NBA_PIPELINE_BIGQUERY_DATASET_PREFIX", ""),
+    )

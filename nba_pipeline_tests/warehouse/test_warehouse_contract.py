@@ -1,0 +1,176 @@
+"""The warehouse contract, one suite run on both implementations: DuckDB (embedded) and BigQuery (a real local
+emulator server, `bigquery_emulator`). Write–audit–publish per date, quarantine, publish records, the code-version
+order, off days and types."""
+
+from __future__ import annotations
+
+import uuid
+
+import pandas as pd
+import pytest
+
+from nba_pipeline.warehouse.base import MissingTableError, OlderCodeRefused, TableRef, Warehouse
+from nba_pipeline.warehouse.bigquery_warehouse import BigQueryWarehouse
+from nba_pipeline.warehouse.duckdb_warehouse import DuckDBWarehouse
+from nba_pipeline_tests.bigquery_emulator import PROJECT
+
+REF = TableRef("analytics", "scores")
+DAYS = pd.to_datetime(["2024-01-14", "2024-01-15", "2024-01-16"])
+
+
+def make_warehouse(kind: str, tmp_path, request) -> Warehouse:
+    if kind == "duckdb":
+        return DuckDBWarehouse(database=str(tmp_path / "w.duckdb"))
+    endpoint = request.getfixturevalue("bigquery_emulator")
+    return BigQueryWarehouse(project=PROJECT, api_endpoint=endpoint, dataset_prefix=f"t{uuid.uuid4().hex[:8]}_")
+
+
+@pytest.fixture(params=["duckdb", "bigquery"])
+def warehouse_impl(request, tmp_path) -> Warehouse:
+    return make_warehouse(request.param, tmp_path, request)
+
+
+def _rows(value: int, days=DAYS) -> pd.DataFrame:
+    return pd.DataFrame({
+        "game_date": days.repeat(2), "player_id": pd.array([1, 2] * len(days), dtype="Int64"),
+        "pts": pd.array([value] * (2 * len(days)), dtype="Int64"),
+    })
+
+
+def _outcomes(passed: list[bool], days=DAYS, rows: int = 2) -> pd.DataFrame:
+    return pd.DataFrame({
+        "game_date": days, "passed": passed, "rows": rows, "failed_checks": ["" if p else "pts_ok" for p in passed],
+        "checks": ["all blocking checks passed" if p else "pts_ok: rows 1/2 — game 'x'\\y" for p in passed],
+    })
+
+
+def _publish(warehouse, frame, passed, run, version="v1", created=None, days=DAYS, ref=REF):
+    staging = warehouse.stage(ref, frame, run)
+    warehouse.publish(
+        ref, staging, _outcomes(passed, days, rows=len(frame) // max(len(days), 1)), asset=ref.table, run_id=run,
+        code_version=version, run_created_at=created or pd.Timestamp.now(tz="UTC"),
+    )
+
+
+def _by_day(frame: pd.DataFrame) -> dict[str, list[int]]:
+    return frame.groupby(frame["game_date"].dt.strftime("%Y-%m-%d"))["pts"].unique().map(sorted).map(list).to_dict()
+
+
+def test_passed_dates_are_published_failed_ones_quarantined_and_every_date_recorded(warehouse_impl):
+    _publish(warehouse_impl, _rows(10), [True, True, True], "run-1")
+    _publish(warehouse_impl, _rows(99), [True, False, True], "run-2")
+    assert _by_day(warehouse_impl.read(REF, None)) == {"2024-01-14": [99], "2024-01-15": [10], "2024-01-16": [99]}
+    assert _by_day(warehouse_impl.read(REF, ["2024-01-15"])) == {"2024-01-15": [10]}
+    records = warehouse_impl.publish_records("scores", None).set_index("game_date").sort_index()
+    assert records[["run_id", "outcome", "code_version"]].values.tolist() == [
+        ["run-2", "published", "v1"], ["run-2", "quarantined", "v1"], ["run-2", "published", "v1"]]
+    assert records["rows"].tolist() == [2, 2, 2]
+    assert warehouse_impl.publish_records("scores", ["2024-01-15"])["outcome"].tolist() == ["quarantined"]
+    assert warehouse_impl.unrecorded_dates(REF, "scores") == []
+
+
+def test_quarantined_rows_are_kept_with_their_run(warehouse_impl):
+    _publish(warehouse_impl, _rows(10), [True, False, True], "run-1")
+    quarantined = warehouse_impl.read(TableRef("quarantine", REF.flat), None)
+    assert set(quarantined["game_date"].dt.strftime("%Y-%m-%d")) == {"2024-01-15"}
+    assert set(quarantined["_run_id"]) == {"run-1"} and len(quarantined) == 2
+    assert "2024-01-15" not in _by_day(warehouse_impl.read(REF, None))
+
+
+def test_republishing_the_same_rows_is_idempotent(warehouse_impl):
+    for run in ("run-1", "run-2"):
+        _publish(warehouse_impl, _rows(7), [True, True, True], run)
+    published = warehouse_impl.read(REF, None)
+    assert len(published) == 6 and _by_day(published) == {d: [7] for d in ["2024-01-14", "2024-01-15", "2024-01-16"]}
+    assert set(warehouse_impl.publish_records("scores", None)["run_id"]) == {"run-2"}
+
+
+def test_an_older_code_version_never_replaces_a_newer_ones_dates(warehouse_impl):
+    old_launch = pd.Timestamp("2026-01-01 10:00", tz="UTC")
+    _publish(warehouse_impl, _rows(1), [True, True, True], "old-1", "old", created=old_launch)
+    _publish(warehouse_impl, _rows(2), [True, True, True], "new-1", "new", created=old_launch + pd.Timedelta(hours=1))
+    with pytest.raises(OlderCodeRefused, match=r"code version old: 3 date\(s\) \(2024-01-14, .* newer code version new"):
+        _publish(warehouse_impl, _rows(1), [True, True, True], "old-2", "old", created=old_launch + pd.Timedelta(hours=2))
+    assert set(warehouse_impl.read(REF, None)["pts"]) == {2}  # nothing of the refused publish was written
+    assert set(warehouse_impl.publish_records("scores", None)["run_id"]) == {"new-1"}
+    _publish(warehouse_impl, _rows(3), [True, True, True], "new-2", "new")  # the newest version may republish
+    assert set(warehouse_impl.read(REF, None)["pts"]) == {3}
+
+
+def test_an_unpublished_table_is_missing_by_name(warehouse_impl):
+    with pytest.raises(MissingTableError, match="analytics.scores does not exist yet"):
+        warehouse_impl.read(REF, ["2024-01-14"])
+    assert warehouse_impl.publish_records("scores", None).empty
+
+
+TYPED = pd.DataFrame({
+    "game_date": pd.to_datetime(["2024-01-14", "2024-01-14", "2024-01-15"]),
+    "player_id": pd.array([1, None, 3], dtype="Int64"),
+    "starter": pd.array([True, None, False], dtype="boolean"),
+    "name": pd.array(["A'b", None, "C\\d"], dtype="string"),
+    "share": [0.5, float("nan"), 0.25],
+    "rate": pd.array([1.5, None, 2.0], dtype="Float64"),
+    "snapshot_at": pd.to_datetime(["2024-01-14 09:00:00.123456", None, "2024-01-15 17:30:00.000000"]),
+    "tip_off": pd.to_datetime(["2024-01-14 19:00", "2024-01-14 22:30", None]).tz_localize("UTC"),
+    "season_start": [pd.Timestamp("2023-10-24").date(), None, pd.Timestamp("2023-10-24").date()],
+})
+TYPED_DAYS = pd.to_datetime(["2024-01-14", "2024-01-15"])
+TYPED_REF = TableRef("raw", "typed")
+
+
+def _typed_round_trip(warehouse: Warehouse, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    staging = warehouse.stage(TYPED_REF, frame, "run-typed")
+    staged = warehouse.read_staged(staging)
+    warehouse.publish(
+        TYPED_REF, staging, _outcomes([True, True], TYPED_DAYS, rows=0), asset="typed", run_id="run-typed",
+        code_version="v1", run_created_at=pd.Timestamp.now(tz="UTC"),
+    )
+    return staged, warehouse.read(TYPED_REF, None)
+
+
+@pytest.mark.parametrize("rows", ["some", "none"], ids=["rows", "off_day"])
+def test_types_round_trip_the_same_on_both_warehouses(tmp_path, request, rows):
+    """Nullable Int64/boolean/string, floats, naive and zoned timestamps, dates: the same dtypes and values back
+    from BigQuery as from DuckDB. An off day (no rows) still creates the table, which reads back empty and typed."""
+    frame = TYPED if rows == "some" else TYPED.iloc[0:0]
+    duck_staged, duck = _typed_round_trip(make_warehouse("duckdb", tmp_path, request), frame)
+    bq_staged, bq = _typed_round_trip(make_warehouse("bigquery", tmp_path, request), frame)
+    if rows == "none":
+        # an empty object column carries no type: DuckDB keeps a NULL-typed column (object back), BigQuery has no
+        # NULL type and makes it STRING. Typed columns (every other one here) come back identical.
+        assert duck["season_start"].dtype == object and bq["season_start"].dtype == "string"
+        duck, bq = duck.drop(columns="season_start"), bq.drop(columns="season_start")
+        duck_staged, bq_staged = duck_staged.drop(columns="season_start"), bq_staged.drop(columns="season_start")
+    assert duck.dtypes.to_dict() == bq.dtypes.to_dict()
+    assert duck_staged.dtypes.to_dict() == bq_staged.dtypes.to_dict() == duck.dtypes.to_dict()
+    assert list(bq.columns) == list(duck.columns) and len(bq) == len(frame)
+    key = ["game_date", "snapshot_at"]
+    pd.testing.assert_frame_equal(
+        duck.sort_values(key, na_position="last").reset_index(drop=True),
+        bq.sort_values(key, na_position="last").reset_index(drop=True),
+    )
+    if rows == "some":
+        assert bq["player_id"].isna().sum() == 1 and bq["starter"].dtype == "boolean" and bq["name"].dtype == "string"
+        assert bq.loc[bq["player_id"] == 1, "snapshot_at"].iloc[0] == pd.Timestamp("2024-01-14 09:00:00.123456")
+
+
+def test_an_off_day_between_game_days_publishes_nothing_and_keeps_the_others(warehouse_impl):
+    """An empty step (no games) publishes its date with 0 rows; the table exists from then on."""
+    off = pd.to_datetime(["2024-01-17"])
+    _publish(warehouse_impl, _rows(5, off).iloc[0:0], [True], "run-off", days=off)
+    assert warehouse_impl.read(REF, None).empty
+    assert list(warehouse_impl.read(REF, ["2024-01-17"]).columns) == ["game_date", "player_id", "pts"]
+    _publish(warehouse_impl, _rows(5), [True, True, True], "run-1")
+    assert len(warehouse_impl.read(REF, None)) == 6
+    assert warehouse_impl.publish_records("scores", ["2024-01-17"])["rows"].tolist() == [0]
+
+
+def test_a_new_column_is_added_and_older_rows_read_null(warehouse_impl):
+    _publish(warehouse_impl, _rows(1), [True, True, True], "run-1")
+    wider = _rows(2).assign(ast=pd.array([4] * 6, dtype="Int64"))
+    day = pd.to_datetime(["2024-01-14"])
+    _publish(warehouse_impl, wider[wider["game_date"] == day[0]], [True], "run-2", days=day)
+    published = warehouse_impl.read(REF, None)
+    assert published["ast"].dtype == "Int64"
+    assert published.groupby(published["game_date"].dt.strftime("%Y-%m-%d"))["ast"].count().to_dict() == {
+        "2024-01-14": 2, "2024-01-15": 0, "2024-01-16": 0}
