@@ -53,17 +53,15 @@ def resources_for(deployment: str, *, warehouse_path: str | None = None) -> dict
         }
     if deployment == "production":
         # the `production` extra (dagster-gcp, google-cloud-*): imported only here, so the local default needs none
-        from dagster_gcp import GCSPickleIOManager, GCSResource
-
+        from nba_pipeline.warehouse.gcs_model_store import GCSModelStore
         from nba_pipeline.warehouse.bigquery_warehouse import bigquery_warehouse_from_environment
 
         warehouse = bigquery_warehouse_from_environment()
         return {
             "warehouse": warehouse,
             "io_manager": WarehouseIOManager(warehouse=warehouse),
-            "model_io": GCSPickleIOManager(
-                gcs=GCSResource(project=dg.EnvVar("GCP_PROJECT")), gcs_bucket=dg.EnvVar("GCS_BUCKET"), gcs_prefix="models"
-            ),
+            # one object per retrain and a LATEST pointer (Dagster's GCSPickleIOManager overwrote one pickle)
+            "model_io": GCSModelStore(project=dg.EnvVar("GCP_PROJECT"), bucket=dg.EnvVar("GCS_BUCKET"), prefix="models"),
             "source": source,
             "thresholds": thresholds,
             "clock": GameClock(),
