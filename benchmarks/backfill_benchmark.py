@@ -12,7 +12,7 @@ holding the shipped dagster_home/dagster.yaml (benchmarks/instance_compare.py co
 Prints wall time, peak memory of each scenario's process and the ratio (a)/(c).
 
     python benchmarks/backfill_benchmark.py [--start 2021-10-19] [--end 2026-01-02] [--day 2024-01-15]
-                                            [--groups raw analytics precompute ml predictions]
+                                            [--groups raw analytics precompute ml predictions] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -73,12 +73,14 @@ def main() -> None:
     parser.add_argument("--end", default="2026-01-02")
     parser.add_argument("--day", default="2024-01-15")
     parser.add_argument("--groups", nargs="+", default=ALL_GROUPS, choices=ALL_GROUPS)
+    parser.add_argument("--keep", help="keep the scenarios' instances and warehouses in this folder (a/ is the full "
+                        "backfill: benchmarks/status_benchmark.py --home DIR/a/dagster_home reports on it)")
     args = parser.parse_args()
     python = sys.executable
     dagster = str(Path(python).with_name("dagster"))
     results: dict[str, tuple[float, float, str]] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
+    with tempfile.TemporaryDirectory() as scratch:
+        tmp = Path(args.keep) if args.keep else Path(scratch)
         scenario = [python, "-m", "benchmarks.range_run"]
         selection = "*" if set(args.groups) == set(ALL_GROUPS) else " or ".join(f"group:{g}" for g in args.groups)
         results["c0_bare_floor"] = _report(_run([*scenario, "bare", args.start, args.end, *args.groups], _fresh_env(tmp / "c0")))

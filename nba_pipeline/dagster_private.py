@@ -29,6 +29,7 @@ from dagster._core.storage.asset_check_execution_record import (
 )
 
 __all__ = [
+    "log_check_evaluations",
     "free_slots_of_run",
     "run_start_pid",
     "status_judging",
@@ -55,6 +56,32 @@ def check_partition_infos(
     return instance.event_log_storage.get_asset_check_partition_info(
         list(keys), partition_keys=None if partition_keys is None else list(partition_keys)
     )
+
+
+def log_check_evaluations(context: dg.AssetExecutionContext, evaluations: Sequence[dg.AssetCheckEvaluation]) -> None:
+    """Log a range run's per-date check evaluations, as `context.log_event` logs each one, but as one event batch
+    when the instance's event-log storage stores check evaluations in a batch (`TunedSqliteEventLogStorage`): one
+    transaction instead of three statements per evaluation. Why private: the public `log_event` has no batch, and
+    `DagsterEvent.from_step` with batch metadata is how Dagster itself batches a range step's materializations."""
+    from dagster._core.events import DagsterEvent, DagsterEventBatchMetadata, generate_event_batch_id
+
+    op_context = context.op_execution_context
+    if not getattr(context.instance.event_log_storage, "stores_check_evaluation_batches", False):
+        for evaluation in evaluations:
+            context.log_event(evaluation)
+        return
+    step_context = op_context._step_execution_context  # noqa: SLF001
+    batch_id, last = generate_event_batch_id(), len(evaluations) - 1
+    for i, evaluation in enumerate(evaluations):
+        message = (f"Asset check '{evaluation.check_name}' on '{evaluation.asset_key.to_user_string()}' "
+                   + ("passed." if evaluation.passed else "did not pass.")
+                   + ("" if evaluation.description is None else f" Description: '{evaluation.description}'"))
+        event = DagsterEvent.from_step(
+            event_type=DagsterEventType.ASSET_CHECK_EVALUATION, step_context=step_context,
+            event_specific_data=evaluation, message=message,
+            batch_metadata=DagsterEventBatchMetadata(batch_id, i == last),
+        )
+        op_context._events.append(event)  # noqa: SLF001  (as log_event: the step's event stream carries it too)
 
 
 def materialization_targets(

@@ -32,6 +32,15 @@ Safety:
 - schema questions: Dagster asks `has_table` per stored check evaluation / asset event, each time through a new
   engine; a table found present is remembered (tables are only ever added, by `dagster instance migrate`).
 - `dispose()` closes every kept connection (the instance's `dispose`, e.g. at the end of a CLI run).
+- batches: Dagster hands a storage a batch of events (`store_event_batch`) when the process has
+  `DAGSTER_EVENT_BATCH_SIZE` > 0 and the events were emitted as one batch: a range run's materialization-planned
+  events, its per-partition materializations, and (`nba_pipeline.dagster_private.log_check_evaluations`) its
+  per-date check evaluations. Dagster's SQLite storage stores a batch one event at a time; this class stores it
+  with one multi-row insert per shard and one index transaction (as Dagster's PostgreSQL storage does for
+  materializations), writing exactly the rows `store_event` writes. Every batch is atomic: a process killed mid-batch
+  leaves none of it (the dates it covered read *planned*, so they stay blocked). Since Dagster reads the batch size
+  from the process environment, constructing this storage sets `DAGSTER_EVENT_BATCH_SIZE` (config
+  `event_batch_size`, default 1000) unless the environment already sets it.
 - live run logs: the stock watcher (the UI's run log stream) is told of new events when `<run>.db` changes, which the
   stock class causes by checkpointing on every close; with a kept connection new events sit in `<run>.db-wal` until a
   checkpoint, so the watcher here also listens to `<run>.db-wal`.
@@ -42,7 +51,7 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict, defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -51,6 +60,11 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import QueuePool
 
 from dagster._config import Field, IntSource, StringSource
+from dagster._core.errors import DagsterInvariantViolationError
+from dagster._core.events import ASSET_CHECK_EVENTS, ASSET_EVENTS, DagsterEventType
+from dagster._core.events.log import EventLogEntry
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
+from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable, SqlEventLogStorageTable
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
     INDEX_SHARD_NAME,
     SqliteEventLogStorage,
@@ -63,6 +77,17 @@ __all__ = ["TunedSqliteEventLogStorage", "default_event_log_dir", "MAX_OPEN_SHAR
 
 MAX_OPEN_SHARDS = 16
 SYNCHRONOUS = "NORMAL"
+EVENT_BATCH_SIZE = 1000
+BATCH_ENV = "DAGSTER_EVENT_BATCH_SIZE"
+# what store_event_batch writes itself; a batch holding anything else (run status events, ...) goes to Dagster's loop
+_BATCHED_TYPES = {
+    DagsterEventType.ASSET_MATERIALIZATION,
+    DagsterEventType.ASSET_MATERIALIZATION_PLANNED,
+    DagsterEventType.ASSET_OBSERVATION,
+    DagsterEventType.ASSET_CHECK_EVALUATION,
+    DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED,
+}
+_EVALUATION_KEY = ("asset_key", "check_name", "run_id", "partition")
 
 # Engines inherited from a parent process through fork: the child must neither use nor close a parent's SQLite
 # connection (closing runs a checkpoint and may unlink the parent's WAL), so they are kept referenced here, never
@@ -87,24 +112,33 @@ class TunedSqliteEventLogStorage(SqliteEventLogStorage):
     """Dagster's SQLite event-log storage with one kept connection per shard file and `synchronous=NORMAL`.
 
     Config (dagster.yaml `event_log_storage`): `base_dir` (optional; default `<DAGSTER_HOME>/history/runs`, where the
-    default storage keeps it, resolved from the instance's root directory, so a copied yaml follows its home) and
-    `max_open_shards` (optional, default 16)."""
+    default storage keeps it, resolved from the instance's root directory, so a copied yaml follows its home),
+    `max_open_shards` (optional, default 16) and `event_batch_size` (optional, default 1000; 0 stores every event
+    on its own, as the stock class does)."""
+
+    # nba_pipeline.dagster_private.log_check_evaluations sends check evaluations as a batch only to a storage that
+    # says it stores them as one (Dagster's own storages do not take check evaluations in a batch)
+    stores_check_evaluation_batches = True
 
     def __init__(
         self,
         base_dir: str | None = None,
         inst_data: ConfigurableClassData | None = None,
         max_open_shards: int = MAX_OPEN_SHARDS,
+        event_batch_size: int = EVENT_BATCH_SIZE,
     ):
         if max_open_shards < 1:
             raise ValueError(f"max_open_shards must be at least 1, got {max_open_shards}")
+        if event_batch_size < 0:
+            raise ValueError(f"event_batch_size must be 0 or more, got {event_batch_size}")
+        os.environ.setdefault(BATCH_ENV, str(event_batch_size))
         self._max_open_shards = max_open_shards
         self._pending_inst_data = inst_data
         self._inst_data = inst_data
         self._db_lock = threading.Lock()
         self._initialized_dbs: set[str] = set()
         self._obs = None
-        self._tables_present: set[str] = set()
+        self._tables_present: set = set()  # table names, (table, column) pairs
         self._watchers: defaultdict = defaultdict(dict)
         self._base_dir = None  # set by _init_storage, now or when the instance registers (base_dir from its home)
         self._pid = os.getpid()
@@ -128,6 +162,7 @@ class TunedSqliteEventLogStorage(SqliteEventLogStorage):
         return {
             "base_dir": Field(StringSource, is_required=False),
             "max_open_shards": Field(IntSource, is_required=False, default_value=MAX_OPEN_SHARDS),
+            "event_batch_size": Field(IntSource, is_required=False, default_value=EVENT_BATCH_SIZE),
         }
 
     @classmethod
@@ -214,6 +249,16 @@ class TunedSqliteEventLogStorage(SqliteEventLogStorage):
             self._tables_present.add(table_name)
         return present
 
+    def _has_asset_key_col_on_connection(self, conn: Connection, column_name: str) -> bool:
+        # asked on every stored asset event, each time reflecting the asset_keys table (~1 ms); a column, once there,
+        # stays (migrations only add them), as with tables above
+        if ("asset_keys", column_name) in self._tables_present:
+            return True
+        present = super()._has_asset_key_col_on_connection(conn, column_name)
+        if present:
+            self._tables_present.add(("asset_keys", column_name))
+        return present
+
     def open_shards(self) -> list[str]:
         """Shards with a kept engine in this process, index first, then run shards least recently used first."""
         return ([INDEX_SHARD_NAME] if self._index_engine is not None else []) + list(self._run_engines)
@@ -235,6 +280,104 @@ class TunedSqliteEventLogStorage(SqliteEventLogStorage):
     def wipe(self) -> None:
         self._close_all()  # the run shard files are deleted: no connection may keep them open
         super().wipe()
+
+    # --- batches ------------------------------------------------------------------------------------------------
+
+    def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
+        """The rows `store_event` writes for each event, written as one insert per shard and one index transaction."""
+        events = list(events)
+        if not events:
+            return
+        types = {e.dagster_event_type for e in events}
+        if len({e.run_id for e in events}) != 1 or not all(e.is_dagster_event for e in events) or not types <= _BATCHED_TYPES:
+            super().store_event_batch(events)
+            return
+        rows = [self._event_to_row(e) for e in events]
+        run_id = events[0].run_id
+        with self.run_connection(run_id) as conn:
+            result = conn.execute(
+                SqlEventLogStorageTable.insert().returning(SqlEventLogStorageTable.c.id, sort_by_parameter_order=True), rows
+            )
+            stored = [int(r[0]) for r in result.fetchall()]
+        try:
+            self._store_index_rows(events, rows)
+        except BaseException:
+            # The two shards are two files, so not one transaction: when the index part fails, the run shard's rows are
+            # taken back, so that Dagster's fallback (storing the batch again event by event) writes each event once.
+            with self.run_connection(run_id) as conn:
+                conn.execute(SqlEventLogStorageTable.delete().where(SqlEventLogStorageTable.c.id.in_(stored)))
+            raise
+
+    def _store_index_rows(self, events: list[EventLogEntry], rows: list[dict]) -> None:
+        mirrored = [i for i, e in enumerate(events) if e.dagster_event_type in ASSET_EVENTS | ASSET_CHECK_EVENTS]
+        if not mirrored:
+            return
+        with self.index_transaction() as conn:
+            result = conn.execute(
+                SqlEventLogStorageTable.insert().returning(SqlEventLogStorageTable.c.id, sort_by_parameter_order=True),
+                [rows[i] for i in mirrored],
+            )
+            ids = dict(zip(mirrored, (int(r[0]) for r in result.fetchall())))
+            assets = [i for i in mirrored if events[i].dagster_event_type in ASSET_EVENTS]
+            if assets:
+                self._store_asset_event_tags(conn, [events[i] for i in assets], [ids[i] for i in assets])
+                # the asset key table keeps the last event of each kind per asset (as Dagster's PostgreSQL batch does)
+                last: dict[tuple, int] = {}
+                for i in assets:
+                    last[(events[i].dagster_event.asset_key, events[i].dagster_event_type)] = i
+                for i in sorted(last.values()):
+                    self._store_asset_event(conn, events[i], ids[i])
+            self._store_check_rows(conn, events, rows, ids)
+
+    def _store_check_rows(self, conn: Connection, events: list[EventLogEntry], rows: list[dict], ids: dict[int, int]) -> None:
+        """The asset_check_executions rows of a batch's check events: one per planned (check, partition), and each
+        evaluation updating the row its run planned (or inserted, when nothing was planned), as store_event does."""
+        planned, evaluated = [], []
+        for i, event in enumerate(events):
+            data = event.dagster_event.event_specific_data
+            if event.dagster_event_type == DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED:
+                keys = data.partitions_subset.get_partition_keys() if data.partitions_subset else [None]
+                planned += [
+                    dict(asset_key=data.asset_key.to_string(), check_name=data.check_name, partition=key,
+                         run_id=event.run_id, execution_status=AssetCheckExecutionRecordStatus.PLANNED.value,
+                         evaluation_event=rows[i]["event"], evaluation_event_timestamp=rows[i]["timestamp"],
+                         evaluation_event_storage_id=ids[i])
+                    for key in keys
+                ]
+            elif event.dagster_event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
+                target = data.target_materialization_data
+                evaluated.append(dict(
+                    asset_key=data.asset_key.to_string(), check_name=data.check_name, run_id=event.run_id,
+                    partition=data.partition,
+                    execution_status=(AssetCheckExecutionRecordStatus.SUCCEEDED.value if data.passed
+                                      else AssetCheckExecutionRecordStatus.FAILED.value),
+                    evaluation_event=rows[i]["event"], evaluation_event_timestamp=rows[i]["timestamp"],
+                    evaluation_event_storage_id=ids[i],
+                    materialization_event_storage_id=target.storage_id if target else None,
+                ))
+        if planned:
+            conn.execute(AssetCheckExecutionsTable.insert(), planned)
+        if not evaluated:
+            return
+        table = AssetCheckExecutionsTable
+        where = [getattr(table.c, k) == db.bindparam(f"k_{k}") for k in _EVALUATION_KEY if k != "partition"]
+        values = {k: db.bindparam(f"v_{k}") for k in evaluated[0] if k not in _EVALUATION_KEY[:3]}
+        with_partition = table.update().where(*where, table.c.partition == db.bindparam("k_partition")).values(**values)
+        without_partition = table.update().where(*where, table.c.partition.is_(None)).values(**values)
+        missing = []
+        for row in evaluated:
+            params = {f"k_{k}": row[k] for k in _EVALUATION_KEY} | {f"v_{k}": v for k, v in row.items() if k in values}
+            statement = with_partition if row["partition"] is not None else without_partition
+            updated = conn.execute(statement, params).rowcount
+            if updated > 1:
+                raise DagsterInvariantViolationError(
+                    f"Updated {updated} rows for asset check evaluation {row['asset_key']} {row['check_name']} "
+                    "as a result of duplicate AssetCheckPlanned events."
+                )
+            if updated == 0:
+                missing.append(row)
+        if missing:  # no planned row (as store_event: 0 is not normally expected)
+            conn.execute(table.insert(), missing)
 
     # --- live run logs -----------------------------------------------------------------------------------------
 

@@ -47,18 +47,19 @@ def _stock_home(home: Path) -> Path:
     check_specs=[dg.AssetCheckSpec("rows_ok", asset="events", partitions_def=PARTITIONS, blocking=True)],
 )
 def events_asset(context):
-    """A range run that logs one check evaluation per date, as nba_pipeline/checks/runner.py does."""
-    from nba_pipeline.dagster_private import materialization_targets
+    """A range run that logs one check evaluation per date, as nba_pipeline/checks/runner.py does (one batch where
+    the storage takes one)."""
+    from nba_pipeline.dagster_private import log_check_evaluations, materialization_targets
 
     yield dg.Output(None)
     targets = materialization_targets(context.instance, context.asset_key, context.run.run_id, context.partition_keys)
-    for key, target in sorted(targets.items()):
-        context.log_event(
-            dg.AssetCheckEvaluation(
-                asset_key=CHECK.asset_key, check_name=CHECK.name, passed=key not in BAD_DATES, partition=key,
-                target_materialization_data=target, metadata={"date": key},
-            )
+    log_check_evaluations(context, [
+        dg.AssetCheckEvaluation(
+            asset_key=CHECK.asset_key, check_name=CHECK.name, passed=key not in BAD_DATES, partition=key,
+            target_materialization_data=target, metadata={"date": key},
         )
+        for key, target in sorted(targets.items())
+    ])
     yield dg.AssetCheckResult(check_name="rows_ok", passed=not BAD_DATES)
 
 
@@ -305,3 +306,74 @@ def test_bad_config_fails_before_any_work(tmp_path):
     with pytest.raises(ValueError, match="max_open_shards must be at least 1"):
         TunedSqliteEventLogStorage(base_dir=str(tmp_path / "x"), max_open_shards=0)
     assert not (tmp_path / "x").exists()
+    with pytest.raises(ValueError, match="event_batch_size must be 0 or more"):
+        TunedSqliteEventLogStorage(base_dir=str(tmp_path / "y"), event_batch_size=-1)
+    assert not (tmp_path / "y").exists()
+
+
+def _batches(monkeypatch) -> list[list[str]]:
+    """Records the event types of every batch the tuned storage is handed (and still stores it)."""
+    seen: list[list[str]] = []
+    original = TunedSqliteEventLogStorage.store_event_batch
+
+    def spy(self, events):
+        seen.append([e.dagster_event_type.value for e in events])
+        return original(self, events)
+
+    monkeypatch.setattr(TunedSqliteEventLogStorage, "store_event_batch", spy)
+    return seen
+
+
+def test_a_range_run_stores_its_planned_events_materializations_and_evaluations_as_batches(tmp_path, monkeypatch):
+    monkeypatch.setenv("DAGSTER_EVENT_BATCH_SIZE", "1000")
+    batches = _batches(monkeypatch)
+    with dg.DagsterInstance.from_config(str(instance_home(tmp_path / "tuned", "local"))) as tuned:
+        run_id = _range_run(tuned)
+        view = _what_was_stored(tuned, run_id)
+        # no event written twice: each stored event of the run once in its shard, each asset/check event once in the index
+        logs = tuned.all_logs(run_id)
+        evaluated = [e.dagster_event.event_specific_data.partition for e in logs
+                     if e.dagster_event and e.dagster_event_type.value == "ASSET_CHECK_EVALUATION"]
+        assert sorted(evaluated, key=str) == sorted([*DATES, None], key=str)  # each date once, and the run's result
+    by_type = {t: [len(b) for b in batches if set(b) == {t}] for t in ("ASSET_CHECK_EVALUATION", "ASSET_MATERIALIZATION")}
+    assert by_type["ASSET_CHECK_EVALUATION"] == [len(DATES)]  # the per-date evaluations: one batch
+    assert by_type["ASSET_MATERIALIZATION"] == [len(DATES)]  # the range step's materializations: one batch
+    assert any("ASSET_MATERIALIZATION_PLANNED" in b and len(b) >= len(DATES) for b in batches)  # the run's plan
+    with dg.DagsterInstance.from_config(str(_stock_home(tmp_path / "stock"))) as stock:
+        assert view == _what_was_stored(stock, _range_run(stock))
+
+
+def test_a_batch_whose_index_write_fails_is_stored_once_event_by_event(tmp_path, monkeypatch):
+    """The run shard and the index are two files: when the index transaction fails, the run shard's rows are taken
+    back, and Dagster's fallback stores the batch one event at a time — every event once, in both shards."""
+    monkeypatch.setenv("DAGSTER_EVENT_BATCH_SIZE", "1000")
+    original = TunedSqliteEventLogStorage._store_check_rows
+    failed = []
+
+    def fail_once(self, conn, events, rows, ids):
+        if not failed and any(e.dagster_event_type.value == "ASSET_CHECK_EVALUATION" for e in events):
+            failed.append(len(events))
+            raise sqlite3.OperationalError("database is locked (injected)")
+        return original(self, conn, events, rows, ids)
+
+    monkeypatch.setattr(TunedSqliteEventLogStorage, "_store_check_rows", fail_once)
+    with dg.DagsterInstance.from_config(str(instance_home(tmp_path / "tuned", "local"))) as tuned:
+        run_id = _range_run(tuned)
+        view = _what_was_stored(tuned, run_id)
+        shard = tuned.event_log_storage._base_dir + f"/{run_id}.db"
+    assert failed == [len(DATES)]
+    rows = sqlite3.connect(shard).execute(
+        "select count(*), count(distinct event) from event_logs where dagster_event_type = 'ASSET_CHECK_EVALUATION'"
+    ).fetchone()
+    assert rows == (len(DATES) + 1, len(DATES) + 1)  # the per-date evaluations and the run-level result, once each
+    with dg.DagsterInstance.from_config(str(_stock_home(tmp_path / "stock"))) as stock:
+        assert view == _what_was_stored(stock, _range_run(stock))
+
+
+def test_the_storage_sets_the_batch_size_only_when_the_environment_does_not(tmp_path, monkeypatch):
+    monkeypatch.delenv("DAGSTER_EVENT_BATCH_SIZE", raising=False)
+    TunedSqliteEventLogStorage(base_dir=str(tmp_path / "a"), event_batch_size=250)
+    assert os.environ["DAGSTER_EVENT_BATCH_SIZE"] == "250"
+    monkeypatch.setenv("DAGSTER_EVENT_BATCH_SIZE", "0")  # an operator's 0: every event on its own, as stock Dagster
+    TunedSqliteEventLogStorage(base_dir=str(tmp_path / "b"))
+    assert os.environ["DAGSTER_EVENT_BATCH_SIZE"] == "0"

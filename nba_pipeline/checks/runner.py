@@ -21,7 +21,7 @@ from nba_pipeline.checks.rules import (
     to_partition_evaluations,
 )
 from nba_pipeline.config import Thresholds
-from nba_pipeline.dagster_private import materialization_targets
+from nba_pipeline.dagster_private import log_check_evaluations, materialization_targets
 from nba_pipeline.partitions import game_date_partitions
 
 
@@ -74,13 +74,14 @@ def check_results(context: dg.AssetExecutionContext, result: Audit) -> Iterator[
         if context.has_partition_key
         else materialization_targets(context.instance, context.asset_key, context.run.run_id, context.partition_keys)
     )
-    for rule in result.rules:
-        if rule.name not in selected:
-            continue
+    rules = [rule for rule in result.rules if rule.name in selected]
+    if targets is not None:  # every rule's per-date evaluations, stored as one batch where the instance can
+        log_check_evaluations(context, [
+            evaluation for rule in rules
+            for evaluation in to_partition_evaluations(rule, result.verdicts[rule.name], result.thresholds, context.asset_key, targets)
+        ])
+    for rule in rules:
         verdicts = result.verdicts[rule.name]
-        if targets is not None:
-            for evaluation in to_partition_evaluations(rule, verdicts, result.thresholds, context.asset_key, targets):
-                context.log_event(evaluation)
         check = to_check_result(rule, verdicts, result.thresholds)
         if not check.passed:
             context.log.warning(f"check {rule.name} failed: {check.description}")

@@ -130,9 +130,12 @@ def train_walk_forward(
     cutoffs = list(pd.date_range(first, dates[-1], freq=f"{every_days}D"))
     if not cutoffs or cutoffs[-1] < dates[-1]:
         cutoffs.append(pd.Timestamp(dates[-1]))
+    # A cutoff in the off-season has no date after the previous cutoff's: it would fit the same rows again (about
+    # half the cutoffs of a multi-season range), so each distinct last date is fitted once.
+    through = sorted({dates[dates <= np.datetime64(cutoff)].max() for cutoff in cutoffs})
     models = []
-    for cutoff in cutoffs:  # one fit per cutoff (a handful per season), each vectorised
-        upto = rows[rows["game_date"] <= cutoff]
+    for last in through:  # one fit per cutoff (a handful per season), each vectorised
+        upto = rows[rows["game_date"] <= last]
         if upto["game_date"].nunique() >= 2:
             models.append(_train(upto, validation_share, seed))
     return WalkForwardModels(models=tuple(dict((m.trained_through, m) for m in models).values()))

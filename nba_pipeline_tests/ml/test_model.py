@@ -120,3 +120,29 @@ def test_walk_forward_uses_the_latest_model_trained_strictly_before_each_date():
     dates = pd.Series(pd.to_datetime(["2024-01-07", "2024-01-08", "2024-01-21", "2024-01-22", "2024-03-01"]))
     assert models.model_index(dates).tolist() == [-1, 0, 0, 1, 1]
     assert models.latest.version == "points-v1-through-2024-01-21"
+
+
+def test_walk_forward_fits_each_distinct_history_once_across_a_break(store, monkeypatch):
+    """Cutoffs falling in a break (the off-season: no new date since the previous cutoff) would refit the same rows;
+    each distinct last date is fitted once, and the models are those of every cutoff."""
+    import numpy as np
+
+    from nba_pipeline.ml import model as model_module
+
+    dates = np.sort(store["game_date"].unique())
+    kept = np.concatenate([dates[10:30], dates[60:75]])  # a break of 30 game dates (about a month)
+    short = store[store["game_date"].isin(kept)]
+    fits = []
+    original = model_module._train
+
+    def counting(rows, validation_share, seed):
+        fits.append(rows["game_date"].max())
+        return original(rows, validation_share, seed)
+
+    monkeypatch.setattr(model_module, "_train", counting)
+    models = model_module.train_walk_forward(short, every_days=5, min_dates=7)
+    learnable = np.sort(model_module.training_rows(short)["game_date"].unique())
+    cutoffs = pd.date_range(learnable[6], learnable[-1], freq="5D").append(pd.DatetimeIndex([learnable[-1]]))
+    expected = sorted({pd.Timestamp(learnable[learnable <= np.datetime64(c)].max()).date() for c in cutoffs})
+    assert [m.trained_through for m in models.models] == expected
+    assert len(fits) == len(expected) < len(cutoffs)  # the break's cutoffs were not fitted again
