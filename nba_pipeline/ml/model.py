@@ -118,10 +118,12 @@ class WalkForwardModels:
 
 
 def train_walk_forward(
-    store: pd.DataFrame, *, every_days: int = 14, min_dates: int = 7, validation_share: float = 0.2, seed: int = 0
+    store: pd.DataFrame, *, every_days: int = 14, min_dates: int = 7, validation_share: float = 0.2, seed: int = 0,
+    workers: int | None = None,
 ) -> WalkForwardModels:
     """One model per cutoff: every `every_days` from the first date with `min_dates` learnable dates before it,
-    and one through the last labelled date. Each learns only from rows up to its cutoff."""
+    and one through the last labelled date. Each learns only from rows up to its cutoff. The fits run in `workers`
+    processes (default one per core)."""
     rows = training_rows(store)
     dates = np.sort(rows["game_date"].unique())
     if len(dates) < 2:
@@ -132,10 +134,53 @@ def train_walk_forward(
         cutoffs.append(pd.Timestamp(dates[-1]))
     # A cutoff in the off-season has no date after the previous cutoff's: it would fit the same rows again (about
     # half the cutoffs of a multi-season range), so each distinct last date is fitted once.
-    through = sorted({dates[dates <= np.datetime64(cutoff)].max() for cutoff in cutoffs})
-    models = []
-    for last in through:  # one fit per cutoff (a handful per season), each vectorised
-        upto = rows[rows["game_date"] <= last]
-        if upto["game_date"].nunique() >= 2:
-            models.append(_train(upto, validation_share, seed))
+    through = [last for last in sorted({dates[dates <= np.datetime64(cutoff)].max() for cutoff in cutoffs})
+               if (dates <= last).sum() >= 2]
+    models = _fit_all(rows, through, validation_share, seed, workers)
     return WalkForwardModels(models=tuple(dict((m.trained_through, m) for m in models).values()))
+
+
+def _fit_upto(last: np.datetime64, validation_share: float, seed: int) -> PointsModel:
+    return _train(_ROWS[_ROWS["game_date"] <= last], validation_share, seed)
+
+
+_ROWS: pd.DataFrame = pd.DataFrame()  # a fitting process's copy of the training rows (set once, by _init_worker)
+
+
+def _init_worker(rows: pd.DataFrame) -> None:
+    global _ROWS
+    import sklearn.ensemble  # noqa: F401  (loads the OpenMP runtime: threadpoolctl limits only loaded libraries)
+    from threadpoolctl import threadpool_limits
+
+    # one fit per core: a second OpenMP thread per fit gains nothing at this size, and two processes' threads on
+    # two cores spin-wait for each other (measured: 4x the CPU time)
+    threadpool_limits(1)
+    _ROWS = rows
+
+
+def _fit_all(rows: pd.DataFrame, through: list, validation_share: float, seed: int, workers: int | None) -> list[PointsModel]:
+    """One fit per last date, in `workers` processes (default: one per available core). A fit is deterministic
+    for its rows and seed, so the models are the same however many processes fit them."""
+    import os
+
+    workers = min(workers or len(os.sched_getaffinity(0)), len(through))
+    if workers <= 1:
+        return [_train(rows[rows["game_date"] <= last], validation_share, seed) for last in through]
+    import concurrent.futures
+    import multiprocessing
+
+    # spawned, not forked: the caller (a Dagster step) has threads, open connections and OpenMP state a fork copies
+    try:
+        with concurrent.futures.ProcessPoolExecutor(
+            max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker, initargs=(rows,)
+        ) as pool:
+            # the largest histories first, so the last fits to finish are short ones
+            futures = {last: pool.submit(_fit_upto, last, validation_share, seed) for last in sorted(through, reverse=True)}
+            return [futures[last].result() for last in through]
+    except (concurrent.futures.process.BrokenProcessPool, RuntimeError) as err:
+        # a spawned process re-imports the caller's main module: a script without an `if __name__ == "__main__"`
+        # guard cannot start one; fit here instead (same models)
+        import warnings
+
+        warnings.warn(f"walk-forward fits run in this process ({err.__class__.__name__}: worker processes could not start)")
+        return [_train(rows[rows["game_date"] <= last], validation_share, seed) for last in through]

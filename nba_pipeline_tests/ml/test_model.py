@@ -140,9 +140,16 @@ def test_walk_forward_fits_each_distinct_history_once_across_a_break(store, monk
         return original(rows, validation_share, seed)
 
     monkeypatch.setattr(model_module, "_train", counting)
-    models = model_module.train_walk_forward(short, every_days=5, min_dates=7)
+    models = model_module.train_walk_forward(short, every_days=5, min_dates=7, workers=1)
     learnable = np.sort(model_module.training_rows(short)["game_date"].unique())
     cutoffs = pd.date_range(learnable[6], learnable[-1], freq="5D").append(pd.DatetimeIndex([learnable[-1]]))
     expected = sorted({pd.Timestamp(learnable[learnable <= np.datetime64(c)].max()).date() for c in cutoffs})
     assert [m.trained_through for m in models.models] == expected
     assert len(fits) == len(expected) < len(cutoffs)  # the break's cutoffs were not fitted again
+
+    # fitted in two processes: the same models (a fit is deterministic for its rows and seed)
+    parallel = model_module.train_walk_forward(short, every_days=5, min_dates=7, workers=2)
+    assert [m.trained_through for m in parallel.models] == expected
+    sample = short.head(500)
+    for one, two in zip(models.models, parallel.models):
+        assert np.array_equal(one.predict(sample), two.predict(sample)) and one.metrics == two.metrics
