@@ -8,8 +8,13 @@ holding the shipped dagster_home/dagster.yaml (benchmarks/instance_compare.py co
     partitions, checks, and the same per-date check records a range run writes): Dagster's bookkeeping floor;
 (c0) the same no-op twins with run-level check results only: Dagster's bare floor, so the cost of per-date
     check records (what gating across runs reads) is visible on its own;
+(s0) (c0) on Dagster's stock SQLite instance (the shipped yaml without its event_log_storage block), over the
+    first --stock-dates dates and scaled to the range (events grow linearly with dates; the stock store pays
+    ~15-45 ms an event, so the whole range would add tens of minutes): plain Dagster's floor, for the gain over it;
 (d) when the ML phase is selected: training the points model on every feature-store row (a)'s warehouse holds.
-Prints wall time, peak memory of each scenario's process and the ratio (a)/(c).
+Prints wall time, peak memory of each scenario's process, events stored per date and Dagster's ms per stored event
+(the no-op run's wall time from its first to its last stored event, over its events: bookkeeping only), and the
+ratios (a)/(c), (a)/(c0) and (a)/(s0).
 
     python benchmarks/backfill_benchmark.py [--start 2021-10-19] [--end 2026-01-02] [--day 2024-01-15]
                                             [--groups raw analytics precompute ml predictions] [--keep DIR]
@@ -18,7 +23,9 @@ Prints wall time, peak memory of each scenario's process and the ratio (a)/(c).
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -26,6 +33,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 ALL_GROUPS = ["raw", "analytics", "precompute", "ml", "predictions"]
 TRAIN = """
 import sys, time, duckdb
@@ -59,12 +67,32 @@ def _report(result: tuple[float, float, str]) -> tuple[float, float, str]:
     return result
 
 
-def _fresh_env(workdir: Path) -> dict[str, str]:
+def _fresh_env(workdir: Path, stock: bool = False) -> dict[str, str]:
     home = workdir / "dagster_home"
     home.mkdir(parents=True)
     # the shipped instance config (tuned event-log storage, queued runs, one warehouse slot), as `make run` uses it
-    (home / "dagster.yaml").write_text((ROOT / "dagster_home" / "dagster.yaml").read_text())
+    if stock:
+        from benchmarks.event_cost import stock_yaml
+
+        (home / "dagster.yaml").write_text(stock_yaml())
+    else:
+        (home / "dagster.yaml").write_text((ROOT / "dagster_home" / "dagster.yaml").read_text())
     return {**os.environ, "DAGSTER_HOME": str(home), "NBA_PIPELINE_WAREHOUSE": str(workdir / "warehouse.duckdb")}
+
+
+def _events(env: dict[str, str]) -> tuple[int, float]:
+    """(events stored, seconds from the first to the last) of the one run of a scenario's instance."""
+    shards = [p for p in (Path(env["DAGSTER_HOME"]) / "history" / "runs").glob("*.db") if p.name != "index.db"]
+    if len(shards) != 1:
+        raise SystemExit(f"expected one run in {env['DAGSTER_HOME']}, found {len(shards)}")
+    with sqlite3.connect(shards[0]) as conn:
+        count, first, last = conn.execute("select count(*), min(timestamp), max(timestamp) from event_logs").fetchone()
+    seconds = (dt.datetime.fromisoformat(last) - dt.datetime.fromisoformat(first)).total_seconds()
+    return count, seconds
+
+
+def _dates(start: str, end: str) -> int:
+    return (dt.date.fromisoformat(end) - dt.date.fromisoformat(start)).days + 1
 
 
 def main() -> None:
@@ -73,6 +101,7 @@ def main() -> None:
     parser.add_argument("--end", default="2026-01-02")
     parser.add_argument("--day", default="2024-01-15")
     parser.add_argument("--groups", nargs="+", default=ALL_GROUPS, choices=ALL_GROUPS)
+    parser.add_argument("--stock-dates", type=int, default=120, help="dates of the stock-Dagster floor (s0), scaled")
     parser.add_argument("--keep", help="keep the scenarios' instances and warehouses in this folder (a/ is the full "
                         "backfill: benchmarks/status_benchmark.py --home DIR/a/dagster_home reports on it)")
     args = parser.parse_args()
@@ -83,23 +112,44 @@ def main() -> None:
         tmp = Path(args.keep) if args.keep else Path(scratch)
         scenario = [python, "-m", "benchmarks.range_run"]
         selection = "*" if set(args.groups) == set(ALL_GROUPS) else " or ".join(f"group:{g}" for g in args.groups)
+        dates = _dates(args.start, args.end)
+        stock_end = min(dt.date.fromisoformat(args.start) + dt.timedelta(days=args.stock_dates - 1), dt.date.fromisoformat(args.end)).isoformat()
+        print(f"s0: stock Dagster, bare no-op twins, {args.start}..{stock_end}", flush=True)
+        stock_env = _fresh_env(tmp / "s0", stock=True)
+        stock = _report(_run([*scenario, "bare", args.start, stock_end, *args.groups], stock_env))
+        scale = dates / _dates(args.start, stock_end)
+        results["s0_stock_bare_floor"] = (stock[0] * scale, stock[1], "")
+        stock_events = _events(stock_env)
+        print(f"c0: bare no-op twins, {args.start}..{args.end}", flush=True)
         results["c0_bare_floor"] = _report(_run([*scenario, "bare", args.start, args.end, *args.groups], _fresh_env(tmp / "c0")))
-        results["c_noop_floor"] = _report(_run([*scenario, "noop", args.start, args.end, *args.groups], _fresh_env(tmp / "c")))
+        print("c: no-op twins, the same per-date check records", flush=True)
+        floor_env = _fresh_env(tmp / "c")
+        results["c_noop_floor"] = _report(_run([*scenario, "noop", args.start, args.end, *args.groups], floor_env))
+        floor_events = _events(floor_env)
+        print("a: the real assets", flush=True)
         deployment = _fresh_env(tmp / "a")
         results["a_full_backfill"] = _report(_run([*scenario, "real", args.start, args.end, *args.groups], deployment))
+        real_events = _events(deployment)
+        print(f"b: one date ({args.day}) through `dagster asset materialize`", flush=True)
         results["b_one_partition"] = _report(_run(
             [dagster, "asset", "materialize", "-m", "nba_pipeline.definitions", "--select", selection, "--partition", args.day],
             deployment,
         ))
         if "ml" in args.groups:
             results["d_train_model"] = _report(_run([python, "-c", TRAIN, str(tmp / "a" / "warehouse.duckdb")], dict(os.environ)))
-    print(f"range {args.start}..{args.end} of {' '.join(args.groups)}; one partition {args.day} of the same phases")
-    print(f"{'scenario':<18}{'wall s':>10}{'peak MiB':>10}")
+    print(f"range {args.start}..{args.end} ({dates} dates) of {' '.join(args.groups)}; one partition {args.day} of the same phases")
+    print(f"{'scenario':<22}{'wall s':>10}{'peak MiB':>10}")
     for name, (wall, rss, _) in results.items():
-        print(f"{name:<18}{wall:>10.1f}{rss:>10.0f}")
+        label = f"{name} (x{scale:.1f})" if name.startswith("s0") else name
+        print(f"{label:<22}{wall:>10.1f}{rss:>10.0f}")
+    print(f"events stored per date: (a) {real_events[0] / dates:.1f}, (c) {floor_events[0] / dates:.1f}; "
+          f"Dagster's ms per stored event: shipped {1000 * floor_events[1] / floor_events[0]:.2f} (c), "
+          f"stock {1000 * stock_events[1] / stock_events[0]:.2f} (s0)  (target <= 3 ms)")
     ratio = results["a_full_backfill"][0] / results["c_noop_floor"][0]
     bare = results["a_full_backfill"][0] / results["c0_bare_floor"][0]
-    print(f"ratio (a)/(c) = {ratio:.3f}  (target <= 1.25); (a)/(c0) = {bare:.3f}; "
+    plain = results["a_full_backfill"][0] / results["s0_stock_bare_floor"][0]
+    print(f"full backfill (a) {results['a_full_backfill'][0]:.1f} s (target <= 300 s); ratio (a)/(c) = {ratio:.3f}  "
+          f"(target <= 1.25); (a)/(c0) = {bare:.3f}; (a)/(s0) = {plain:.3f} (plain Dagster's bare floor); "
           f"one partition {results['b_one_partition'][0]:.1f} s (target <= 20 s)")
     if "d_train_model" in results:
         seconds, rows, seasons, mae, baseline = results["d_train_model"][2].split()
