@@ -1,5 +1,7 @@
-"""The event-log storage the shipped `dagster_home/dagster.yaml` configures: Dagster's SQLite storage, one kept connection
-per shard file.
+"""The event-log storages the shipped yamls configure: `TunedSqliteEventLogStorage` (`dagster_home/dagster.yaml`:
+Dagster's SQLite storage, one kept connection per shard file, batches stored as one) and `TunedPostgresEventLogStorage`
+(`deploy/production/dagster.yaml`: Dagster's PostgreSQL storage, one kept connection per process, batches stored in
+one transaction; built on first use, since dagster-postgres is a production dependency).
 
 Why this module touches `dagster._core` (the second module allowed to, next to `nba_pipeline/dagster_private.py`):
 event-log storages are configured in dagster.yaml as a class to load, and Dagster has no public base class for one;
@@ -73,7 +75,7 @@ from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
 from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
 from dagster._serdes import ConfigurableClassData
 
-__all__ = ["TunedSqliteEventLogStorage", "default_event_log_dir", "MAX_OPEN_SHARDS"]
+__all__ = ["TunedSqliteEventLogStorage", "TunedPostgresEventLogStorage", "default_event_log_dir", "MAX_OPEN_SHARDS"]
 
 MAX_OPEN_SHARDS = 16
 SYNCHRONOUS = "NORMAL"
@@ -288,8 +290,7 @@ class TunedSqliteEventLogStorage(SqliteEventLogStorage):
         events = list(events)
         if not events:
             return
-        types = {e.dagster_event_type for e in events}
-        if len({e.run_id for e in events}) != 1 or not all(e.is_dagster_event for e in events) or not types <= _BATCHED_TYPES:
+        if not _batchable(events):
             super().store_event_batch(events)
             return
         rows = [self._event_to_row(e) for e in events]
@@ -318,66 +319,7 @@ class TunedSqliteEventLogStorage(SqliteEventLogStorage):
                 [rows[i] for i in mirrored],
             )
             ids = dict(zip(mirrored, (int(r[0]) for r in result.fetchall())))
-            assets = [i for i in mirrored if events[i].dagster_event_type in ASSET_EVENTS]
-            if assets:
-                self._store_asset_event_tags(conn, [events[i] for i in assets], [ids[i] for i in assets])
-                # the asset key table keeps the last event of each kind per asset (as Dagster's PostgreSQL batch does)
-                last: dict[tuple, int] = {}
-                for i in assets:
-                    last[(events[i].dagster_event.asset_key, events[i].dagster_event_type)] = i
-                for i in sorted(last.values()):
-                    self._store_asset_event(conn, events[i], ids[i])
-            self._store_check_rows(conn, events, rows, ids)
-
-    def _store_check_rows(self, conn: Connection, events: list[EventLogEntry], rows: list[dict], ids: dict[int, int]) -> None:
-        """The asset_check_executions rows of a batch's check events: one per planned (check, partition), and each
-        evaluation updating the row its run planned (or inserted, when nothing was planned), as store_event does."""
-        planned, evaluated = [], []
-        for i, event in enumerate(events):
-            data = event.dagster_event.event_specific_data
-            if event.dagster_event_type == DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED:
-                keys = data.partitions_subset.get_partition_keys() if data.partitions_subset else [None]
-                planned += [
-                    dict(asset_key=data.asset_key.to_string(), check_name=data.check_name, partition=key,
-                         run_id=event.run_id, execution_status=AssetCheckExecutionRecordStatus.PLANNED.value,
-                         evaluation_event=rows[i]["event"], evaluation_event_timestamp=rows[i]["timestamp"],
-                         evaluation_event_storage_id=ids[i])
-                    for key in keys
-                ]
-            elif event.dagster_event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
-                target = data.target_materialization_data
-                evaluated.append(dict(
-                    asset_key=data.asset_key.to_string(), check_name=data.check_name, run_id=event.run_id,
-                    partition=data.partition,
-                    execution_status=(AssetCheckExecutionRecordStatus.SUCCEEDED.value if data.passed
-                                      else AssetCheckExecutionRecordStatus.FAILED.value),
-                    evaluation_event=rows[i]["event"], evaluation_event_timestamp=rows[i]["timestamp"],
-                    evaluation_event_storage_id=ids[i],
-                    materialization_event_storage_id=target.storage_id if target else None,
-                ))
-        if planned:
-            conn.execute(AssetCheckExecutionsTable.insert(), planned)
-        if not evaluated:
-            return
-        table = AssetCheckExecutionsTable
-        where = [getattr(table.c, k) == db.bindparam(f"k_{k}") for k in _EVALUATION_KEY if k != "partition"]
-        values = {k: db.bindparam(f"v_{k}") for k in evaluated[0] if k not in _EVALUATION_KEY[:3]}
-        with_partition = table.update().where(*where, table.c.partition == db.bindparam("k_partition")).values(**values)
-        without_partition = table.update().where(*where, table.c.partition.is_(None)).values(**values)
-        missing = []
-        for row in evaluated:
-            params = {f"k_{k}": row[k] for k in _EVALUATION_KEY} | {f"v_{k}": v for k, v in row.items() if k in values}
-            statement = with_partition if row["partition"] is not None else without_partition
-            updated = conn.execute(statement, params).rowcount
-            if updated > 1:
-                raise DagsterInvariantViolationError(
-                    f"Updated {updated} rows for asset check evaluation {row['asset_key']} {row['check_name']} "
-                    "as a result of duplicate AssetCheckPlanned events."
-                )
-            if updated == 0:
-                missing.append(row)
-        if missing:  # no planned row (as store_event: 0 is not normally expected)
-            conn.execute(table.insert(), missing)
+            _store_index_rows(self, conn, events, rows, ids)
 
     # --- live run logs -----------------------------------------------------------------------------------------
 
@@ -402,3 +344,168 @@ class _WalAwareWatchdog(SqliteEventLogStorageWatchdog):
     def on_modified(self, event: Any) -> None:
         if event.src_path in self._paths:
             self._process_log()
+
+
+def _batchable(events: Sequence[EventLogEntry]) -> bool:
+    """One run's asset and check events only: what the batch stores write themselves."""
+    return (len({e.run_id for e in events}) == 1 and all(e.is_dagster_event for e in events)
+            and {e.dagster_event_type for e in events} <= _BATCHED_TYPES)
+
+
+def _store_index_rows(storage: Any, conn: Connection, events: list[EventLogEntry], rows: list[dict], ids: dict[int, int]) -> None:
+    """Everything but the event rows themselves that `store_event` writes for a batch's events whose index ids are
+    `ids` (position in `events` -> storage id): asset event tags, the asset key table, the check executions."""
+    assets = [i for i in ids if events[i].dagster_event_type in ASSET_EVENTS]
+    if assets:
+        storage._store_asset_event_tags(conn, [events[i] for i in assets], [ids[i] for i in assets])
+        # the asset key table keeps the last event of each kind per asset (as Dagster's PostgreSQL batch does)
+        last: dict[tuple, int] = {}
+        for i in assets:
+            last[(events[i].dagster_event.asset_key, events[i].dagster_event_type)] = i
+        for i in sorted(last.values()):
+            storage._store_asset_event(conn, events[i], ids[i])
+    _store_check_rows(conn, events, rows, ids)
+
+
+def _store_check_rows(conn: Connection, events: list[EventLogEntry], rows: list[dict], ids: dict[int, int]) -> None:
+    """The asset_check_executions rows of a batch's check events: one per planned (check, partition), and each
+    evaluation updating the row its run planned (or inserted, when nothing was planned), as store_event does."""
+    planned, evaluated = [], []
+    for i, event in enumerate(events):
+        if i not in ids:
+            continue
+        data = event.dagster_event.event_specific_data
+        if event.dagster_event_type == DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED:
+            keys = data.partitions_subset.get_partition_keys() if data.partitions_subset else [None]
+            planned += [
+                dict(asset_key=data.asset_key.to_string(), check_name=data.check_name, partition=key,
+                     run_id=event.run_id, execution_status=AssetCheckExecutionRecordStatus.PLANNED.value,
+                     evaluation_event=rows[i]["event"], evaluation_event_timestamp=rows[i]["timestamp"],
+                     evaluation_event_storage_id=ids[i])
+                for key in keys
+            ]
+        elif event.dagster_event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
+            target = data.target_materialization_data
+            evaluated.append(dict(
+                asset_key=data.asset_key.to_string(), check_name=data.check_name, run_id=event.run_id,
+                partition=data.partition,
+                execution_status=(AssetCheckExecutionRecordStatus.SUCCEEDED.value if data.passed
+                                  else AssetCheckExecutionRecordStatus.FAILED.value),
+                evaluation_event=rows[i]["event"], evaluation_event_timestamp=rows[i]["timestamp"],
+                evaluation_event_storage_id=ids[i],
+                materialization_event_storage_id=target.storage_id if target else None,
+            ))
+    if planned:
+        conn.execute(AssetCheckExecutionsTable.insert(), planned)
+    if not evaluated:
+        return
+    table = AssetCheckExecutionsTable
+    where = [getattr(table.c, k) == db.bindparam(f"k_{k}") for k in _EVALUATION_KEY if k != "partition"]
+    values = {k: db.bindparam(f"v_{k}") for k in evaluated[0] if k not in _EVALUATION_KEY[:3]}
+    with_partition = table.update().where(*where, table.c.partition == db.bindparam("k_partition")).values(**values)
+    without_partition = table.update().where(*where, table.c.partition.is_(None)).values(**values)
+    missing = []
+    for row in evaluated:
+        params = {f"k_{k}": row[k] for k in _EVALUATION_KEY} | {f"v_{k}": v for k, v in row.items() if k in values}
+        statement = with_partition if row["partition"] is not None else without_partition
+        updated = conn.execute(statement, params).rowcount
+        if updated > 1:
+            raise DagsterInvariantViolationError(
+                f"Updated {updated} rows for asset check evaluation {row['asset_key']} {row['check_name']} "
+                "as a result of duplicate AssetCheckPlanned events."
+            )
+        if updated == 0:
+            missing.append(row)
+    if missing:  # no planned row (as store_event: 0 is not normally expected)
+        conn.execute(table.insert(), missing)
+
+
+def _postgres_base() -> type:
+    from dagster_postgres.event_log.event_log import PostgresEventLogStorage  # the `production` extra
+
+    return PostgresEventLogStorage
+
+
+def __getattr__(name: str) -> Any:
+    # dagster-postgres is a production dependency: the class is built when first asked for (dagster.yaml names it)
+    if name == "TunedPostgresEventLogStorage":
+        cls = _tuned_postgres_class()
+        globals()[name] = cls
+        return cls
+    raise AttributeError(name)
+
+
+def _tuned_postgres_class() -> type:
+    from dagster_postgres.utils import create_pg_engine, pg_config, pg_url_from_config
+    from dagster_postgres.utils import get_token_provider_from_config  # type: ignore[attr-defined]
+
+    base = _postgres_base()
+
+    class TunedPostgresEventLogStorage(base):  # type: ignore[misc, valid-type]
+        """Dagster's PostgreSQL event-log storage with one kept connection per process (as Dagster itself keeps one for
+        the webserver, `optimize_for_webserver`) instead of a new connection per statement, and a range run's
+        batches (planned events, materializations, per-date check evaluations) stored in one transaction each.
+        Config: Dagster's postgres event-log config, plus `event_batch_size` (default 1000; 0: event by event)."""
+
+        stores_check_evaluation_batches = True
+
+        def __init__(self, postgres_url: str, should_autocreate_tables: bool = True, inst_data: Any = None,
+                     token_provider: Any = None, event_batch_size: int = EVENT_BATCH_SIZE):
+            if event_batch_size < 0:
+                raise ValueError(f"event_batch_size must be 0 or more, got {event_batch_size}")
+            self._pooled_pid: int | None = None  # before Dagster's __init__, which already connects
+            super().__init__(postgres_url, should_autocreate_tables, inst_data=inst_data, token_provider=token_provider)
+            os.environ.setdefault(BATCH_ENV, str(event_batch_size))
+
+        @classmethod
+        def config_type(cls) -> Any:
+            config = dict(pg_config())
+            config["event_batch_size"] = Field(IntSource, is_required=False, default_value=EVENT_BATCH_SIZE)
+            return config
+
+        @classmethod
+        def from_config_value(cls, inst_data: Any, config_value: Any) -> Any:
+            return cls(
+                inst_data=inst_data, postgres_url=pg_url_from_config(config_value),
+                should_autocreate_tables=config_value.get("should_autocreate_tables", True),
+                token_provider=get_token_provider_from_config(config_value),
+                event_batch_size=config_value.get("event_batch_size", EVENT_BATCH_SIZE),
+            )
+
+        def _connect(self) -> Any:
+            pid = os.getpid()
+            if self._pooled_pid != pid:
+                # one kept connection per process; a forked child leaves its parent's alone and opens its own
+                if self._pooled_pid is not None:
+                    self._engine.dispose(close=False)
+                self._engine = create_pg_engine(
+                    self.postgres_url, self._token_provider, isolation_level="AUTOCOMMIT", pool_size=1,
+                    max_overflow=8, pool_recycle=3600, pool_pre_ping=True,
+                )
+                self._pooled_pid = pid
+            return super()._connect()
+
+        def optimize_for_webserver(self, statement_timeout: int, pool_recycle: int, max_overflow: int) -> None:
+            super().optimize_for_webserver(statement_timeout, pool_recycle, max_overflow)
+            self._pooled_pid = os.getpid()  # the webserver's own pooled engine, with its statement timeout
+
+        def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
+            events = list(events)
+            if not events:
+                return
+            if not _batchable(events):
+                super().store_event_batch(events)
+                return
+            rows = [self._event_to_row(e) for e in events]
+            with self.index_transaction() as conn:  # one database: the whole batch is one transaction
+                result = conn.execute(
+                    SqlEventLogStorageTable.insert().returning(SqlEventLogStorageTable.c.id, sort_by_parameter_order=True),
+                    rows,
+                )
+                ids = dict(enumerate(int(r[0]) for r in result.fetchall()))
+                mirrored = {i: ids[i] for i, e in enumerate(events) if e.dagster_event_type in ASSET_EVENTS | ASSET_CHECK_EVENTS}
+                _store_index_rows(self, conn, events, rows, mirrored)
+
+    TunedPostgresEventLogStorage.__module__ = __name__
+    TunedPostgresEventLogStorage.__qualname__ = "TunedPostgresEventLogStorage"
+    return TunedPostgresEventLogStorage

@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from nba_pipeline.dagster_private import check_partition_infos
+from nba_pipeline import instance_storage
 from nba_pipeline.instance_storage import _INHERITED_ENGINES, TunedSqliteEventLogStorage
 from nba_pipeline_tests.postgres import LOCAL_YAML, instance_home
 
@@ -311,16 +312,16 @@ def test_bad_config_fails_before_any_work(tmp_path):
     assert not (tmp_path / "y").exists()
 
 
-def _batches(monkeypatch) -> list[list[str]]:
-    """Records the event types of every batch the tuned storage is handed (and still stores it)."""
+def _batches(monkeypatch, storage_class: type = TunedSqliteEventLogStorage) -> list[list[str]]:
+    """Records the event types of every batch a tuned storage is handed (and still stores it)."""
     seen: list[list[str]] = []
-    original = TunedSqliteEventLogStorage.store_event_batch
+    original = storage_class.store_event_batch
 
     def spy(self, events):
         seen.append([e.dagster_event_type.value for e in events])
         return original(self, events)
 
-    monkeypatch.setattr(TunedSqliteEventLogStorage, "store_event_batch", spy)
+    monkeypatch.setattr(storage_class, "store_event_batch", spy)
     return seen
 
 
@@ -347,16 +348,16 @@ def test_a_batch_whose_index_write_fails_is_stored_once_event_by_event(tmp_path,
     """The run shard and the index are two files: when the index transaction fails, the run shard's rows are taken
     back, and Dagster's fallback stores the batch one event at a time — every event once, in both shards."""
     monkeypatch.setenv("DAGSTER_EVENT_BATCH_SIZE", "1000")
-    original = TunedSqliteEventLogStorage._store_check_rows
+    original = instance_storage._store_check_rows
     failed = []
 
-    def fail_once(self, conn, events, rows, ids):
+    def fail_once(conn, events, rows, ids):
         if not failed and any(e.dagster_event_type.value == "ASSET_CHECK_EVALUATION" for e in events):
             failed.append(len(events))
             raise sqlite3.OperationalError("database is locked (injected)")
-        return original(self, conn, events, rows, ids)
+        return original(conn, events, rows, ids)
 
-    monkeypatch.setattr(TunedSqliteEventLogStorage, "_store_check_rows", fail_once)
+    monkeypatch.setattr(instance_storage, "_store_check_rows", fail_once)
     with dg.DagsterInstance.from_config(str(instance_home(tmp_path / "tuned", "local"))) as tuned:
         run_id = _range_run(tuned)
         view = _what_was_stored(tuned, run_id)

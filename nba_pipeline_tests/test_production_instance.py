@@ -23,8 +23,10 @@ def test_the_production_yaml_keeps_the_local_guarantees_and_no_secret():
     local, production = (yaml.safe_load(p.read_text()) for p in (LOCAL_YAML, PRODUCTION_YAML))
     for key in GUARANTEES:
         assert production[key] == local[key], key
-    assert production["storage"] == {"postgres": {"postgres_url": {"env": PG_URL_ENV}}}
-    assert "storage" not in local  # SQLite under DAGSTER_HOME
+    url = {"postgres_url": {"env": PG_URL_ENV}}  # one database for the three storages, from the environment only
+    assert [production[k]["config"] for k in ("run_storage", "event_log_storage", "schedule_storage")] == [url] * 3
+    assert production["event_log_storage"]["class"] == "TunedPostgresEventLogStorage"
+    assert "storage" not in production and "storage" not in local  # SQLite under DAGSTER_HOME locally
     assert production["run_monitoring"]["max_resume_run_attempts"] == 0  # matches the DefaultRunLauncher
     assert production["run_launcher"]["class"] == "DefaultRunLauncher"
 
@@ -87,3 +89,45 @@ def test_no_server_is_a_failure_not_a_skip(monkeypatch):
     with pytest.raises(pytest.fail.Exception, match="PostgreSQL is not reachable"):
         with fresh_database():
             pass
+
+
+def test_the_tuned_postgres_storage_stores_what_dagsters_own_does(postgres_url, tmp_path, monkeypatch):
+    """The production event log (one kept connection, a range run's batches in one transaction each) against stock
+    dagster-postgres on the same server: the same statuses, materializations and events, each readable by the other."""
+    from dagster_postgres.event_log.event_log import PostgresEventLogStorage as Stock
+
+    from nba_pipeline.instance_storage import TunedPostgresEventLogStorage
+    from nba_pipeline_tests.postgres import fresh_database
+    from nba_pipeline_tests.test_instance_storage import _batches, _range_run, _what_was_stored
+
+    monkeypatch.setenv("DAGSTER_EVENT_BATCH_SIZE", "1000")
+    batches = _batches(monkeypatch, TunedPostgresEventLogStorage)
+    instance = persistent_instance(tmp_path / "tuned", "production")
+    try:
+        assert type(instance.event_log_storage) is TunedPostgresEventLogStorage
+        run_id = _range_run(instance)
+        tuned = _what_was_stored(instance, run_id)
+    finally:
+        instance.dispose()
+    assert any(set(b) == {"ASSET_CHECK_EVALUATION"} for b in batches)  # the per-date evaluations went as a batch
+    with fresh_database() as stock_url:
+        monkeypatch.setenv(PG_URL_ENV, stock_url)
+        home = tmp_path / "stock"
+        home.mkdir()
+        config = yaml.safe_load(PRODUCTION_YAML.read_text())
+        config["event_log_storage"] = {"module": "dagster_postgres.event_log", "class": "PostgresEventLogStorage",
+                                       "config": {"postgres_url": {"env": PG_URL_ENV}}}
+        (home / "dagster.yaml").write_text(yaml.safe_dump(config))
+        stock = dg.DagsterInstance.from_config(str(home))
+        try:
+            assert type(stock.event_log_storage) is Stock
+            assert _what_was_stored(stock, _range_run(stock)) == tuned
+        finally:
+            stock.dispose()
+    # the tuned instance's database read through the stock class
+    monkeypatch.setenv(PG_URL_ENV, postgres_url)
+    reader = dg.DagsterInstance.from_config(str(home))
+    try:
+        assert _what_was_stored(reader, run_id) == tuned
+    finally:
+        reader.dispose()
