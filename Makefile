@@ -36,8 +36,10 @@ dev: setup
 test: setup
 	$(BIN)/pytest -q
 
+# the full four-season backfill against its floors; BENCH_PG=postgresql+psycopg2://postgres@127.0.0.1:5432/test adds
+# the same backfill on the production (PostgreSQL) instance
 benchmark: setup
-	$(BIN)/python benchmarks/backfill_benchmark.py
+	$(BIN)/python benchmarks/backfill_benchmark.py $(if $(BENCH_PG),--postgres $(BENCH_PG))
 
 # ms per stored Dagster event (check evaluations, planned, materializations): stock SQLite vs shipped vs PostgreSQL
 benchmark-events: setup
