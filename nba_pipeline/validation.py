@@ -5,9 +5,11 @@ threshold, actual, verdict (PASS / FAIL / n/a) and how the threshold was derived
 warehouse's Parquet read copy (`<warehouse dir>/published/`), so it never waits on the DuckDB writer.
 
 How "expected" is derived (thresholds in `config/thresholds.yaml`, section `range_validation`):
-  - scheduled games come from the published schedule of the range (`raw/schedule.parquet`); a date without a
-    published schedule makes every expected count unknowable, so `schedule / dates_known_pct` is itself a measure
-    (100 % by default) in every phase;
+  - scheduled games come from the published schedule of the range (`raw/schedule.parquet`), counting only games
+    it records as Final: a game not played yet (today's, or a date whose schedule was last fetched before its games
+    ended) has no box score to expect, so a range reaching today is judged on what has been played (the games left
+    out are reported); a date without a published schedule makes every expected count unknowable, so
+    `schedule / dates_known_pct` is itself a measure (100 % by default) in every phase;
   - counts: the original team's floors for a full four-season backfill (team_offense 5,600 team-games,
     player_game_summary 35,000 records) scaled by the range's share of the schedule:
     threshold = ceil(floor × scheduled team-games in range / reference_team_games), reference_team_games = 9,840
@@ -34,6 +36,8 @@ from nba_pipeline.config import Thresholds
 from nba_pipeline.dates import parse_game_date_range
 from nba_pipeline.warehouse.base import META, PUBLISHED
 
+FINAL = "Final"  # raw.schedule game_status of a game that has been played (every source writes this value)
+
 PHASES = ("raw", "analytics", "precompute")
 PASS, FAIL, NOT_JUDGED = "PASS", "FAIL", "n/a"
 COLUMNS = ["phase", "table", "measure", "threshold", "actual", "verdict", "rule"]
@@ -52,9 +56,10 @@ class RangeValidation:
     phase: str
     start: str
     end: str
-    scheduled_games: int
+    scheduled_games: int  # Final in the published schedule: the games whose data is expected
     game_dates: int
     table: pd.DataFrame  # COLUMNS
+    not_final_games: int = 0  # scheduled but not Final (not played yet, or not refetched since): not expected
 
     @property
     def passed(self) -> bool:
@@ -69,6 +74,7 @@ class RangeValidation:
             "phase": self.phase,
             "range": {"start": self.start, "end": self.end},
             "scheduled_games": self.scheduled_games,
+            "not_final_games": self.not_final_games,
             "game_dates": self.game_dates,
             "passed": self.passed,
             "measures": json.loads(self.table.to_json(orient="records")),
@@ -112,19 +118,22 @@ def _value(row: pd.Series, name: str, default=None):
 
 
 def schedule_summary(conn, root: Path, start: str, end: str) -> pd.DataFrame:
-    """Per date of the range: scheduled games (published schedule) and whether the schedule date is published."""
+    """Per date of the range: its games the published schedule records as Final, and those it does not (yet)."""
     dates = pd.DataFrame({"game_date": pd.date_range(start, end).date})
     path = _path(root, "schedule")
     games = (
         conn.execute(
-            f"select cast(game_date as date) as game_date, count(distinct game_id) as games from read_parquet('{path}') "
+            f"select cast(game_date as date) as game_date, "
+            f"count(distinct game_id) filter (where game_status = '{FINAL}') as games, "
+            f"count(distinct game_id) filter (where game_status is distinct from '{FINAL}') as not_final "
+            f"from read_parquet('{path}') "
             f"where cast(game_date as date) between date '{start}' and date '{end}' group by 1"
         ).fetchdf()
-        if path.exists() else pd.DataFrame(columns=["game_date", "games"])
+        if path.exists() else pd.DataFrame(columns=["game_date", "games", "not_final"])
     )
     games["game_date"] = pd.to_datetime(games["game_date"]).dt.date
     out = dates.merge(games, on="game_date", how="left")
-    out["games"] = out["games"].fillna(0).astype(int)
+    out[["games", "not_final"]] = out[["games", "not_final"]].fillna(0).astype(int)
     return out
 
 
@@ -232,14 +241,16 @@ def validate_range(read_copy_root: str | Path, phase: str, start: str, end: str,
                            where="games_before >= 7")
             m.at_least("player_composite_factors", "usage_l7_populated_pct", t.precompute.usage_l7_populated_min_pct,
                        _value(usage, "pct"), "% of rows whose player has 7 games this season with avg_usage_rate_last_7_games")
-    return RangeValidation(phase, start, end, scheduled_games, len(game_dates), m.frame())
+    return RangeValidation(phase, start, end, scheduled_games, len(game_dates), m.frame(),
+                           not_final_games=int(schedule["not_final"].sum()))
 
 
 def format_validation(result: RangeValidation) -> str:
     frame = result.table.astype(object).where(result.table.notna(), "")
     lines = [
         f"nba-pipeline validate --phase {result.phase} {result.start} … {result.end}: "
-        f"{result.scheduled_games:,} scheduled games on {result.game_dates} game date(s)",
+        f"{result.scheduled_games:,} scheduled games on {result.game_dates} game date(s)"
+        + (f" ({result.not_final_games:,} more not final yet: not expected)" if result.not_final_games else ""),
         "",
         f"VERDICT: {'PASS' if result.passed else 'FAIL'}"
         + ("" if result.passed else " — " + ", ".join(
