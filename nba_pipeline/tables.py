@@ -159,25 +159,26 @@ def _write_audit_publish(context, transform, params, upstream, rules, ref: Table
         )
 
     warehouse = context.resources.warehouse
-    staging = warehouse.stage(ref, frame, context.run.run_id, context.log)
-    _crash_point(ref.table, "staged")
-    staged = warehouse.read_staged(staging, context.log)
-    checked = table.audited(staged) if table.audited else staged
-    result = audit(rules, CheckInputs(checked, dates, limits, table.schedule, table.reference))
-    outcomes = result.outcomes(staged, dates)
-    run = context.instance.get_run_record_by_id(context.run.run_id)
-    created = pd.Timestamp(run.create_timestamp) if run else pd.Timestamp.now(tz="UTC")
-    try:
-        warehouse.publish(
-            ref, staging, outcomes, asset=ref.table, run_id=context.run.run_id, code_version=version,
-            run_created_at=created, log=context.log,
-        )
-    except OlderCodeRefused as err:
-        warehouse.drop_staging(staging, context.log)
-        raise dg.Failure(description=str(err)) from None
-    except WarehouseError as err:
-        raise dg.Failure(description=str(err)) from None
-    _crash_point(ref.table, "published")
+    with warehouse.session(context.log):  # write, audit, publish: one connection
+        staging = warehouse.stage(ref, frame, context.run.run_id, context.log)
+        _crash_point(ref.table, "staged")
+        staged = warehouse.read_staged(staging, context.log)
+        checked = table.audited(staged) if table.audited else staged
+        result = audit(rules, CheckInputs(checked, dates, limits, table.schedule, table.reference))
+        outcomes = result.outcomes(staged, dates)
+        run = context.instance.get_run_record_by_id(context.run.run_id)
+        created = pd.Timestamp(run.create_timestamp) if run else pd.Timestamp.now(tz="UTC")
+        try:
+            warehouse.publish(
+                ref, staging, outcomes, asset=ref.table, run_id=context.run.run_id, code_version=version,
+                run_created_at=created, log=context.log,
+            )
+        except OlderCodeRefused as err:
+            warehouse.drop_staging(staging, context.log)
+            raise dg.Failure(description=str(err)) from None
+        except WarehouseError as err:
+            raise dg.Failure(description=str(err)) from None
+        _crash_point(ref.table, "published")
     quarantined = outcomes.loc[~outcomes["passed"], "game_date"]
     context.log.info(
         f"{ref.table}: done in {time.monotonic() - started:.1f} s — {len(frame)} rows; "

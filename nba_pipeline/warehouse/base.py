@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import dagster as dg
@@ -76,6 +77,12 @@ def older_code_message(asset: str, code_version: str, newer: pd.DataFrame) -> st
 
 class Warehouse(dg.ConfigurableResource, ABC):
     """Staging, audit-gated publish and quarantine, publish records, gated reads."""
+
+    @contextmanager
+    def session(self, log: Log = None) -> Iterator[None]:
+        """Consecutive operations of one step that may share one connection (the step holds the warehouse pool
+        slot throughout). A warehouse without a connection cost worth saving does nothing here."""
+        yield
 
     @abstractmethod
     def stage(self, ref: TableRef, frame: pd.DataFrame, run_id: str, log: Log = None) -> str:

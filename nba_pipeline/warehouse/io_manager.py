@@ -43,17 +43,18 @@ class WarehouseIOManager(dg.ConfigurableIOManager, GatedLoader):
         ref = table_of(context)
         asset = context.asset_key.to_user_string()
         dates = dates_read(context)
-        published = self.warehouse.publish_records(asset, dates, context.log)
-        if dates is None:  # an unpartitioned reader (the model) reads every date the warehouse holds
-            stray = self.warehouse.unrecorded_dates(ref, asset, context.log)
-            if stray:
-                raise dg.Failure(
-                    description=f"refusing to read {ref.name}: it holds rows of {len(stray)} date(s) that no publish "
-                    f"recorded ({', '.join(stray[:10])}) — written outside the pipeline; re-materialize them"
-                )
-            dates = published["game_date"].tolist()
-        assert_readable(context, dates, published)
-        return self.warehouse.read(ref, dates, context.log)
+        with self.warehouse.session(context.log):  # the records, the gate's verdict and the rows: one connection
+            published = self.warehouse.publish_records(asset, dates, context.log)
+            if dates is None:  # an unpartitioned reader (the model) reads every date the warehouse holds
+                stray = self.warehouse.unrecorded_dates(ref, asset, context.log)
+                if stray:
+                    raise dg.Failure(
+                        description=f"refusing to read {ref.name}: it holds rows of {len(stray)} date(s) that no "
+                        f"publish recorded ({', '.join(stray[:10])}) — written outside the pipeline; re-materialize them"
+                    )
+                dates = published["game_date"].tolist()
+            assert_readable(context, dates, published)
+            return self.warehouse.read(ref, dates, context.log)
 
 
 class ModelStore(dg.ConfigurableIOManager, GatedLoader):
