@@ -11,6 +11,12 @@ private modules expose: backfills in progress and their done / target subsets (`
 (`nba_pipeline.alerts`) reads check evaluations and run failures after a storage id (`get_asset_check_execution_history` with a status filter: the public `fetch_*`
 methods cover materializations, observations and run status changes, not check evaluations). If one of these moves in a Dagster upgrade, this is the one file to fix — with `nba_pipeline/instance_storage.py`,
 the event-log storage class the shipped dagster.yaml loads, which has to subclass Dagster's private SQLite storage.
+
+`check_partition_frame` is the same answer as `get_asset_check_partition_info` in one SQL query for every check, on
+SQLite event logs: Dagster's method runs two queries per check (its own and one for the asset's wipe details) and
+builds a Python record per row, most of `nba-pipeline status`'s time on four seasons. It reads Dagster's tables
+(`asset_check_executions`, `event_logs`, through Dagster's own table objects and wipe filter) exactly as that
+method does; other storages (PostgreSQL) get Dagster's method, and a test compares the two on a real instance.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import time
 from collections.abc import Collection, Mapping, Sequence
 
 import dagster as dg
+import pandas as pd
 from dagster._core.definitions.asset_checks.asset_check_evaluation import (
     AssetCheckEvaluationTargetMaterializationData,
 )
@@ -29,6 +36,8 @@ from dagster._core.storage.asset_check_execution_record import (
 )
 
 __all__ = [
+    "CHECK_PARTITION_COLUMNS",
+    "check_partition_frame",
     "free_slots_of_run",
     "run_start_pid",
     "status_judging",
@@ -55,6 +64,110 @@ def check_partition_infos(
     return instance.event_log_storage.get_asset_check_partition_info(
         list(keys), partition_keys=None if partition_keys is None else list(partition_keys)
     )
+
+
+CHECK_PARTITION_COLUMNS = [
+    "asset", "check", "partition", "status", "run_id", "check_event_storage_id", "target_materialization_storage_id",
+    "latest_materialization_storage_id", "current",
+]
+_ID_COLUMNS = ["check_event_storage_id", "target_materialization_storage_id", "latest_materialization_storage_id"]
+
+
+def check_partition_frame(
+    instance: dg.DagsterInstance, keys: Sequence[dg.AssetCheckKey], partition_keys: Collection[str] | None
+) -> pd.DataFrame:
+    """`check_partition_infos` as one frame (CHECK_PARTITION_COLUMNS), a row per check and partition: `asset` the
+    asset key's user string, `status` the latest execution status's value, `run_id` the run that last planned it,
+    the three storage ids (nullable Int64) and `current`, Dagster's `is_current` (no materialization, or the latest
+    one is the one the latest evaluation targeted). One query for every check on a SQLite event log."""
+    storage = instance.event_log_storage
+    if not keys:
+        return _empty_check_frame()
+    if _one_query_storage(storage):
+        frame = _check_partition_query(storage, list(dict.fromkeys(keys)), partition_keys)
+    else:
+        frame = pd.DataFrame(
+            [
+                (i.check_key.asset_key.to_user_string(), i.check_key.name, i.partition_key, i.latest_execution_status.value,
+                 i.latest_planned_run_id, i.latest_check_event_storage_id, i.latest_target_materialization_storage_id,
+                 i.latest_materialization_storage_id)
+                for i in check_partition_infos(instance, keys, partition_keys)
+            ],
+            columns=CHECK_PARTITION_COLUMNS[:-1],
+        )
+    frame[_ID_COLUMNS] = frame[_ID_COLUMNS].astype("Int64")
+    latest = frame["latest_materialization_storage_id"]
+    frame["current"] = (latest.isna() | latest.eq(frame["target_materialization_storage_id"]).fillna(False)).astype(bool)
+    return frame
+
+
+def _empty_check_frame() -> pd.DataFrame:
+    frame = pd.DataFrame(columns=CHECK_PARTITION_COLUMNS)
+    frame[_ID_COLUMNS] = frame[_ID_COLUMNS].astype("Int64")
+    return frame.astype({"current": bool})
+
+
+def _one_query_storage(storage: object) -> bool:
+    """Whether `check_partition_frame` may use its own query: a SQL event log on SQLite (Dagster's sharded or
+    consolidated storage, or a subclass such as `instance_storage.TunedSqliteEventLogStorage`)."""
+    from dagster._core.storage.event_log.sqlite import ConsolidatedSqliteEventLogStorage, SqliteEventLogStorage
+
+    return isinstance(storage, (SqliteEventLogStorage, ConsolidatedSqliteEventLogStorage))
+
+
+def _check_partition_query(storage, keys: list[dg.AssetCheckKey], partition_keys: Collection[str] | None) -> pd.DataFrame:
+    """Dagster's `_get_asset_check_partition_info_for_key` for every key at once: per (asset, check, partition) the
+    check execution with the highest id among those with an evaluation event storage id, joined with the asset's
+    latest materialization of that partition (after its last wipe); the latest unpartitioned materialization of the
+    asset counts too, when it is later (as Dagster's method takes the max of the two)."""
+    import sqlalchemy as db
+    from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable as C
+    from dagster._core.storage.event_log.schema import SqlEventLogStorageTable as E
+    from dagster._core.storage.sqlalchemy_compat import db_select, db_subquery
+
+    asset_keys = list(dict.fromkeys(k.asset_key for k in keys))
+    db_keys = [a.to_string() for a in asset_keys]
+    partitions = None if partition_keys is None else list(partition_keys)
+    executions = [C.c.asset_key.in_(db_keys), C.c.check_name.in_(sorted({k.name for k in keys})),
+                  C.c.evaluation_event_storage_id.isnot(None)]
+    materializations = [E.c.asset_key.in_(db_keys), E.c.partition != None,  # noqa: E711
+                        E.c.dagster_event_type == DagsterEventType.ASSET_MATERIALIZATION.value]
+    if partitions is not None:
+        executions.append(C.c.partition.in_(partitions))
+        materializations.append(E.c.partition.in_(partitions))
+    latest = db_subquery(
+        db_select([db.func.max(C.c.id).label("id")]).where(db.and_(*executions))
+        .group_by(C.c.asset_key, C.c.check_name, C.c.partition),
+        "latest_check_ids",
+    )
+    mat = db_select([E.c.asset_key, E.c.partition, db.func.max(E.c.id).label("id")]).where(db.and_(*materializations))
+    mat = db_subquery(
+        storage._add_assets_wipe_filter_to_query(  # as Dagster's materialization subquery: events after a wipe only
+            mat.group_by(E.c.asset_key, E.c.partition), storage._get_assets_details(asset_keys), asset_keys
+        ),
+        "latest_materialization_ids",
+    )
+    query = db_select(
+        [C.c.asset_key, C.c.check_name, C.c.partition, C.c.execution_status, C.c.run_id,
+         C.c.evaluation_event_storage_id, C.c.materialization_event_storage_id, mat.c.id]
+    ).select_from(
+        C.join(latest, C.c.id == latest.c.id).outerjoin(
+            mat, db.and_(C.c.asset_key == mat.c.asset_key, C.c.partition == mat.c.partition)
+        )
+    )
+    with storage.index_connection() as conn:
+        rows = conn.execute(query).fetchall()
+    frame = pd.DataFrame(rows, columns=["db_key", *CHECK_PARTITION_COLUMNS[1:-2], "partition_materialization"])
+    # only the (asset, check) pairs asked for (the query filters assets and names separately)
+    wanted = pd.DataFrame([(k.asset_key.to_string(), k.asset_key.to_user_string(), k.name) for k in keys],
+                          columns=["db_key", "asset", "check"])
+    frame = frame.merge(wanted, on=["db_key", "check"])
+    unpartitioned = {a.to_string(): sid for a, sid in
+                     storage._get_latest_unpartitioned_materialization_storage_ids(asset_keys).items()}
+    frame["latest_materialization_storage_id"] = pd.concat(
+        [frame["partition_materialization"].astype("Int64"), frame["db_key"].map(unpartitioned).astype("Int64")], axis=1
+    ).max(axis=1, skipna=True)
+    return frame[CHECK_PARTITION_COLUMNS[:-1]]
 
 
 def materialization_targets(

@@ -20,12 +20,13 @@ from collections.abc import Collection, Mapping, Sequence
 from enum import Enum
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 
 from nba_pipeline.dagster_private import (
     AssetCheckExecutionRecordStatus as Status,
 )
-from nba_pipeline.dagster_private import check_partition_infos, status_judging
+from nba_pipeline.dagster_private import check_partition_frame, status_judging
 
 BLOCKING_CHECKS: dict[dg.AssetKey, tuple[str, ...]] = {}
 """Blocking check names per asset, registered when its check specs are built: a job that selects only a
@@ -49,29 +50,38 @@ def register_blocking_checks(asset: dg.AssetKey, names: Collection[str]) -> None
 
 
 def check_states(
-    instance: dg.DagsterInstance, asset: dg.AssetKey, dates: Collection[str], infos: Sequence | None = None
+    instance: dg.DagsterInstance, asset: dg.AssetKey, dates: Collection[str], infos: pd.DataFrame | None = None
 ) -> pd.DataFrame:
     """One row per (date, blocking check) of `asset`: its state and the run behind it. `infos`: the check-partition
-    records already fetched in bulk (`nba-pipeline status` reads every check once), else they are queried."""
-    names = BLOCKING_CHECKS.get(asset, ())
+    frame already fetched in bulk (`dagster_private.check_partition_frame`; `nba-pipeline status` reads every check
+    once), else it is queried."""
+    return many_check_states(instance, [asset], dates, infos)
+
+
+def many_check_states(
+    instance: dg.DagsterInstance, assets: Sequence[dg.AssetKey], dates: Collection[str], infos: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """`check_states` of several assets at once (one query, one pass): asset by asset in the order given, then by
+    date, then check."""
     dates = sorted(set(dates))
-    if not names or not dates:
+    pairs = [(a, n) for a in dict.fromkeys(assets) for n in BLOCKING_CHECKS.get(a, ())]
+    if not pairs or not dates:
         return pd.DataFrame(columns=COLUMNS)
+    wanted = pd.DataFrame([(a.to_user_string(), n) for a, n in pairs], columns=["asset", "check"])
     if infos is None:
-        infos = check_partition_infos(instance, [dg.AssetCheckKey(asset, n) for n in names], dates)
+        infos = check_partition_frame(instance, [dg.AssetCheckKey(a, n) for a, n in pairs], dates)
     else:
-        wanted, on = {dg.AssetCheckKey(asset, n) for n in names}, set(dates)
-        infos = [i for i in infos if i.check_key in wanted and i.partition_key in on]
-    found = pd.DataFrame(
-        [
-            (i.partition_key, i.check_key.name, *_latest(instance, i))
-            for i in infos
-            if i.partition_key is not None
-        ],
-        columns=["game_date", "check", "status", "current", "run_id"],
-    )
-    grid = pd.MultiIndex.from_product([dates, names], names=["game_date", "check"]).to_frame(index=False)
-    states = grid.merge(found, on=["game_date", "check"], how="left")
+        infos = infos[infos["partition"].isin(dates)].merge(wanted, on=["asset", "check"])
+    found = _latest(instance, infos, {a.to_user_string(): a for a, _ in pairs})
+    # the grid: every asset's dates x its blocking checks, date-major within an asset
+    names = [(a.to_user_string(), tuple(n for b, n in pairs if b == a)) for a in dict.fromkeys(a for a, _ in pairs)]
+    n_dates = len(dates)
+    grid = pd.DataFrame({
+        "asset": np.concatenate([np.repeat(a, n_dates * len(ns)) for a, ns in names]),
+        "game_date": np.concatenate([np.repeat(dates, len(ns)) for _, ns in names]),
+        "check": np.concatenate([np.tile(ns, n_dates) for _, ns in names]),
+    })
+    states = grid.merge(found, on=["asset", "game_date", "check"], how="left")
     states["state"] = State.MISSING.value
     states.loc[states["status"] == Status.FAILED.value, "state"] = State.FAILED.value
     states.loc[(states["status"] == Status.SUCCEEDED.value) & states["current"].eq(True), "state"] = State.PASSED.value
@@ -81,7 +91,6 @@ def check_states(
     ended = states["run_id"].map(run_status).fillna("DELETED").isin({s.value for s in _FINISHED} | {"DELETED"})
     states.loc[planned & ~ended, "state"] = State.PLANNED.value
     states.loc[planned & ended, "state"] = State.NOT_EVALUATED.value
-    states["asset"] = asset.to_user_string()
     states["detail"] = _details(states, run_status)
     return states[COLUMNS]
 
@@ -92,18 +101,26 @@ def not_readable(instance: dg.DagsterInstance, asset: dg.AssetKey, dates: Collec
     return states[states["state"] != State.PASSED.value].reset_index(drop=True)
 
 
-def _latest(instance: dg.DagsterInstance, info) -> tuple[str, bool, str]:
-    """(status, judged the latest materialization, run) of the evaluation that counts for one check and date.
+def _latest(instance: dg.DagsterInstance, infos: pd.DataFrame, keys: Mapping[str, dg.AssetKey]) -> pd.DataFrame:
+    """Per check and date of `infos` (a check-partition frame of the assets `keys`, by user string): game_date, check,
+    asset, the status of the evaluation that counts, whether it judged the latest materialization (`current`) and
+    its run.
 
     Dagster's "latest" execution is the one whose run was created last; when an overlapping run created earlier
-    materialized later, the evaluation that judged that latest materialization is the one that counts."""
-    status, current = info.latest_execution_status.value, info.is_current
-    if current or status == Status.PLANNED.value or info.latest_materialization_storage_id is None:
-        return status, current, info.latest_planned_run_id
-    judged = status_judging(instance, info.check_key, info.partition_key, info.latest_materialization_storage_id)
-    if judged is None:
-        return status, False, info.latest_planned_run_id
-    return judged[0], True, judged[1]
+    materialized later, the evaluation that judged that latest materialization is the one that counts (looked up
+    one by one: only rows that are not current, neither planned nor without a materialization)."""
+    found = infos.loc[infos["partition"].notna(), ["partition", "check", "asset", "status", "current", "run_id",
+                                                   "latest_materialization_storage_id"]]
+    found = found.rename(columns={"partition": "game_date"}).reset_index(drop=True)
+    other = (~found["current"] & (found["status"] != Status.PLANNED.value)
+             & found["latest_materialization_storage_id"].notna())
+    for i in found.index[other.to_numpy()]:
+        row = found.loc[i]
+        judged = status_judging(instance, dg.AssetCheckKey(keys[row["asset"]], row["check"]),
+                                row["game_date"], int(row["latest_materialization_storage_id"]))
+        if judged is not None:
+            found.loc[i, ["status", "current", "run_id"]] = [judged[0], True, judged[1]]
+    return found.drop(columns="latest_materialization_storage_id")
 
 
 def _run_statuses(instance: dg.DagsterInstance, run_ids) -> dict[str, str]:
