@@ -21,6 +21,7 @@ method does; other storages (PostgreSQL) get Dagster's method, and a test compar
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Collection, Mapping, Sequence
 
@@ -117,51 +118,57 @@ def _one_query_storage(storage: object) -> bool:
 
 def _check_partition_query(storage, keys: list[dg.AssetCheckKey], partition_keys: Collection[str] | None) -> pd.DataFrame:
     """Dagster's `_get_asset_check_partition_info_for_key` for every key at once: per (asset, check, partition) the
-    check execution with the highest id among those with an evaluation event storage id, joined with the asset's
-    latest materialization of that partition (after its last wipe); the latest unpartitioned materialization of the
-    asset counts too, when it is later (as Dagster's method takes the max of the two)."""
+    check execution with the highest id among those with an evaluation event storage id, with the asset's latest
+    materialization of that partition (after its last wipe); the latest unpartitioned materialization of the asset
+    counts too, when it is later (Dagster's method takes the max of the two)."""
     import sqlalchemy as db
-    from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable as C
     from dagster._core.storage.event_log.schema import SqlEventLogStorageTable as E
-    from dagster._core.storage.sqlalchemy_compat import db_select, db_subquery
+    from dagster._core.storage.sqlalchemy_compat import db_select
 
     asset_keys = list(dict.fromkeys(k.asset_key for k in keys))
     db_keys = [a.to_string() for a in asset_keys]
-    partitions = None if partition_keys is None else list(partition_keys)
-    executions = [C.c.asset_key.in_(db_keys), C.c.check_name.in_(sorted({k.name for k in keys})),
-                  C.c.evaluation_event_storage_id.isnot(None)]
+    names = sorted({k.name for k in keys})
+    partitions = None if partition_keys is None else list(dict.fromkeys(partition_keys))
+    # One pass over the executions, in SQLite's own SQL: with a single max() aggregate, SQLite takes the other
+    # (bare) columns from the row holding the max — the latest execution of each group, which Dagster fetches
+    # with a second join. Its rows are read with the DB-API cursor: SQLAlchemy's result rows cost more than the query.
+    marks = lambda values: ", ".join("?" * len(values))  # noqa: E731
+    executions = (
+        "SELECT asset_key, check_name, partition, execution_status, run_id, evaluation_event_storage_id, "
+        "materialization_event_storage_id, max(id) FROM asset_check_executions "
+        f"WHERE evaluation_event_storage_id IS NOT NULL AND asset_key IN ({marks(db_keys)}) "
+        f"AND check_name IN ({marks(names)})"
+        + ("" if partitions is None else f" AND partition IN ({marks(partitions)})")
+        + " GROUP BY asset_key, check_name, partition"
+    )
     materializations = [E.c.asset_key.in_(db_keys), E.c.partition != None,  # noqa: E711
                         E.c.dagster_event_type == DagsterEventType.ASSET_MATERIALIZATION.value]
     if partitions is not None:
-        executions.append(C.c.partition.in_(partitions))
         materializations.append(E.c.partition.in_(partitions))
-    latest = db_subquery(
-        db_select([db.func.max(C.c.id).label("id")]).where(db.and_(*executions))
-        .group_by(C.c.asset_key, C.c.check_name, C.c.partition),
-        "latest_check_ids",
-    )
-    mat = db_select([E.c.asset_key, E.c.partition, db.func.max(E.c.id).label("id")]).where(db.and_(*materializations))
-    mat = db_subquery(
-        storage._add_assets_wipe_filter_to_query(  # as Dagster's materialization subquery: events after a wipe only
-            mat.group_by(E.c.asset_key, E.c.partition), storage._get_assets_details(asset_keys), asset_keys
-        ),
-        "latest_materialization_ids",
-    )
-    query = db_select(
-        [C.c.asset_key, C.c.check_name, C.c.partition, C.c.execution_status, C.c.run_id,
-         C.c.evaluation_event_storage_id, C.c.materialization_event_storage_id, mat.c.id]
-    ).select_from(
-        C.join(latest, C.c.id == latest.c.id).outerjoin(
-            mat, db.and_(C.c.asset_key == mat.c.asset_key, C.c.partition == mat.c.partition)
-        )
+    latest_materializations = storage._add_assets_wipe_filter_to_query(  # as Dagster's: events after a wipe only
+        db_select([E.c.asset_key, E.c.partition, db.func.max(E.c.id)]).where(db.and_(*materializations))
+        .group_by(E.c.asset_key, E.c.partition),
+        storage._get_assets_details(asset_keys), asset_keys,
     )
     with storage.index_connection() as conn:
-        rows = conn.execute(query).fetchall()
-    frame = pd.DataFrame(rows, columns=["db_key", *CHECK_PARTITION_COLUMNS[1:-2], "partition_materialization"])
+        compiled = latest_materializations.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+        # a wipe time is a datetime parameter: stored as SQLAlchemy stores SQLite datetimes, as Dagster's query binds it
+        as_stored = db.DateTime().dialect_impl(conn.dialect).bind_processor(conn.dialect) or (lambda value: value)
+        params = [compiled.params[name] for name in compiled.positiontup]
+        params = [as_stored(v) if isinstance(v, dt.datetime) else v for v in params]
+        cursor = conn.connection.cursor()
+        try:
+            rows = cursor.execute(executions, [*db_keys, *names, *(partitions or [])]).fetchall()
+            materialized = cursor.execute(str(compiled), params).fetchall()
+        finally:
+            cursor.close()
+    frame = pd.DataFrame(rows, columns=["db_key", *CHECK_PARTITION_COLUMNS[1:-2], "id"])
     # only the (asset, check) pairs asked for (the query filters assets and names separately)
     wanted = pd.DataFrame([(k.asset_key.to_string(), k.asset_key.to_user_string(), k.name) for k in keys],
                           columns=["db_key", "asset", "check"])
     frame = frame.merge(wanted, on=["db_key", "check"])
+    frame = frame.merge(pd.DataFrame(materialized, columns=["db_key", "partition", "partition_materialization"]),
+                        on=["db_key", "partition"], how="left")
     unpartitioned = {a.to_string(): sid for a, sid in
                      storage._get_latest_unpartitioned_materialization_storage_ids(asset_keys).items()}
     frame["latest_materialization_storage_id"] = pd.concat(

@@ -533,8 +533,10 @@ def build_report(
         clock = time.perf_counter()
 
     now = time.time() if now is None else now
+    whole = None
     if start is None or end is None:
-        first, last = default_range(publish_log(warehouse))
+        whole = publish_log(warehouse)
+        first, last = default_range(whole)
         start, end = start or first, end or last
     if end < start:
         raise ValueError(f"--end {end} precedes --start {start}")
@@ -542,7 +544,10 @@ def build_report(
     lookback = max(dt.date.fromisoformat(FIRST_GAME_DATE), dt.date.fromisoformat(start) - dt.timedelta(days=SEASON_LOOKBACK_DAYS))
     extended = list(pd.date_range(lookback, end).strftime("%Y-%m-%d"))
     dates = [d for d in extended if d >= start]
-    log = publish_log(warehouse, extended[0], end)
+    if whole is None:
+        log = publish_log(warehouse, extended[0], end)
+    else:  # the whole log, already read: the same rows as reading the range
+        log = whole[(whole["game_date"] >= extended[0]) & (whole["game_date"] <= end)].reset_index(drop=True)
     lap("publish_log")
     assets = partitioned_assets()
     shown = [a for a in assets if not select or a.key.to_user_string() in select or a.group_names_by_key[a.key] in select]

@@ -83,6 +83,8 @@ def many_blocking_problems(
                           suffixes=("", "_wh"))
     unpublished = merged["run_id_wh"].isna()
     other_run = ~unpublished & (merged["run_id_wh"] != merged["run_id"])
+    merged = merged[unpublished | other_run].copy()  # the messages are built for these rows only
+    unpublished, other_run = unpublished[merged.index], other_run[merged.index]
     merged.loc[unpublished, "detail"] = (
         merged["asset"] + " on " + merged["game_date"] + " passed on this instance (run " + merged["run_id"].str[:8]
         + ") but the warehouse has no publish record of it"
@@ -93,7 +95,7 @@ def many_blocking_problems(
         + merged["run_id"].str[:8] + ")"
     )
     merged["state"] = "warehouse disagrees"
-    return pd.concat([problems, merged[unpublished | other_run][problems.columns]], ignore_index=True)
+    return pd.concat([problems, merged[problems.columns]], ignore_index=True)
 
 
 def assert_readable(context: dg.InputContext, dates: Collection[str], published: pd.DataFrame | None) -> None:

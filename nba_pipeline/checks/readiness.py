@@ -67,21 +67,31 @@ def many_check_states(
     pairs = [(a, n) for a in dict.fromkeys(assets) for n in BLOCKING_CHECKS.get(a, ())]
     if not pairs or not dates:
         return pd.DataFrame(columns=COLUMNS)
-    wanted = pd.DataFrame([(a.to_user_string(), n) for a, n in pairs], columns=["asset", "check"])
     if infos is None:
         infos = check_partition_frame(instance, [dg.AssetCheckKey(a, n) for a, n in pairs], dates)
-    else:
-        infos = infos[infos["partition"].isin(dates)].merge(wanted, on=["asset", "check"])
-    found = _latest(instance, infos, {a.to_user_string(): a for a, _ in pairs})
-    # the grid: every asset's dates x its blocking checks, date-major within an asset
-    names = [(a.to_user_string(), tuple(n for b, n in pairs if b == a)) for a in dict.fromkeys(a for a, _ in pairs)]
-    n_dates = len(dates)
-    grid = pd.DataFrame({
-        "asset": np.concatenate([np.repeat(a, n_dates * len(ns)) for a, ns in names]),
-        "game_date": np.concatenate([np.repeat(dates, len(ns)) for _, ns in names]),
-        "check": np.concatenate([np.tile(ns, n_dates) for _, ns in names]),
-    })
-    states = grid.merge(found, on=["asset", "game_date", "check"], how="left")
+    # the grid: every asset's dates x its blocking checks, date-major within an asset; each record of `infos` is
+    # placed at its row by position (asset's offset + date's index x the asset's checks + the check's index)
+    by_asset = {a: [n for b, n in pairs if b == a] for a in dict.fromkeys(a for a, _ in pairs)}
+    n_dates, offset, place = len(dates), 0, {}
+    for a, checks in by_asset.items():
+        for i, n in enumerate(checks):
+            place[(a.to_user_string(), n)] = (offset, len(checks), i)
+        offset += n_dates * len(checks)
+    pair = pd.MultiIndex.from_tuples(list(place)).get_indexer(pd.MultiIndex.from_arrays([infos["asset"], infos["check"]]))
+    day = pd.Index(dates).get_indexer(infos["partition"])
+    mine = (pair >= 0) & (day >= 0)  # a blocking check of these assets, on one of these dates
+    found = _latest(instance, infos[mine], {a.to_user_string(): a for a in by_asset})
+    where = np.array(list(place.values()), dtype=np.int64).reshape(-1, 3)[pair[mine]]
+    rows = where[:, 0] + day[mine] * where[:, 1] + where[:, 2]
+    states = pd.DataFrame({
+        "asset": np.concatenate([np.repeat(a.to_user_string(), n_dates * len(ns)) for a, ns in by_asset.items()]),
+        "game_date": np.concatenate([np.repeat(dates, len(ns)) for ns in by_asset.values()]),
+        "check": np.concatenate([np.tile(ns, n_dates) for ns in by_asset.values()]),
+    }).astype(object)
+    for column in ("status", "current", "run_id"):
+        values = np.full(offset, np.nan, dtype=object)
+        values[rows] = found[column].to_numpy(dtype=object)
+        states[column] = values
     states["state"] = State.MISSING.value
     states.loc[states["status"] == Status.FAILED.value, "state"] = State.FAILED.value
     states.loc[(states["status"] == Status.SUCCEEDED.value) & states["current"].eq(True), "state"] = State.PASSED.value
@@ -102,15 +112,14 @@ def not_readable(instance: dg.DagsterInstance, asset: dg.AssetKey, dates: Collec
 
 
 def _latest(instance: dg.DagsterInstance, infos: pd.DataFrame, keys: Mapping[str, dg.AssetKey]) -> pd.DataFrame:
-    """Per check and date of `infos` (a check-partition frame of the assets `keys`, by user string): game_date, check,
-    asset, the status of the evaluation that counts, whether it judged the latest materialization (`current`) and
-    its run.
+    """Per row of `infos` (a check-partition frame of the assets `keys`, by user string; rows with a partition), in
+    its order: game_date, check, asset, the status of the evaluation that counts, whether it judged the latest
+    materialization (`current`) and its run.
 
     Dagster's "latest" execution is the one whose run was created last; when an overlapping run created earlier
     materialized later, the evaluation that judged that latest materialization is the one that counts (looked up
     one by one: only rows that are not current, neither planned nor without a materialization)."""
-    found = infos.loc[infos["partition"].notna(), ["partition", "check", "asset", "status", "current", "run_id",
-                                                   "latest_materialization_storage_id"]]
+    found = infos[["partition", "check", "asset", "status", "current", "run_id", "latest_materialization_storage_id"]]
     found = found.rename(columns={"partition": "game_date"}).reset_index(drop=True)
     other = (~found["current"] & (found["status"] != Status.PLANNED.value)
              & found["latest_materialization_storage_id"].notna())
