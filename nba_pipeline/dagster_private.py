@@ -12,11 +12,12 @@ private modules expose: backfills in progress and their done / target subsets (`
 methods cover materializations, observations and run status changes, not check evaluations). If one of these moves in a Dagster upgrade, this is the one file to fix — with `nba_pipeline/instance_storage.py`,
 the event-log storage class the shipped dagster.yaml loads, which has to subclass Dagster's private SQLite storage.
 
-`check_partition_frame` is the same answer as `get_asset_check_partition_info` in one SQL query for every check, on
-SQLite event logs: Dagster's method runs two queries per check (its own and one for the asset's wipe details) and
-builds a Python record per row, most of `nba-pipeline status`'s time on four seasons. It reads Dagster's tables
-(`asset_check_executions`, `event_logs`, through Dagster's own table objects and wipe filter) exactly as that
-method does; other storages (PostgreSQL) get Dagster's method, and a test compares the two on a real instance.
+`check_partition_frame` is the same answer as `get_asset_check_partition_info`, for every check at once, on SQLite
+event logs: one read of the check executions and one of the latest materializations per partition, where Dagster's
+method runs two queries per check (its own, and one for the asset's wipe details) and builds a Python record per
+row — most of `nba-pipeline status`'s time on four seasons. It reads Dagster's tables (`asset_check_executions`,
+`event_logs`; the materializations through Dagster's own table objects and wipe filter) as that method does; other
+storages (PostgreSQL) get Dagster's method, and a test compares the two on real instances in every check state.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import time
 from collections.abc import Collection, Mapping, Sequence
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 from dagster._core.definitions.asset_checks.asset_check_evaluation import (
     AssetCheckEvaluationTargetMaterializationData,
@@ -80,7 +82,7 @@ def check_partition_frame(
     """`check_partition_infos` as one frame (CHECK_PARTITION_COLUMNS), a row per check and partition: `asset` the
     asset key's user string, `status` the latest execution status's value, `run_id` the run that last planned it,
     the three storage ids (nullable Int64) and `current`, Dagster's `is_current` (no materialization, or the latest
-    one is the one the latest evaluation targeted). One query for every check on a SQLite event log."""
+    one is the one the latest evaluation targeted). On a SQLite event log, two queries for every check at once."""
     storage = instance.event_log_storage
     if not keys:
         return _empty_check_frame()
@@ -129,17 +131,15 @@ def _check_partition_query(storage, keys: list[dg.AssetCheckKey], partition_keys
     db_keys = [a.to_string() for a in asset_keys]
     names = sorted({k.name for k in keys})
     partitions = None if partition_keys is None else list(dict.fromkeys(partition_keys))
-    # One pass over the executions, in SQLite's own SQL: with a single max() aggregate, SQLite takes the other
-    # (bare) columns from the row holding the max — the latest execution of each group, which Dagster fetches
-    # with a second join. Its rows are read with the DB-API cursor: SQLAlchemy's result rows cost more than the query.
+    # The executions as stored, read with the DB-API cursor (SQLAlchemy's result rows cost more than the query); the
+    # latest per (asset, check, partition) is taken here, as one pass over them: a GROUP BY would sort them all.
     marks = lambda values: ", ".join("?" * len(values))  # noqa: E731
     executions = (
         "SELECT asset_key, check_name, partition, execution_status, run_id, evaluation_event_storage_id, "
-        "materialization_event_storage_id, max(id) FROM asset_check_executions "
+        "materialization_event_storage_id, id FROM asset_check_executions "
         f"WHERE evaluation_event_storage_id IS NOT NULL AND asset_key IN ({marks(db_keys)}) "
         f"AND check_name IN ({marks(names)})"
         + ("" if partitions is None else f" AND partition IN ({marks(partitions)})")
-        + " GROUP BY asset_key, check_name, partition"
     )
     materializations = [E.c.asset_key.in_(db_keys), E.c.partition != None,  # noqa: E711
                         E.c.dagster_event_type == DagsterEventType.ASSET_MATERIALIZATION.value]
@@ -163,12 +163,17 @@ def _check_partition_query(storage, keys: list[dg.AssetCheckKey], partition_keys
         finally:
             cursor.close()
     frame = pd.DataFrame(rows, columns=["db_key", *CHECK_PARTITION_COLUMNS[1:-2], "id"])
+    frame = frame.sort_values("id").drop_duplicates(["db_key", "check", "partition"], keep="last")
     # only the (asset, check) pairs asked for (the query filters assets and names separately)
-    wanted = pd.DataFrame([(k.asset_key.to_string(), k.asset_key.to_user_string(), k.name) for k in keys],
-                          columns=["db_key", "asset", "check"])
-    frame = frame.merge(wanted, on=["db_key", "check"])
-    frame = frame.merge(pd.DataFrame(materialized, columns=["db_key", "partition", "partition_materialization"]),
-                        on=["db_key", "partition"], how="left")
+    pair = pd.MultiIndex.from_tuples([(k.asset_key.to_string(), k.name) for k in keys]).get_indexer(
+        pd.MultiIndex.from_arrays([frame["db_key"], frame["check"]]))
+    frame = frame[pair >= 0].assign(asset=np.array([k.asset_key.to_user_string() for k in keys], dtype=object)[pair[pair >= 0]])
+    latest = pd.DataFrame(materialized, columns=["db_key", "partition", "id"])
+    at = pd.MultiIndex.from_frame(latest[["db_key", "partition"]]).get_indexer(
+        pd.MultiIndex.from_arrays([frame["db_key"], frame["partition"]]))
+    ids = np.zeros(len(frame), dtype=np.int64)
+    ids[at >= 0] = latest["id"].to_numpy(dtype=np.int64)[at[at >= 0]]
+    frame["partition_materialization"] = pd.arrays.IntegerArray(ids, mask=at < 0)
     unpartitioned = {a.to_string(): sid for a, sid in
                      storage._get_latest_unpartitioned_materialization_storage_ids(asset_keys).items()}
     frame["latest_materialization_storage_id"] = pd.concat(

@@ -6,7 +6,7 @@ Sources (all bulk reads; nothing loops over dates issuing queries):
 - the warehouse's publish log, read from its lock-free Parquet read copy (`<db dir>/published/pipeline/
   publish_log.parquet`), so status never waits on the DuckDB writer: the latest record per asset and date
   (published or quarantined, by which run, which blocking checks failed and why);
-- one check-partition query for every check of every asset (`dagster_private.check_partition_frame`), read by
+- one check-partition read for every check of every asset (`dagster_private.check_partition_frame`), read by
   `checks.gate.many_blocking_problems` for every asset at once — whether a date may be read, the same predicate
   the gate and automation use — and by the check table; one event query per failing check for the evaluations
   that failed (their description says why);
@@ -261,7 +261,7 @@ def _first_bad_upstream(dates: pd.DataFrame, bad: pd.DataFrame, lo: int, hi: int
 
 
 def check_infos(instance: dg.DagsterInstance, assets: Sequence[dg.AssetsDefinition], dates: list[str]) -> pd.DataFrame:
-    """Every check's latest evaluation per date of `dates`, in one query (`dagster_private.check_partition_frame`):
+    """Every check's latest evaluation per date of `dates`, in one read (`dagster_private.check_partition_frame`):
     what the dates' states and the check table both read."""
     keys = [dg.AssetCheckKey(a.key, s.name) for a in assets for s in a.check_specs]
     # a long range is read whole and filtered here: an IN list of every date costs more than the rows it spares
@@ -346,7 +346,7 @@ def _blocked(f: pd.DataFrame, assets: Sequence[dg.AssetsDefinition], n_dates: in
 def check_table(
     instance: dg.DagsterInstance, assets: Sequence[dg.AssetsDefinition], dates: list[str], infos: dict | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(pass rates per check and season, failing evaluations with why) — one check-partition query for every check
+    """(pass rates per check and season, failing evaluations with why) — one check-partition read for every check
     in range (or `infos`, `check_infos` already fetched), one event query per failing check for the evaluations'
     descriptions."""
     specs = [(a.key, s.name, s.blocking) for a in assets for s in a.check_specs]

@@ -1,4 +1,4 @@
-"""`dagster_private.check_partition_frame` (one SQL query for every check on SQLite event logs) gives exactly what
+"""`dagster_private.check_partition_frame` (every check at once, on SQLite event logs) gives exactly what
 Dagster's own `get_asset_check_partition_info` gives, on real instances holding every state a check can be in:
 succeeded, failed, planned by a run that died before evaluating, stale (a later materialization), a re-evaluation
 (two executions of one date), an asset whose latest materialization is unpartitioned, a wiped asset evaluated again

@@ -61,7 +61,7 @@ def check_states(
 def many_check_states(
     instance: dg.DagsterInstance, assets: Sequence[dg.AssetKey], dates: Collection[str], infos: pd.DataFrame | None = None
 ) -> pd.DataFrame:
-    """`check_states` of several assets at once (one query, one pass): asset by asset in the order given, then by
+    """`check_states` of several assets at once (one check-partition read, one pass): asset by asset in the order given, then by
     date, then check."""
     dates = sorted(set(dates))
     pairs = [(a, n) for a in dict.fromkeys(assets) for n in BLOCKING_CHECKS.get(a, ())]
