@@ -344,7 +344,7 @@ def _blocked(f: pd.DataFrame, assets: Sequence[dg.AssetsDefinition], n_dates: in
 
 # -- checks -------------------------------------------------------------------------------------------------------
 def check_table(
-    instance: dg.DagsterInstance, assets: Sequence[dg.AssetsDefinition], dates: list[str], infos: dict | None = None
+    instance: dg.DagsterInstance, assets: Sequence[dg.AssetsDefinition], dates: list[str], infos: pd.DataFrame | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(pass rates per check and season, failing evaluations with why) — one check-partition read for every check
     in range (or `infos`, `check_infos` already fetched), one event query per failing check for the evaluations'
@@ -357,15 +357,16 @@ def check_table(
         columns={"partition": "game_date", "check_event_storage_id": "storage_id"})
     blocking = pd.DataFrame([(k.to_user_string(), n, b) for k, n, b in specs], columns=["asset", "check", "blocking"])
     frame = frame.merge(blocking, on=["asset", "check"])
-    frame["season"] = season_labels(pd.to_datetime(frame["game_date"])).fillna("off-season")
+    seasons = season_labels(pd.to_datetime(pd.Series(dates))).fillna("off-season")  # per date, looked up per record
+    frame["season"] = seasons.iloc[pd.Index(dates).get_indexer(frame["game_date"])].set_axis(frame.index)
     frame["passed"] = frame["status"].eq("SUCCEEDED")
     frame["failed"] = frame["status"].eq("FAILED")
-    grid = blocking.merge(pd.DataFrame({"season": sorted(set(season_labels(pd.to_datetime(pd.Series(dates))).fillna("off-season")))}), how="cross")
+    grid = blocking.merge(pd.DataFrame({"season": sorted(set(seasons))}), how="cross")
     rates = frame.groupby(["asset", "check", "season"]).agg(
         evaluated=("game_date", "size"), passed=("passed", "sum"), failed=("failed", "sum")
     ).reset_index()
     rates = grid.merge(rates, on=["asset", "check", "season"], how="left").fillna({"evaluated": 0, "passed": 0, "failed": 0})
-    season_dates = pd.Series(season_labels(pd.to_datetime(pd.Series(dates))).fillna("off-season")).value_counts()
+    season_dates = seasons.value_counts()
     rates["dates"] = rates["season"].map(season_dates).astype(int)
     rates[["evaluated", "passed", "failed"]] = rates[["evaluated", "passed", "failed"]].astype(int)
     rates["other"] = rates["dates"] - rates["passed"] - rates["failed"]  # planned, never evaluated, no record
