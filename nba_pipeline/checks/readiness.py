@@ -45,6 +45,10 @@ class State(str, Enum):
     STALE = "stale"
 
 
+_STATES = list(State)
+_STATUSES = [s.value for s in Status]
+
+
 def register_blocking_checks(asset: dg.AssetKey, names: Collection[str]) -> None:
     BLOCKING_CHECKS[asset] = tuple(names)
 
@@ -88,20 +92,26 @@ def many_check_states(
         "game_date": np.concatenate([np.repeat(dates, len(ns)) for ns in by_asset.values()]),
         "check": np.concatenate([np.tile(ns, n_dates) for ns in by_asset.values()]),
     }).astype(object)
-    for column in ("status", "current", "run_id"):
-        values = np.full(offset, np.nan, dtype=object)
-        values[rows] = found[column].to_numpy(dtype=object)
-        states[column] = values
-    states["state"] = State.MISSING.value
-    states.loc[states["status"] == Status.FAILED.value, "state"] = State.FAILED.value
-    states.loc[(states["status"] == Status.SUCCEEDED.value) & states["current"].eq(True), "state"] = State.PASSED.value
-    states.loc[(states["status"] == Status.SUCCEEDED.value) & states["current"].eq(False), "state"] = State.STALE.value
-    planned = states["status"] == Status.PLANNED.value
-    run_status = _run_statuses(instance, states.loc[planned, "run_id"].dropna().unique())
-    ended = states["run_id"].map(run_status).fillna("DELETED").isin({s.value for s in _FINISHED} | {"DELETED"})
-    states.loc[planned & ~ended, "state"] = State.PLANNED.value
-    states.loc[planned & ended, "state"] = State.NOT_EVALUATED.value
-    states["detail"] = _details(states, run_status)
+    # the state of each row, as an index into _STATES (missing unless its record says otherwise)
+    status = np.full(offset, -1, dtype=np.int64)
+    status[rows] = pd.Index(_STATUSES).get_indexer(found["status"])
+    current = np.zeros(offset, dtype=bool)
+    current[rows] = found["current"].to_numpy(dtype=bool)
+    run_id = np.full(offset, np.nan, dtype=object)
+    run_id[rows] = found["run_id"].to_numpy(dtype=object)
+    state = np.full(offset, _STATES.index(State.MISSING), dtype=np.int64)
+    state[status == _STATUSES.index(Status.FAILED.value)] = _STATES.index(State.FAILED)
+    succeeded = status == _STATUSES.index(Status.SUCCEEDED.value)
+    state[succeeded & current] = _STATES.index(State.PASSED)
+    state[succeeded & ~current] = _STATES.index(State.STALE)
+    planned = status == _STATUSES.index(Status.PLANNED.value)
+    run_status = _run_statuses(instance, pd.unique(run_id[planned & pd.notna(run_id)]))
+    ended = pd.Series(run_id[planned]).map(run_status).fillna("DELETED").isin({s.value for s in _FINISHED} | {"DELETED"})
+    state[np.flatnonzero(planned)[~ended.to_numpy()]] = _STATES.index(State.PLANNED)
+    state[np.flatnonzero(planned)[ended.to_numpy()]] = _STATES.index(State.NOT_EVALUATED)
+    states["state"] = np.array([s.value for s in _STATES], dtype=object)[state]
+    states["run_id"] = run_id
+    states["detail"] = _details(states, state, run_status)
     return states[COLUMNS]
 
 
@@ -139,11 +149,12 @@ def _run_statuses(instance: dg.DagsterInstance, run_ids) -> dict[str, str]:
     return {run.run_id: run.status.value for run in runs}
 
 
-def _details(states: pd.DataFrame, run_status: Mapping[str, str]) -> pd.Series:
-    """Why each (date, check) blocks, built only for the rows in that state (passed rows get no message)."""
+def _details(states: pd.DataFrame, state: np.ndarray, run_status: Mapping[str, str]) -> pd.Series:
+    """Why each (date, check) blocks (`state`: each row's index into _STATES), built only for the rows in that state
+    (passed rows get no message)."""
     out = pd.Series("", index=states.index, dtype=object)
-    for state in (State.FAILED, State.PLANNED, State.NOT_EVALUATED, State.MISSING, State.STALE):
-        rows = states[states["state"] == state.value]
+    for kind in (State.FAILED, State.PLANNED, State.NOT_EVALUATED, State.MISSING, State.STALE):
+        rows = states[state == _STATES.index(kind)]
         if rows.empty:
             continue
         asset, check, date = rows["asset"], rows["check"], rows["game_date"]
@@ -159,5 +170,5 @@ def _details(states: pd.DataFrame, run_status: Mapping[str, str]) -> pd.Series:
             "(never materialized with its checks)",
             State.STALE: asset + " " + check + " on " + date + " passed on an older materialization; the latest "
             "materialization was not checked",
-        }[state]
+        }[kind]
     return out
