@@ -77,17 +77,20 @@ _ID_COLUMNS = ["check_event_storage_id", "target_materialization_storage_id", "l
 
 
 def check_partition_frame(
-    instance: dg.DagsterInstance, keys: Sequence[dg.AssetCheckKey], partition_keys: Collection[str] | None
+    instance: dg.DagsterInstance, keys: Sequence[dg.AssetCheckKey], partition_keys: Collection[str] | None,
+    between: tuple[str, str] | None = None,
 ) -> pd.DataFrame:
     """`check_partition_infos` as one frame (CHECK_PARTITION_COLUMNS), a row per check and partition: `asset` the
     asset key's user string, `status` the latest execution status's value, `run_id` the run that last planned it,
     the three storage ids (nullable Int64) and `current`, Dagster's `is_current` (no materialization, or the latest
-    one is the one the latest evaluation targeted). On a SQLite event log, two queries for every check at once."""
+    one is the one the latest evaluation targeted). On a SQLite event log, two queries for every check at once.
+    `between` (first, last): only the partitions from first to last, inclusive, in string order (ISO dates: a date
+    range), read as such — a long range costs no list of every key."""
     storage = instance.event_log_storage
     if not keys:
         return _empty_check_frame()
     if _one_query_storage(storage):
-        frame = _check_partition_query(storage, list(dict.fromkeys(keys)), partition_keys)
+        frame = _check_partition_query(storage, list(dict.fromkeys(keys)), partition_keys, between)
     else:
         frame = pd.DataFrame(
             [
@@ -98,6 +101,8 @@ def check_partition_frame(
             ],
             columns=CHECK_PARTITION_COLUMNS[:-1],
         )
+        if between is not None:
+            frame = frame[frame["partition"].notna() & frame["partition"].between(*between)].reset_index(drop=True)
     frame[_ID_COLUMNS] = frame[_ID_COLUMNS].astype("Int64")
     latest = frame["latest_materialization_storage_id"]
     frame["current"] = (latest.isna() | latest.eq(frame["target_materialization_storage_id"]).fillna(False)).astype(bool)
@@ -118,7 +123,9 @@ def _one_query_storage(storage: object) -> bool:
     return isinstance(storage, (SqliteEventLogStorage, ConsolidatedSqliteEventLogStorage))
 
 
-def _check_partition_query(storage, keys: list[dg.AssetCheckKey], partition_keys: Collection[str] | None) -> pd.DataFrame:
+def _check_partition_query(
+    storage, keys: list[dg.AssetCheckKey], partition_keys: Collection[str] | None, between: tuple[str, str] | None
+) -> pd.DataFrame:
     """Dagster's `_get_asset_check_partition_info_for_key` for every key at once: per (asset, check, partition) the
     check execution with the highest id among those with an evaluation event storage id, with the asset's latest
     materialization of that partition (after its last wipe); the latest unpartitioned materialization of the asset
@@ -140,11 +147,14 @@ def _check_partition_query(storage, keys: list[dg.AssetCheckKey], partition_keys
         f"WHERE evaluation_event_storage_id IS NOT NULL AND asset_key IN ({marks(db_keys)}) "
         f"AND check_name IN ({marks(names)})"
         + ("" if partitions is None else f" AND partition IN ({marks(partitions)})")
+        + ("" if between is None else " AND partition BETWEEN ? AND ?")
     )
     materializations = [E.c.asset_key.in_(db_keys), E.c.partition != None,  # noqa: E711
                         E.c.dagster_event_type == DagsterEventType.ASSET_MATERIALIZATION.value]
     if partitions is not None:
         materializations.append(E.c.partition.in_(partitions))
+    if between is not None:
+        materializations.append(E.c.partition.between(*between))
     latest_materializations = storage._add_assets_wipe_filter_to_query(  # as Dagster's: events after a wipe only
         db_select([E.c.asset_key, E.c.partition, db.func.max(E.c.id)]).where(db.and_(*materializations))
         .group_by(E.c.asset_key, E.c.partition),
@@ -158,7 +168,7 @@ def _check_partition_query(storage, keys: list[dg.AssetCheckKey], partition_keys
         params = [as_stored(v) if isinstance(v, dt.datetime) else v for v in params]
         cursor = conn.connection.cursor()
         try:
-            rows = cursor.execute(executions, [*db_keys, *names, *(partitions or [])]).fetchall()
+            rows = cursor.execute(executions, [*db_keys, *names, *(partitions or []), *(between or [])]).fetchall()
             materialized = cursor.execute(str(compiled), params).fetchall()
         finally:
             cursor.close()

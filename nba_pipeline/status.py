@@ -264,8 +264,11 @@ def check_infos(instance: dg.DagsterInstance, assets: Sequence[dg.AssetsDefiniti
     """Every check's latest evaluation per date of `dates`, in one read (`dagster_private.check_partition_frame`):
     what the dates' states and the check table both read."""
     keys = [dg.AssetCheckKey(a.key, s.name) for a in assets for s in a.check_specs]
-    # a long range is read whole and filtered here: an IN list of every date costs more than the rows it spares
-    frame = check_partition_frame(instance, keys, dates if len(set(dates)) <= LONG_RANGE_DATES else None)
+    # read as a range of dates (first to last); a short one also as a list of them, which Dagster's own method
+    # (storages other than SQLite) needs not to read every record, and an IN list of every date of a long one
+    # costs more than the rows it spares
+    listed = dates if len(set(dates)) <= LONG_RANGE_DATES else None
+    frame = check_partition_frame(instance, keys, listed, between=(min(dates), max(dates)))
     return frame[frame["partition"].isin(dates)].reset_index(drop=True)
 
 

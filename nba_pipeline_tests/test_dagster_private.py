@@ -129,13 +129,18 @@ def sqlite_instance(request, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "keys, partitions",
-    [(KEYS, None), (KEYS, [DATES[0], DATES[1], DATES[3], DATES[4], "2030-01-01"]), ([KEYS[1], KEYS[3]], None)],
-    ids=["every-check", "some-dates", "some-checks"],
+    "keys, partitions, between",
+    [(KEYS, None, None), (KEYS, [DATES[0], DATES[1], DATES[3], DATES[4], "2030-01-01"], None),
+     ([KEYS[1], KEYS[3]], None, None), (KEYS, None, (DATES[1], DATES[4])),
+     (KEYS, [DATES[0], DATES[1], DATES[3]], (DATES[1], DATES[5]))],
+    ids=["every-check", "some-dates", "some-checks", "a-range", "dates-and-a-range"],
 )
-def test_one_query_gives_dagsters_answer(sqlite_instance, keys, partitions):
+def test_one_query_gives_dagsters_answer(sqlite_instance, keys, partitions, between):
     assert _one_query_storage(sqlite_instance.event_log_storage)
-    ours, dagsters = check_partition_frame(sqlite_instance, keys, partitions), _dagsters(sqlite_instance, keys, partitions)
+    ours = check_partition_frame(sqlite_instance, keys, partitions, between=between)
+    dagsters = _dagsters(sqlite_instance, keys, partitions)
+    if between is not None:  # Dagster's method has no range: its records of the dates in it
+        dagsters = dagsters[dagsters["partition"].notna() & dagsters["partition"].between(*between)]
     assert list(ours.columns) == CHECK_PARTITION_COLUMNS
     assert _comparable(ours) == _comparable(dagsters)
     assert len(ours) == len(dagsters) > 0
@@ -166,3 +171,5 @@ def test_other_storages_get_dagsters_method(postgres_url, tmp_path):
         assert not _one_query_storage(instance.event_log_storage)
         ours, dagsters = check_partition_frame(instance, KEYS, None), _dagsters(instance, KEYS, None)
         assert _comparable(ours) == _comparable(dagsters) and len(ours) > 0
+        ranged = check_partition_frame(instance, KEYS, None, between=(DATES[1], DATES[4]))
+        assert _comparable(ranged) == _comparable(dagsters[dagsters["partition"].between(DATES[1], DATES[4])])
