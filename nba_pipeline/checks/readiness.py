@@ -65,8 +65,8 @@ def check_states(
 def many_check_states(
     instance: dg.DagsterInstance, assets: Sequence[dg.AssetKey], dates: Collection[str], infos: pd.DataFrame | None = None
 ) -> pd.DataFrame:
-    """`check_states` of several assets at once (one check-partition read, one pass): asset by asset in the order given, then by
-    date, then check."""
+    """`check_states` of several assets at once (one check-partition read, one pass): asset by asset in the order
+    given, then by date, then check."""
     dates = sorted(set(dates))
     pairs = [(a, n) for a in dict.fromkeys(assets) for n in BLOCKING_CHECKS.get(a, ())]
     if not pairs or not dates:
