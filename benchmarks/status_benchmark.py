@@ -3,10 +3,15 @@
     python benchmarks/status_benchmark.py --home DAGSTER_HOME --warehouse path/to/warehouse.duckdb [--repeat 3]
     python benchmarks/status_benchmark.py --build-days 60 [--keep DIR]   # builds one first (every phase, one range run)
 
-Measures (1) the CLI end to end, `nba-pipeline status --json` in a fresh process (interpreter start, imports and
-the report), and (2) `build_report` in-process, with its own breakdown (publish log, date states, checks, usage
-rate, runs). Prints the instance's size (dates, asset-partitions, check evaluations) so the time can be scaled: the
-report's cost grows with dates × checks (bulk queries plus one pass over their rows), the imports do not.
+Measures (1) the CLI end to end, `nba-pipeline status --json` in a fresh process (interpreter start, imports, the
+report and the exit), median of --repeat runs; (2) `build_report` in-process, warm; (3) the same steps as the CLI in a
+fresh process, timed one by one (medians): interpreter start, `import dagster`, importing the status module (pandas,
+DuckDB, the project's modules), the asset definitions, `DagsterInstance.get` (mostly importing Dagster's storage
+stack: SQLAlchemy, alembic, the run and event-log storages), the report with its own parts (publish log,
+definitions, check records, date states, checks, usage rate, runs), and the exit. The load average is printed
+before and after: the machine's 2 cores are shared, and a busy machine moves every number. Prints the instance's
+size (asset-partitions, check-partition records, runs) so the time can be scaled: the report's cost grows with
+dates × checks (bulk reads plus one pass over their rows), the imports do not.
 Building is optional and slow on a shared machine: every phase over N dates as one range run with the
 simulator (a vendor game-id fault on one date, so the report has something to say).
 """
@@ -53,16 +58,57 @@ def build(root: Path, days: int) -> tuple[Path, Path]:
 def size(home: Path) -> str:
     import dagster as dg
 
-    from nba_pipeline.dagster_private import check_partition_infos
+    from nba_pipeline.dagster_private import check_partition_frame
     from nba_pipeline.status import partitioned_assets
 
     instance = dg.DagsterInstance.local_temp(str(home))
     assets = partitioned_assets()
     materialized = sum(len(instance.get_materialized_partitions(a.key)) for a in assets)
     keys = [dg.AssetCheckKey(a.key, s.name) for a in assets for s in a.check_specs]
-    checks = len(check_partition_infos(instance, keys, None))
+    checks = len(check_partition_frame(instance, keys, None))
     runs = len(instance.get_runs())
     return f"{materialized} asset-partitions materialized, {checks} check-partition records, {runs} runs"
+
+
+# What `nba-pipeline status --json` does, step by step, timed in a fresh process (the parent times its start and exit)
+PHASES = """
+import json, time
+t = [time.perf_counter()]
+import warnings
+warnings.filterwarnings("ignore", message=".*(beta|preview).*", category=Warning)
+import dagster as dg
+t.append(time.perf_counter())
+from nba_pipeline import status
+t.append(time.perf_counter())
+status.partitioned_assets()
+t.append(time.perf_counter())
+instance = dg.DagsterInstance.get()
+t.append(time.perf_counter())
+report = status.build_report(instance, status.warehouse_path(None))
+status.report_json(report)
+t.append(time.perf_counter())
+import gc
+gc.freeze()  # as the CLI does before it exits
+names = ["import dagster", "import status (pandas, DuckDB, ...)", "asset definitions", "DagsterInstance.get", "report"]
+print(json.dumps({"total": t[-1] - t[0], **{n: b - a for n, a, b in zip(names, t, t[1:])}, "report parts": report.timings}),
+      flush=True)
+"""
+
+
+def fresh_process_breakdown(env: dict, repeat: int) -> dict[str, float]:
+    """Median seconds per phase of a fresh process doing what the CLI does (interpreter start and exit included)."""
+    runs = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        child = subprocess.Popen([sys.executable, "-c", PHASES], env=env, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        line = child.stdout.readline()
+        reported = time.perf_counter()
+        child.wait()
+        phases = json.loads(line)
+        parts = phases.pop("report parts")
+        runs.append({"interpreter start": reported - started - phases.pop("total"), **phases,
+                     **{f"  {k}": v for k, v in parts.items()}, "exit": time.perf_counter() - reported})
+    return {k: statistics.median(r[k] for r in runs) for k in runs[0]}
 
 
 def main() -> None:
@@ -80,6 +126,7 @@ def main() -> None:
         root = Path(args.keep) if args.keep else Path(tmp := tempfile.mkdtemp(prefix="status-bench-"))
         home, warehouse = build(root, args.build_days)
     print(size(home))
+    print("load average (1, 5, 15 min) before: %.2f %.2f %.2f" % os.getloadavg())
 
     env = {**os.environ, "DAGSTER_HOME": str(home), "NBA_PIPELINE_WAREHOUSE": str(warehouse), "PYTHONPATH": str(ROOT)}
     cli, verdicts = [], set()
@@ -98,17 +145,16 @@ def main() -> None:
     from nba_pipeline.status import build_report
 
     instance = dg.DagsterInstance.local_temp(str(home))
-    inproc, parts = [], []
+    inproc = []
     for _ in range(args.repeat):
         started = time.perf_counter()
-        r = build_report(instance, str(warehouse))
+        build_report(instance, str(warehouse))
         inproc.append(time.perf_counter() - started)
-        parts.append(r.timings)
-    print(f"build_report in-process: median {statistics.median(inproc):.2f} s  breakdown (last) {parts[-1]}")
-    started = time.perf_counter()
-    subprocess.run([sys.executable, "-c", "import warnings; warnings.filterwarnings('ignore'); import nba_pipeline.status as s; "
-                    "s.partitioned_assets()"], env=env, cwd=ROOT, check=True, capture_output=True)
-    print(f"interpreter start + imports alone: {time.perf_counter() - started:.2f} s")
+    print(f"build_report in-process (warm): median {statistics.median(inproc):.2f} s  runs {[round(t, 2) for t in inproc]}")
+    print("fresh process, step by step (medians, s):")
+    for name, seconds in fresh_process_breakdown(env, args.repeat).items():
+        print(f"  {name:38s} {seconds:6.3f}")
+    print("load average (1, 5, 15 min) after: %.2f %.2f %.2f" % os.getloadavg())
     if tmp:
         import shutil
 

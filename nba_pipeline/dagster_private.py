@@ -11,14 +11,24 @@ private modules expose: backfills in progress and their done / target subsets (`
 (`nba_pipeline.alerts`) reads check evaluations and run failures after a storage id (`get_asset_check_execution_history` with a status filter: the public `fetch_*`
 methods cover materializations, observations and run status changes, not check evaluations). If one of these moves in a Dagster upgrade, this is the one file to fix — with `nba_pipeline/instance_storage.py`,
 the event-log storage class the shipped dagster.yaml loads, which has to subclass Dagster's private SQLite storage.
+
+`check_partition_frame` is the same answer as `get_asset_check_partition_info`, for every check at once, on SQLite
+event logs: one read of the check executions and one of the latest materializations per partition, where Dagster's
+method runs two queries per check (its own, and one for the asset's wipe details) and builds a Python record per
+row — most of `nba-pipeline status`'s time on four seasons. It reads Dagster's tables (`asset_check_executions`,
+`event_logs`; the materializations through Dagster's own table objects and wipe filter) as that method does; other
+storages (PostgreSQL) get Dagster's method, and a test compares the two on real instances in every check state.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Collection, Mapping, Sequence
 
 import dagster as dg
+import numpy as np
+import pandas as pd
 from dagster._core.definitions.asset_checks.asset_check_evaluation import (
     AssetCheckEvaluationTargetMaterializationData,
 )
@@ -30,6 +40,8 @@ from dagster._core.storage.asset_check_execution_record import (
 
 __all__ = [
     "log_check_evaluations",
+    "CHECK_PARTITION_COLUMNS",
+    "check_partition_frame",
     "free_slots_of_run",
     "run_start_pid",
     "status_judging",
@@ -82,6 +94,129 @@ def log_check_evaluations(context: dg.AssetExecutionContext, evaluations: Sequen
             batch_metadata=DagsterEventBatchMetadata(batch_id, i == last),
         )
         op_context._events.append(event)  # noqa: SLF001  (as log_event: the step's event stream carries it too)
+
+
+CHECK_PARTITION_COLUMNS = [
+    "asset", "check", "partition", "status", "run_id", "check_event_storage_id", "target_materialization_storage_id",
+    "latest_materialization_storage_id", "current",
+]
+_ID_COLUMNS = ["check_event_storage_id", "target_materialization_storage_id", "latest_materialization_storage_id"]
+
+
+def check_partition_frame(
+    instance: dg.DagsterInstance, keys: Sequence[dg.AssetCheckKey], partition_keys: Collection[str] | None,
+    between: tuple[str, str] | None = None,
+) -> pd.DataFrame:
+    """`check_partition_infos` as one frame (CHECK_PARTITION_COLUMNS), a row per check and partition: `asset` the
+    asset key's user string, `status` the latest execution status's value, `run_id` the run that last planned it,
+    the three storage ids (nullable Int64) and `current`, Dagster's `is_current` (no materialization, or the latest
+    one is the one the latest evaluation targeted). On a SQLite event log, two queries for every check at once.
+    `between` (first, last): only the partitions from first to last, inclusive, in string order (ISO dates: a date
+    range), read as such — a long range costs no list of every key."""
+    storage = instance.event_log_storage
+    if not keys:
+        return _empty_check_frame()
+    if _one_query_storage(storage):
+        frame = _check_partition_query(storage, list(dict.fromkeys(keys)), partition_keys, between)
+    else:
+        frame = pd.DataFrame(
+            [
+                (i.check_key.asset_key.to_user_string(), i.check_key.name, i.partition_key, i.latest_execution_status.value,
+                 i.latest_planned_run_id, i.latest_check_event_storage_id, i.latest_target_materialization_storage_id,
+                 i.latest_materialization_storage_id)
+                for i in check_partition_infos(instance, keys, partition_keys)
+            ],
+            columns=CHECK_PARTITION_COLUMNS[:-1],
+        )
+        if between is not None:
+            frame = frame[frame["partition"].notna() & frame["partition"].between(*between)].reset_index(drop=True)
+    frame[_ID_COLUMNS] = frame[_ID_COLUMNS].astype("Int64")
+    latest = frame["latest_materialization_storage_id"]
+    frame["current"] = (latest.isna() | latest.eq(frame["target_materialization_storage_id"]).fillna(False)).astype(bool)
+    return frame
+
+
+def _empty_check_frame() -> pd.DataFrame:
+    frame = pd.DataFrame(columns=CHECK_PARTITION_COLUMNS)
+    frame[_ID_COLUMNS] = frame[_ID_COLUMNS].astype("Int64")
+    return frame.astype({"current": bool})
+
+
+def _one_query_storage(storage: object) -> bool:
+    """Whether `check_partition_frame` may use its own query: a SQL event log on SQLite (Dagster's sharded or
+    consolidated storage, or a subclass such as `instance_storage.TunedSqliteEventLogStorage`)."""
+    from dagster._core.storage.event_log.sqlite import ConsolidatedSqliteEventLogStorage, SqliteEventLogStorage
+
+    return isinstance(storage, (SqliteEventLogStorage, ConsolidatedSqliteEventLogStorage))
+
+
+def _check_partition_query(
+    storage, keys: list[dg.AssetCheckKey], partition_keys: Collection[str] | None, between: tuple[str, str] | None
+) -> pd.DataFrame:
+    """Dagster's `_get_asset_check_partition_info_for_key` for every key at once: per (asset, check, partition) the
+    check execution with the highest id among those with an evaluation event storage id, with the asset's latest
+    materialization of that partition (after its last wipe); the latest unpartitioned materialization of the asset
+    counts too, when it is later (Dagster's method takes the max of the two)."""
+    import sqlalchemy as db
+    from dagster._core.storage.event_log.schema import SqlEventLogStorageTable as E
+    from dagster._core.storage.sqlalchemy_compat import db_select
+
+    asset_keys = list(dict.fromkeys(k.asset_key for k in keys))
+    db_keys = [a.to_string() for a in asset_keys]
+    names = sorted({k.name for k in keys})
+    partitions = None if partition_keys is None else list(dict.fromkeys(partition_keys))
+    # The executions as stored, read with the DB-API cursor (SQLAlchemy's result rows cost more than the query); the
+    # latest per (asset, check, partition) is taken here, as one pass over them: a GROUP BY would sort them all.
+    marks = lambda values: ", ".join("?" * len(values))  # noqa: E731
+    executions = (
+        "SELECT asset_key, check_name, partition, execution_status, run_id, evaluation_event_storage_id, "
+        "materialization_event_storage_id, id FROM asset_check_executions "
+        f"WHERE evaluation_event_storage_id IS NOT NULL AND asset_key IN ({marks(db_keys)}) "
+        f"AND check_name IN ({marks(names)})"
+        + ("" if partitions is None else f" AND partition IN ({marks(partitions)})")
+        + ("" if between is None else " AND partition BETWEEN ? AND ?")
+    )
+    materializations = [E.c.asset_key.in_(db_keys), E.c.partition != None,  # noqa: E711
+                        E.c.dagster_event_type == DagsterEventType.ASSET_MATERIALIZATION.value]
+    if partitions is not None:
+        materializations.append(E.c.partition.in_(partitions))
+    if between is not None:
+        materializations.append(E.c.partition.between(*between))
+    latest_materializations = storage._add_assets_wipe_filter_to_query(  # as Dagster's: events after a wipe only
+        db_select([E.c.asset_key, E.c.partition, db.func.max(E.c.id)]).where(db.and_(*materializations))
+        .group_by(E.c.asset_key, E.c.partition),
+        storage._get_assets_details(asset_keys), asset_keys,
+    )
+    with storage.index_connection() as conn:
+        compiled = latest_materializations.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+        # a wipe time is a datetime parameter: stored as SQLAlchemy stores SQLite datetimes, as Dagster's query binds it
+        as_stored = db.DateTime().dialect_impl(conn.dialect).bind_processor(conn.dialect) or (lambda value: value)
+        params = [compiled.params[name] for name in compiled.positiontup]
+        params = [as_stored(v) if isinstance(v, dt.datetime) else v for v in params]
+        cursor = conn.connection.cursor()
+        try:
+            rows = cursor.execute(executions, [*db_keys, *names, *(partitions or []), *(between or [])]).fetchall()
+            materialized = cursor.execute(str(compiled), params).fetchall()
+        finally:
+            cursor.close()
+    frame = pd.DataFrame(rows, columns=["db_key", *CHECK_PARTITION_COLUMNS[1:-2], "id"])
+    frame = frame.sort_values("id").drop_duplicates(["db_key", "check", "partition"], keep="last")
+    # only the (asset, check) pairs asked for (the query filters assets and names separately)
+    pair = pd.MultiIndex.from_tuples([(k.asset_key.to_string(), k.name) for k in keys]).get_indexer(
+        pd.MultiIndex.from_arrays([frame["db_key"], frame["check"]]))
+    frame = frame[pair >= 0].assign(asset=np.array([k.asset_key.to_user_string() for k in keys], dtype=object)[pair[pair >= 0]])
+    latest = pd.DataFrame(materialized, columns=["db_key", "partition", "id"])
+    at = pd.MultiIndex.from_frame(latest[["db_key", "partition"]]).get_indexer(
+        pd.MultiIndex.from_arrays([frame["db_key"], frame["partition"]]))
+    ids = np.zeros(len(frame), dtype=np.int64)
+    ids[at >= 0] = latest["id"].to_numpy(dtype=np.int64)[at[at >= 0]]
+    frame["partition_materialization"] = pd.arrays.IntegerArray(ids, mask=at < 0)
+    unpartitioned = {a.to_string(): sid for a, sid in
+                     storage._get_latest_unpartitioned_materialization_storage_ids(asset_keys).items()}
+    frame["latest_materialization_storage_id"] = pd.concat(
+        [frame["partition_materialization"].astype("Int64"), frame["db_key"].map(unpartitioned).astype("Int64")], axis=1
+    ).max(axis=1, skipna=True)
+    return frame[CHECK_PARTITION_COLUMNS[:-1]]
 
 
 def materialization_targets(

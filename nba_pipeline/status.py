@@ -6,10 +6,10 @@ Sources (all bulk reads; nothing loops over dates issuing queries):
 - the warehouse's publish log, read from its lock-free Parquet read copy (`<db dir>/published/pipeline/
   publish_log.parquet`), so status never waits on the DuckDB writer: the latest record per asset and date
   (published or quarantined, by which run, which blocking checks failed and why);
-- `checks.readiness` / `checks.gate.blocking_problems` per asset (one bulk check-partition query each): whether
-  a date may be read — the same predicate the gate and automation use;
-- one bulk check-partition query for the non-blocking checks, and one event query for the evaluations that
-  failed (their description says why);
+- one check-partition read for every check of every asset (`dagster_private.check_partition_frame`), read by
+  `checks.gate.many_blocking_problems` for every asset at once — whether a date may be read, the same predicate
+  the gate and automation use — and by the check table; one event query per failing check for the evaluations
+  that failed (their description says why);
 - usage_rate populated % per season from the Parquet read copy of analytics.player_game_summary (players who
   played with a usage_rate / players who played, the population of the `usage_rate_populated` check), computed in
   DuckDB: the published rows themselves, so it is true of what readers read;
@@ -52,12 +52,12 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
-from nba_pipeline.checks.gate import READS, SEASON_SO_FAR, blocking_problems
+from nba_pipeline.checks.gate import READS, SEASON_SO_FAR, many_blocking_problems
 from nba_pipeline.checks.readiness import State
 from nba_pipeline.dagster_private import (
     backfills_in_progress,
+    check_partition_frame,
     failed_check_evaluations,
-    check_partition_infos,
     pool_slots_by_run,
 )
 from nba_pipeline.league.seasons import season_labels
@@ -213,19 +213,23 @@ def usage_rate_by_season(warehouse: str, start: str, end: str) -> pd.DataFrame:
 
 # -- dates: published / quarantined / failed / blocked / ... ---------------------------------------------------------
 def _readiness(
-    instance: dg.DagsterInstance, asset: dg.AssetsDefinition, dates: list[str], records: pd.DataFrame, infos: Sequence | None
+    instance: dg.DagsterInstance, assets: Sequence[dg.AssetsDefinition], dates: list[str], log: pd.DataFrame,
+    infos: pd.DataFrame | None,
 ) -> pd.DataFrame:
-    """Per date that is not readable: its worst state and why (the gate's predicate, warehouse included)."""
-    problems = blocking_problems(instance, asset.key, dates, records if not records.empty else None, infos)
+    """Per asset and date that is not readable: its worst state and why (the gate's predicate, warehouse included:
+    for the assets the publish log has records of)."""
+    columns = ["asset", "game_date", "readiness", "failed_checks", "detail"]
+    problems = many_blocking_problems(instance, [a.key for a in assets], dates, log if not log.empty else None, infos,
+                                      compared=set(log["asset"]))
     if problems.empty:
-        return pd.DataFrame(columns=["game_date", "readiness", "failed_checks", "detail"])
+        return pd.DataFrame(columns=columns)
     problems = problems.assign(rank=problems["state"].map(_READINESS_RANK).fillna(9))
-    failed = problems[problems["state"] == State.FAILED.value].groupby("game_date")["check"].agg(", ".join)
-    worst = problems.sort_values(["game_date", "rank", "check"]).drop_duplicates("game_date")
-    worst = worst.set_index("game_date")
+    failed = problems[problems["state"] == State.FAILED.value].groupby(["asset", "game_date"])["check"].agg(", ".join)
+    worst = problems.sort_values(["asset", "game_date", "rank", "check"]).drop_duplicates(["asset", "game_date"])
+    worst = worst.set_index(["asset", "game_date"])
     return pd.DataFrame(
         {"readiness": worst["state"], "failed_checks": failed.reindex(worst.index), "detail": worst["detail"]}
-    ).rename_axis("game_date").reset_index()
+    ).reset_index()[columns]
 
 
 def _edges(asset: dg.AssetsDefinition, known: set[dg.AssetKey]) -> list[tuple[str, int, int, bool]]:
@@ -256,54 +260,68 @@ def _first_bad_upstream(dates: pd.DataFrame, bad: pd.DataFrame, lo: int, hi: int
     return hit[ok.to_numpy()]
 
 
-def check_infos(instance: dg.DagsterInstance, assets: Sequence[dg.AssetsDefinition], dates: list[str]) -> dict:
-    """Every check's latest evaluation per date, in one bulk query, by asset key: what the dates' states and the
-    check table both read (fetched once: on a four-season instance this query is most of the report's time)."""
+def check_infos(instance: dg.DagsterInstance, assets: Sequence[dg.AssetsDefinition], dates: list[str]) -> pd.DataFrame:
+    """Every check's latest evaluation per date of `dates`, in one read (`dagster_private.check_partition_frame`):
+    what the dates' states and the check table both read."""
     keys = [dg.AssetCheckKey(a.key, s.name) for a in assets for s in a.check_specs]
-    # a long range is read whole and filtered here: as an IN list of every date, per check, the query's compilation
-    # alone cost more than a second on four seasons
-    on = set(dates)
-    by_asset: dict[dg.AssetKey, list] = {}
-    for info in check_partition_infos(instance, keys, dates if len(on) <= LONG_RANGE_DATES else None):
-        if info.partition_key in on:
-            by_asset.setdefault(info.check_key.asset_key, []).append(info)
-    return by_asset
+    # read as a range of dates (first to last); a short one also as a list of them, which Dagster's own method
+    # (storages other than SQLite) needs not to read every record, and an IN list of every date of a long one
+    # costs more than the rows it spares
+    listed = dates if len(set(dates)) <= LONG_RANGE_DATES else None
+    frame = check_partition_frame(instance, keys, listed, between=(min(dates), max(dates)))
+    return frame[frame["partition"].isin(dates)].reset_index(drop=True)
 
 
 def date_states(
     instance: dg.DagsterInstance, assets: Sequence[dg.AssetsDefinition], dates: list[str], log: pd.DataFrame,
-    infos: dict | None = None,
+    infos: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """asset, game_date, state, cause_asset, cause_date, cause_check, detail for every asset and date of `dates`.
-    `infos`: `check_infos` of these assets and dates, if already fetched."""
+    """asset, game_date, state, cause_asset, cause_date, cause_check, detail for every asset and date of `dates`
+    (asset by asset, in the order of `assets`). `infos`: `check_infos` of these assets and dates, if already fetched."""
+    columns = ["asset", "game_date", "state", "cause_asset", "cause_date", "cause_check", "detail"]
+    if not assets:
+        return pd.DataFrame(columns=columns)
     day = pd.to_datetime(pd.Series(dates))
     season = season_labels(day)
     group = season.astype(object).where(season.notna(), "off-season " + pd.Series(dates))
     calendar = pd.DataFrame({"game_date": dates, "day": day, "group": group})
+    names = [a.key.to_user_string() for a in assets]
+    # every asset x date at once, asset-major
+    f = pd.DataFrame({"asset": names}).merge(calendar, how="cross")
+    f = f.merge(log[["asset", "game_date", "outcome", "failed_checks", "checks"]], on=["asset", "game_date"], how="left")
+    ready = _readiness(instance, assets, dates, log, infos)
+    f = f.merge(ready.rename(columns={"failed_checks": "instance_failed"}), on=["asset", "game_date"], how="left")
+    state = pd.Series("missing", index=f.index, dtype=object)
+    published = f["outcome"].eq(PUBLISHED)
+    state[published & f["readiness"].isna()] = "published"
+    state[published & f["readiness"].notna()] = "unverified"
+    state[f["outcome"].isna() & f["readiness"].eq("warehouse disagrees")] = "unverified"
+    state[f["readiness"].eq(State.PLANNED.value)] = "running"
+    state[f["readiness"].eq(State.FAILED.value)] = "failed"
+    state[f["outcome"].eq(QUARANTINED)] = "quarantined"
+    f["state"] = state
+    f["cause_asset"] = f["asset"]
+    f["cause_date"] = f["game_date"]
+    f["cause_check"] = f["failed_checks"].where(f["outcome"].eq(QUARANTINED), f["instance_failed"])
+    why_quarantined = "quarantined: " + f["checks"].fillna("")
+    f["detail"] = why_quarantined.where(f["outcome"].eq(QUARANTINED), f["detail"])
+    if f["state"].isin(PROBLEM_STATES).any():  # else nothing is blocked
+        f = _blocked(f, assets, len(dates))
+    f.loc[f["state"] == "missing", "detail"] = f["detail"].fillna("no publish record and no check evaluation")
+    f.loc[~f["state"].isin(PROBLEM_STATES), ["cause_asset", "cause_date", "cause_check"]] = None
+    return f[columns]
+
+
+def _blocked(f: pd.DataFrame, assets: Sequence[dg.AssetsDefinition], n_dates: int) -> pd.DataFrame:
+    """Marks blocked every missing date of `f` (every asset's dates, asset-major, upstream assets first) that reads
+    an upstream date that is quarantined, failed or itself blocked, keeping the root cause; asset by asset, as
+    an asset's blocked dates block its downstream assets."""
     known = {a.key for a in assets}
     finals: dict[str, pd.DataFrame] = {}
-    for asset in assets:
+    for i, asset in enumerate(assets):
         name = asset.key.to_user_string()
-        records = log[log["asset"] == name]
-        ready = _readiness(instance, asset, dates, records, None if infos is None else infos.get(asset.key, []))
-        f = calendar.merge(records[["game_date", "outcome", "failed_checks", "checks"]], on="game_date", how="left")
-        f = f.merge(ready.rename(columns={"failed_checks": "instance_failed"}), on="game_date", how="left")
-        state = pd.Series("missing", index=f.index, dtype=object)
-        published = f["outcome"].eq(PUBLISHED)
-        state[published & f["readiness"].isna()] = "published"
-        state[published & f["readiness"].notna()] = "unverified"
-        state[f["outcome"].isna() & f["readiness"].eq("warehouse disagrees")] = "unverified"
-        state[f["readiness"].eq(State.PLANNED.value)] = "running"
-        state[f["readiness"].eq(State.FAILED.value)] = "failed"
-        state[f["outcome"].eq(QUARANTINED)] = "quarantined"
-        f["state"] = state
-        f["cause_asset"] = name
-        f["cause_date"] = f["game_date"]
-        f["cause_check"] = f["failed_checks"].where(f["outcome"].eq(QUARANTINED), f["instance_failed"])
-        why_quarantined = "quarantined: " + f["checks"].fillna("")
-        f["detail"] = why_quarantined.where(f["outcome"].eq(QUARANTINED), f["detail"])
-        # blocked: nothing published, and an upstream date it reads is quarantined, failed or blocked (root cause kept)
-        open_ = f["state"].isin(["missing"])
+        f_a = f.iloc[i * n_dates:(i + 1) * n_dates].copy()
+        open_ = f_a["state"].isin(["missing"])
         for upstream, lo, hi, in_season in _edges(asset, known):
             if not open_.any():
                 break
@@ -311,56 +329,47 @@ def date_states(
             bad = up[up["state"].isin(PROBLEM_STATES)][["game_date", "day", "group", "cause_asset", "cause_date", "cause_check", "state"]]
             if bad.empty:
                 continue
-            hit = _first_bad_upstream(f.loc[open_, ["game_date", "day", "group"]], bad, lo, hi, in_season)
+            hit = _first_bad_upstream(f_a.loc[open_, ["game_date", "day", "group"]], bad, lo, hi, in_season)
             if hit.empty:
                 continue
-            idx = f.index[f["game_date"].isin(hit["game_date"]) & open_]
-            hit = hit.set_index("game_date").reindex(f.loc[idx, "game_date"])
-            f.loc[idx, "state"] = "blocked"
-            f.loc[idx, ["cause_asset", "cause_date", "cause_check"]] = hit[["cause_asset", "cause_date", "cause_check"]].to_numpy()
-            f.loc[idx, "detail"] = (
+            idx = f_a.index[f_a["game_date"].isin(hit["game_date"]) & open_]
+            hit = hit.set_index("game_date").reindex(f_a.loc[idx, "game_date"])
+            f_a.loc[idx, "state"] = "blocked"
+            f_a.loc[idx, ["cause_asset", "cause_date", "cause_check"]] = hit[["cause_asset", "cause_date", "cause_check"]].to_numpy()
+            f_a.loc[idx, "detail"] = (
                 "reads " + upstream + " on " + hit["cause_from"].to_numpy() + ", blocked by " + hit["cause_asset"].to_numpy()
                 + " " + hit["cause_check"].fillna("?").to_numpy() + " on " + hit["cause_date"].to_numpy()
             )
-            open_ = f["state"].isin(["missing"])
-        f.loc[f["state"] == "missing", "detail"] = f["detail"].fillna("no publish record and no check evaluation")
-        f.loc[~f["state"].isin(PROBLEM_STATES), ["cause_asset", "cause_date", "cause_check"]] = None
-        f["asset"] = name
-        finals[name] = f
-    out = pd.concat(finals.values(), ignore_index=True) if finals else pd.DataFrame()
-    return out[["asset", "game_date", "state", "cause_asset", "cause_date", "cause_check", "detail"]]
+            open_ = f_a["state"].isin(["missing"])
+        finals[name] = f_a
+    return pd.concat(finals.values())
 
 
 # -- checks -------------------------------------------------------------------------------------------------------
 def check_table(
-    instance: dg.DagsterInstance, assets: Sequence[dg.AssetsDefinition], dates: list[str], infos: dict | None = None
+    instance: dg.DagsterInstance, assets: Sequence[dg.AssetsDefinition], dates: list[str], infos: pd.DataFrame | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(pass rates per check and season, failing evaluations with why) — one bulk check-partition query for
-    every check in range (or `infos`, `check_infos` already fetched), one event query for the failing evaluations'
+    """(pass rates per check and season, failing evaluations with why) — one check-partition read for every check
+    in range (or `infos`, `check_infos` already fetched), one event query per failing check for the evaluations'
     descriptions."""
     specs = [(a.key, s.name, s.blocking) for a in assets for s in a.check_specs]
-    keys = [dg.AssetCheckKey(k, n) for k, n, _ in specs]
     if infos is None:
-        infos = check_partition_infos(instance, keys, dates)
-    else:
-        on = set(dates)
-        infos = [i for a in assets for i in infos.get(a.key, []) if i.partition_key in on]
-    frame = pd.DataFrame(
-        [(i.check_key.asset_key.to_user_string(), i.check_key.name, i.partition_key, i.latest_execution_status.value,
-          i.latest_check_event_storage_id) for i in infos if i.partition_key is not None],
-        columns=["asset", "check", "game_date", "status", "storage_id"],
-    )
+        infos = check_partition_frame(instance, [dg.AssetCheckKey(k, n) for k, n, _ in specs], dates)
+    infos = infos[infos["partition"].isin(dates)]
+    frame = infos[["asset", "check", "partition", "status", "check_event_storage_id"]].rename(
+        columns={"partition": "game_date", "check_event_storage_id": "storage_id"})
     blocking = pd.DataFrame([(k.to_user_string(), n, b) for k, n, b in specs], columns=["asset", "check", "blocking"])
     frame = frame.merge(blocking, on=["asset", "check"])
-    frame["season"] = season_labels(pd.to_datetime(frame["game_date"])).fillna("off-season")
+    seasons = season_labels(pd.to_datetime(pd.Series(dates))).fillna("off-season")  # per date, looked up per record
+    frame["season"] = seasons.iloc[pd.Index(dates).get_indexer(frame["game_date"])].set_axis(frame.index)
     frame["passed"] = frame["status"].eq("SUCCEEDED")
     frame["failed"] = frame["status"].eq("FAILED")
-    grid = blocking.merge(pd.DataFrame({"season": sorted(set(season_labels(pd.to_datetime(pd.Series(dates))).fillna("off-season")))}), how="cross")
+    grid = blocking.merge(pd.DataFrame({"season": sorted(set(seasons))}), how="cross")
     rates = frame.groupby(["asset", "check", "season"]).agg(
         evaluated=("game_date", "size"), passed=("passed", "sum"), failed=("failed", "sum")
     ).reset_index()
     rates = grid.merge(rates, on=["asset", "check", "season"], how="left").fillna({"evaluated": 0, "passed": 0, "failed": 0})
-    season_dates = pd.Series(season_labels(pd.to_datetime(pd.Series(dates))).fillna("off-season")).value_counts()
+    season_dates = seasons.value_counts()
     rates["dates"] = rates["season"].map(season_dates).astype(int)
     rates[["evaluated", "passed", "failed"]] = rates[["evaluated", "passed", "failed"]].astype(int)
     rates["other"] = rates["dates"] - rates["passed"] - rates["failed"]  # planned, never evaluated, no record
@@ -528,8 +537,10 @@ def build_report(
         clock = time.perf_counter()
 
     now = time.time() if now is None else now
+    whole = None
     if start is None or end is None:
-        first, last = default_range(publish_log(warehouse))
+        whole = publish_log(warehouse)
+        first, last = default_range(whole)
         start, end = start or first, end or last
     if end < start:
         raise ValueError(f"--end {end} precedes --start {start}")
@@ -537,7 +548,10 @@ def build_report(
     lookback = max(dt.date.fromisoformat(FIRST_GAME_DATE), dt.date.fromisoformat(start) - dt.timedelta(days=SEASON_LOOKBACK_DAYS))
     extended = list(pd.date_range(lookback, end).strftime("%Y-%m-%d"))
     dates = [d for d in extended if d >= start]
-    log = publish_log(warehouse, extended[0], end)
+    if whole is None:
+        log = publish_log(warehouse, extended[0], end)
+    else:  # the whole log, already read: the same rows as reading the range
+        log = whole[(whole["game_date"] >= extended[0]) & (whole["game_date"] <= end)].reset_index(drop=True)
     lap("publish_log")
     assets = partitioned_assets()
     shown = [a for a in assets if not select or a.key.to_user_string() in select or a.group_names_by_key[a.key] in select]

@@ -55,3 +55,17 @@ def test_a_good_range_is_handed_to_dagster_with_progress_and_a_summary(tmp_path)
     assert "VERDICT: CRITICAL" in summary
     failed = summary.split("Failed blocking checks", 1)[1].split("\n\n", 1)[0]
     assert "player_boxscores 2024-01-15 quarantined" in " ".join(failed.split()), failed
+
+
+def test_the_parser_imports_no_subcommand_module():
+    """Building the parser imports neither validation nor pandas / Dagster: `status` pays only for what it uses."""
+    from nba_pipeline.cli import VALIDATE_PHASES
+    from nba_pipeline.validation import PHASES
+
+    assert VALIDATE_PHASES == PHASES
+    code = ("import sys\nfrom nba_pipeline.cli import main\ntry:\n    main(['validate', '--phase', 'nope', '--start', "
+            "'2024-01-01', '--end', '2024-01-02'])\nexcept SystemExit as exit:\n    assert exit.code == 2\n"
+            "print(sorted(m for m in ('nba_pipeline.validation', 'pandas', 'dagster', 'duckdb') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.strip() == "[]", out.stderr[-2000:]
+    assert "invalid choice: 'nope'" in out.stderr

@@ -18,7 +18,7 @@ from collections.abc import Collection, Sequence
 import dagster as dg
 import pandas as pd
 
-from nba_pipeline.checks.readiness import State, check_states
+from nba_pipeline.checks.readiness import State, many_check_states
 from nba_pipeline.dagster_private import reader_is_partitioned
 from nba_pipeline.league.seasons import season_labels
 from nba_pipeline.metadata import markdown_table
@@ -57,17 +57,34 @@ def dates_read(context: dg.InputContext) -> list[str] | None:
 
 def blocking_problems(
     instance: dg.DagsterInstance, upstream: dg.AssetKey, dates: Collection[str], published: pd.DataFrame | None,
-    infos: Sequence | None = None,
+    infos: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Every reason a date of `upstream` may not be read: not readable on the instance, or not what the warehouse holds."""
-    states = check_states(instance, upstream, dates, infos)
+    """Every reason a date of `upstream` may not be read: not readable on the instance, or not what the warehouse holds
+    (`published`: its publish records, game_date / run_id / outcome; None: the warehouse is not compared)."""
+    published = None if published is None else published.assign(asset=upstream.to_user_string())
+    return many_blocking_problems(instance, [upstream], dates, published, infos)
+
+
+def many_blocking_problems(
+    instance: dg.DagsterInstance, assets: Sequence[dg.AssetKey], dates: Collection[str], published: pd.DataFrame | None,
+    infos: pd.DataFrame | None = None, compared: Collection[str] | None = None,
+) -> pd.DataFrame:
+    """`blocking_problems` of several assets at once, asset by asset. `published`: the publish records (asset,
+    game_date, run_id, outcome); `compared`: the assets (user strings) whose dates are compared with them (default:
+    every asset)."""
+    states = many_check_states(instance, assets, dates, infos)
     problems = states[states["state"] != State.PASSED.value]
     if published is None or states.empty:
         return problems.reset_index(drop=True)
-    passed = states[states["state"] == State.PASSED.value].drop_duplicates("game_date")
-    merged = passed.merge(published[["game_date", "run_id", "outcome"]], on="game_date", how="left", suffixes=("", "_wh"))
+    passed = states[states["state"] == State.PASSED.value].drop_duplicates(["asset", "game_date"])
+    if compared is not None:
+        passed = passed[passed["asset"].isin(list(compared))]
+    merged = passed.merge(published[["asset", "game_date", "run_id", "outcome"]], on=["asset", "game_date"], how="left",
+                          suffixes=("", "_wh"))
     unpublished = merged["run_id_wh"].isna()
     other_run = ~unpublished & (merged["run_id_wh"] != merged["run_id"])
+    merged = merged[unpublished | other_run].copy()  # the messages are built for these rows only
+    unpublished, other_run = unpublished[merged.index], other_run[merged.index]
     merged.loc[unpublished, "detail"] = (
         merged["asset"] + " on " + merged["game_date"] + " passed on this instance (run " + merged["run_id"].str[:8]
         + ") but the warehouse has no publish record of it"
@@ -78,7 +95,7 @@ def blocking_problems(
         + merged["run_id"].str[:8] + ")"
     )
     merged["state"] = "warehouse disagrees"
-    return pd.concat([problems, merged[unpublished | other_run][problems.columns]], ignore_index=True)
+    return pd.concat([problems, merged[problems.columns]], ignore_index=True)
 
 
 def assert_readable(context: dg.InputContext, dates: Collection[str], published: pd.DataFrame | None) -> None:

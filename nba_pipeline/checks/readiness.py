@@ -20,12 +20,13 @@ from collections.abc import Collection, Mapping, Sequence
 from enum import Enum
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 
 from nba_pipeline.dagster_private import (
     AssetCheckExecutionRecordStatus as Status,
 )
-from nba_pipeline.dagster_private import check_partition_infos, status_judging
+from nba_pipeline.dagster_private import check_partition_frame, status_judging
 
 BLOCKING_CHECKS: dict[dg.AssetKey, tuple[str, ...]] = {}
 """Blocking check names per asset, registered when its check specs are built: a job that selects only a
@@ -44,45 +45,73 @@ class State(str, Enum):
     STALE = "stale"
 
 
+_STATES = list(State)
+_STATUSES = [s.value for s in Status]
+
+
 def register_blocking_checks(asset: dg.AssetKey, names: Collection[str]) -> None:
     BLOCKING_CHECKS[asset] = tuple(names)
 
 
 def check_states(
-    instance: dg.DagsterInstance, asset: dg.AssetKey, dates: Collection[str], infos: Sequence | None = None
+    instance: dg.DagsterInstance, asset: dg.AssetKey, dates: Collection[str], infos: pd.DataFrame | None = None
 ) -> pd.DataFrame:
     """One row per (date, blocking check) of `asset`: its state and the run behind it. `infos`: the check-partition
-    records already fetched in bulk (`nba-pipeline status` reads every check once), else they are queried."""
-    names = BLOCKING_CHECKS.get(asset, ())
+    frame already fetched in bulk (`dagster_private.check_partition_frame`; `nba-pipeline status` reads every check
+    once), else it is queried."""
+    return many_check_states(instance, [asset], dates, infos)
+
+
+def many_check_states(
+    instance: dg.DagsterInstance, assets: Sequence[dg.AssetKey], dates: Collection[str], infos: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """`check_states` of several assets at once (one check-partition read, one pass): asset by asset in the order
+    given, then by date, then check."""
     dates = sorted(set(dates))
-    if not names or not dates:
+    pairs = [(a, n) for a in dict.fromkeys(assets) for n in BLOCKING_CHECKS.get(a, ())]
+    if not pairs or not dates:
         return pd.DataFrame(columns=COLUMNS)
     if infos is None:
-        infos = check_partition_infos(instance, [dg.AssetCheckKey(asset, n) for n in names], dates)
-    else:
-        wanted, on = {dg.AssetCheckKey(asset, n) for n in names}, set(dates)
-        infos = [i for i in infos if i.check_key in wanted and i.partition_key in on]
-    found = pd.DataFrame(
-        [
-            (i.partition_key, i.check_key.name, *_latest(instance, i))
-            for i in infos
-            if i.partition_key is not None
-        ],
-        columns=["game_date", "check", "status", "current", "run_id"],
-    )
-    grid = pd.MultiIndex.from_product([dates, names], names=["game_date", "check"]).to_frame(index=False)
-    states = grid.merge(found, on=["game_date", "check"], how="left")
-    states["state"] = State.MISSING.value
-    states.loc[states["status"] == Status.FAILED.value, "state"] = State.FAILED.value
-    states.loc[(states["status"] == Status.SUCCEEDED.value) & states["current"].eq(True), "state"] = State.PASSED.value
-    states.loc[(states["status"] == Status.SUCCEEDED.value) & states["current"].eq(False), "state"] = State.STALE.value
-    planned = states["status"] == Status.PLANNED.value
-    run_status = _run_statuses(instance, states.loc[planned, "run_id"].dropna().unique())
-    ended = states["run_id"].map(run_status).fillna("DELETED").isin({s.value for s in _FINISHED} | {"DELETED"})
-    states.loc[planned & ~ended, "state"] = State.PLANNED.value
-    states.loc[planned & ended, "state"] = State.NOT_EVALUATED.value
-    states["asset"] = asset.to_user_string()
-    states["detail"] = _details(states, run_status)
+        infos = check_partition_frame(instance, [dg.AssetCheckKey(a, n) for a, n in pairs], dates)
+    # the grid: every asset's dates x its blocking checks, date-major within an asset; each record of `infos` is
+    # placed at its row by position (asset's offset + date's index x the asset's checks + the check's index)
+    by_asset = {a: [n for b, n in pairs if b == a] for a in dict.fromkeys(a for a, _ in pairs)}
+    n_dates, offset, place = len(dates), 0, {}
+    for a, checks in by_asset.items():
+        for i, n in enumerate(checks):
+            place[(a.to_user_string(), n)] = (offset, len(checks), i)
+        offset += n_dates * len(checks)
+    pair = pd.MultiIndex.from_tuples(list(place)).get_indexer(pd.MultiIndex.from_arrays([infos["asset"], infos["check"]]))
+    day = pd.Index(dates).get_indexer(infos["partition"])
+    mine = (pair >= 0) & (day >= 0)  # a blocking check of these assets, on one of these dates
+    found = _latest(instance, infos[mine], {a.to_user_string(): a for a in by_asset})
+    where = np.array(list(place.values()), dtype=np.int64).reshape(-1, 3)[pair[mine]]
+    rows = where[:, 0] + day[mine] * where[:, 1] + where[:, 2]
+    states = pd.DataFrame({
+        "asset": np.concatenate([np.repeat(a.to_user_string(), n_dates * len(ns)) for a, ns in by_asset.items()]),
+        "game_date": np.concatenate([np.repeat(dates, len(ns)) for ns in by_asset.values()]),
+        "check": np.concatenate([np.tile(ns, n_dates) for ns in by_asset.values()]),
+    }).astype(object)
+    # the state of each row, as an index into _STATES (missing unless its record says otherwise)
+    status = np.full(offset, -1, dtype=np.int64)
+    status[rows] = pd.Index(_STATUSES).get_indexer(found["status"])
+    current = np.zeros(offset, dtype=bool)
+    current[rows] = found["current"].to_numpy(dtype=bool)
+    run_id = np.full(offset, np.nan, dtype=object)
+    run_id[rows] = found["run_id"].to_numpy(dtype=object)
+    state = np.full(offset, _STATES.index(State.MISSING), dtype=np.int64)
+    state[status == _STATUSES.index(Status.FAILED.value)] = _STATES.index(State.FAILED)
+    succeeded = status == _STATUSES.index(Status.SUCCEEDED.value)
+    state[succeeded & current] = _STATES.index(State.PASSED)
+    state[succeeded & ~current] = _STATES.index(State.STALE)
+    planned = status == _STATUSES.index(Status.PLANNED.value)
+    run_status = _run_statuses(instance, pd.unique(run_id[planned & pd.notna(run_id)]))
+    ended = pd.Series(run_id[planned]).map(run_status).fillna("DELETED").isin({s.value for s in _FINISHED} | {"DELETED"})
+    state[np.flatnonzero(planned)[~ended.to_numpy()]] = _STATES.index(State.PLANNED)
+    state[np.flatnonzero(planned)[ended.to_numpy()]] = _STATES.index(State.NOT_EVALUATED)
+    states["state"] = np.array([s.value for s in _STATES], dtype=object)[state]
+    states["run_id"] = run_id
+    states["detail"] = _details(states, state, run_status)
     return states[COLUMNS]
 
 
@@ -92,18 +121,25 @@ def not_readable(instance: dg.DagsterInstance, asset: dg.AssetKey, dates: Collec
     return states[states["state"] != State.PASSED.value].reset_index(drop=True)
 
 
-def _latest(instance: dg.DagsterInstance, info) -> tuple[str, bool, str]:
-    """(status, judged the latest materialization, run) of the evaluation that counts for one check and date.
+def _latest(instance: dg.DagsterInstance, infos: pd.DataFrame, keys: Mapping[str, dg.AssetKey]) -> pd.DataFrame:
+    """Per row of `infos` (a check-partition frame of the assets `keys`, by user string; rows with a partition), in
+    its order: game_date, check, asset, the status of the evaluation that counts, whether it judged the latest
+    materialization (`current`) and its run.
 
     Dagster's "latest" execution is the one whose run was created last; when an overlapping run created earlier
-    materialized later, the evaluation that judged that latest materialization is the one that counts."""
-    status, current = info.latest_execution_status.value, info.is_current
-    if current or status == Status.PLANNED.value or info.latest_materialization_storage_id is None:
-        return status, current, info.latest_planned_run_id
-    judged = status_judging(instance, info.check_key, info.partition_key, info.latest_materialization_storage_id)
-    if judged is None:
-        return status, False, info.latest_planned_run_id
-    return judged[0], True, judged[1]
+    materialized later, the evaluation that judged that latest materialization is the one that counts (looked up
+    one by one: only rows that are not current, neither planned nor without a materialization)."""
+    found = infos[["partition", "check", "asset", "status", "current", "run_id", "latest_materialization_storage_id"]]
+    found = found.rename(columns={"partition": "game_date"}).reset_index(drop=True)
+    other = (~found["current"] & (found["status"] != Status.PLANNED.value)
+             & found["latest_materialization_storage_id"].notna())
+    for i in found.index[other.to_numpy()]:
+        row = found.loc[i]
+        judged = status_judging(instance, dg.AssetCheckKey(keys[row["asset"]], row["check"]),
+                                row["game_date"], int(row["latest_materialization_storage_id"]))
+        if judged is not None:
+            found.loc[i, ["status", "current", "run_id"]] = [judged[0], True, judged[1]]
+    return found.drop(columns="latest_materialization_storage_id")
 
 
 def _run_statuses(instance: dg.DagsterInstance, run_ids) -> dict[str, str]:
@@ -113,11 +149,12 @@ def _run_statuses(instance: dg.DagsterInstance, run_ids) -> dict[str, str]:
     return {run.run_id: run.status.value for run in runs}
 
 
-def _details(states: pd.DataFrame, run_status: Mapping[str, str]) -> pd.Series:
-    """Why each (date, check) blocks, built only for the rows in that state (passed rows get no message)."""
+def _details(states: pd.DataFrame, state: np.ndarray, run_status: Mapping[str, str]) -> pd.Series:
+    """Why each (date, check) blocks (`state`: each row's index into _STATES), built only for the rows in that state
+    (passed rows get no message)."""
     out = pd.Series("", index=states.index, dtype=object)
-    for state in (State.FAILED, State.PLANNED, State.NOT_EVALUATED, State.MISSING, State.STALE):
-        rows = states[states["state"] == state.value]
+    for kind in (State.FAILED, State.PLANNED, State.NOT_EVALUATED, State.MISSING, State.STALE):
+        rows = states[state == _STATES.index(kind)]
         if rows.empty:
             continue
         asset, check, date = rows["asset"], rows["check"], rows["game_date"]
@@ -133,5 +170,5 @@ def _details(states: pd.DataFrame, run_status: Mapping[str, str]) -> pd.Series:
             "(never materialized with its checks)",
             State.STALE: asset + " " + check + " on " + date + " passed on an older materialization; the latest "
             "materialization was not checked",
-        }[state]
+        }[kind]
     return out
