@@ -131,9 +131,7 @@ class TunedSqliteEventLogStorage(SqliteEventLogStorage):
     ):
         if max_open_shards < 1:
             raise ValueError(f"max_open_shards must be at least 1, got {max_open_shards}")
-        if event_batch_size < 0:
-            raise ValueError(f"event_batch_size must be 0 or more, got {event_batch_size}")
-        os.environ.setdefault(BATCH_ENV, str(event_batch_size))
+        _set_batch_size(event_batch_size)
         self._max_open_shards = max_open_shards
         self._pending_inst_data = inst_data
         self._inst_data = inst_data
@@ -288,18 +286,13 @@ class TunedSqliteEventLogStorage(SqliteEventLogStorage):
     def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
         """The rows `store_event` writes for each event, written as one insert per shard and one index transaction."""
         events = list(events)
-        if not events:
-            return
         if not _batchable(events):
             super().store_event_batch(events)
             return
         rows = [self._event_to_row(e) for e in events]
         run_id = events[0].run_id
         with self.run_connection(run_id) as conn:
-            result = conn.execute(
-                SqlEventLogStorageTable.insert().returning(SqlEventLogStorageTable.c.id, sort_by_parameter_order=True), rows
-            )
-            stored = [int(r[0]) for r in result.fetchall()]
+            stored = _insert_events(conn, rows)
         try:
             self._store_index_rows(events, rows)
         except BaseException:
@@ -314,11 +307,7 @@ class TunedSqliteEventLogStorage(SqliteEventLogStorage):
         if not mirrored:
             return
         with self.index_transaction() as conn:
-            result = conn.execute(
-                SqlEventLogStorageTable.insert().returning(SqlEventLogStorageTable.c.id, sort_by_parameter_order=True),
-                [rows[i] for i in mirrored],
-            )
-            ids = dict(zip(mirrored, (int(r[0]) for r in result.fetchall())))
+            ids = dict(zip(mirrored, _insert_events(conn, [rows[i] for i in mirrored])))
             _store_index_rows(self, conn, events, rows, ids)
 
     # --- live run logs -----------------------------------------------------------------------------------------
@@ -346,9 +335,25 @@ class _WalAwareWatchdog(SqliteEventLogStorageWatchdog):
             self._process_log()
 
 
+def _set_batch_size(event_batch_size: int) -> None:
+    """Dagster reads the batch size from the process environment at every event: a storage that stores batches as
+    one sets it from its config, unless the environment already does."""
+    if event_batch_size < 0:
+        raise ValueError(f"event_batch_size must be 0 or more, got {event_batch_size}")
+    os.environ.setdefault(BATCH_ENV, str(event_batch_size))
+
+
+def _insert_events(conn: Connection, rows: list[dict]) -> list[int]:
+    """One multi-row insert of event rows; their storage ids, in the rows' order."""
+    result = conn.execute(
+        SqlEventLogStorageTable.insert().returning(SqlEventLogStorageTable.c.id, sort_by_parameter_order=True), rows
+    )
+    return [int(r[0]) for r in result.fetchall()]
+
+
 def _batchable(events: Sequence[EventLogEntry]) -> bool:
-    """One run's asset and check events only: what the batch stores write themselves."""
-    return (len({e.run_id for e in events}) == 1 and all(e.is_dagster_event for e in events)
+    """One run's asset and check events only: what the batch stores write themselves (an empty batch is not)."""
+    return bool(events) and (len({e.run_id for e in events}) == 1 and all(e.is_dagster_event for e in events)
             and {e.dagster_event_type for e in events} <= _BATCHED_TYPES)
 
 
@@ -451,11 +456,9 @@ def _tuned_postgres_class() -> type:
 
         def __init__(self, postgres_url: str, should_autocreate_tables: bool = True, inst_data: Any = None,
                      token_provider: Any = None, event_batch_size: int = EVENT_BATCH_SIZE):
-            if event_batch_size < 0:
-                raise ValueError(f"event_batch_size must be 0 or more, got {event_batch_size}")
+            _set_batch_size(event_batch_size)
             self._pooled_pid: int | None = None  # before Dagster's __init__, which already connects
             super().__init__(postgres_url, should_autocreate_tables, inst_data=inst_data, token_provider=token_provider)
-            os.environ.setdefault(BATCH_ENV, str(event_batch_size))
 
         @classmethod
         def config_type(cls) -> Any:
@@ -491,18 +494,12 @@ def _tuned_postgres_class() -> type:
 
         def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
             events = list(events)
-            if not events:
-                return
             if not _batchable(events):
                 super().store_event_batch(events)
                 return
             rows = [self._event_to_row(e) for e in events]
             with self.index_transaction() as conn:  # one database: the whole batch is one transaction
-                result = conn.execute(
-                    SqlEventLogStorageTable.insert().returning(SqlEventLogStorageTable.c.id, sort_by_parameter_order=True),
-                    rows,
-                )
-                ids = dict(enumerate(int(r[0]) for r in result.fetchall()))
+                ids = dict(enumerate(_insert_events(conn, rows)))
                 mirrored = {i: ids[i] for i, e in enumerate(events) if e.dagster_event_type in ASSET_EVENTS | ASSET_CHECK_EVENTS}
                 _store_index_rows(self, conn, events, rows, mirrored)
 

@@ -177,7 +177,7 @@ def _fit_all(rows: pd.DataFrame, through: list, validation_share: float, seed: i
             # the largest histories first, so the last fits to finish are short ones
             futures = {last: pool.submit(_fit_upto, last, validation_share, seed) for last in sorted(through, reverse=True)}
             return [futures[last].result() for last in through]
-    except (concurrent.futures.process.BrokenProcessPool, RuntimeError) as err:
+    except concurrent.futures.process.BrokenProcessPool as err:  # not a fit's own error: that one is raised
         # a spawned process re-imports the caller's main module: a script without an `if __name__ == "__main__"`
         # guard cannot start one; fit here instead (same models)
         import warnings
