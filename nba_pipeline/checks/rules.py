@@ -36,6 +36,11 @@ class CheckInputs:
 
     def scheduled_games(self) -> pd.Series:
         """Scheduled games per date of the run (zero on off days); empty when the asset has no schedule input."""
+        if "_scheduled" not in self.__dict__:  # every rule of an audit asks: counted once per audit
+            object.__setattr__(self, "_scheduled", self._count_scheduled())
+        return self.__dict__["_scheduled"].copy()
+
+    def _count_scheduled(self) -> pd.Series:
         index = pd.DatetimeIndex(self.dates, name="game_date")
         if self.schedule is None:
             return pd.Series(pd.NA, index=index, dtype="Int64")
@@ -88,11 +93,12 @@ def verdicts_by_date(per_date: pd.DataFrame, inputs: CheckInputs) -> pd.DataFram
     no_rows = out["rows"] == 0
     unknown = scheduled.isna().to_numpy()  # the asset has no schedule input: completeness is checked downstream
     nothing_scheduled = (scheduled.fillna(0) == 0).to_numpy() & ~unknown
-    out.loc[no_rows & unknown, ["passed", "detail"]] = [True, "no rows"]
-    out.loc[no_rows & nothing_scheduled, ["passed", "detail"]] = [True, NO_GAMES]
-    out.loc[no_rows & ~nothing_scheduled & ~unknown, ["passed", "detail"]] = [False, "no rows for the scheduled games"]
-    out["passed"] = out["passed"].astype("boolean").fillna(True).astype(bool)
-    out["detail"] = out["detail"].fillna("").astype(str)
+    unrecorded, off_day = no_rows & unknown, no_rows & nothing_scheduled
+    missing = no_rows & ~nothing_scheduled & ~unknown
+    passed = out["passed"].astype("boolean").mask(unrecorded | off_day, True).mask(missing, False)
+    out["passed"] = passed.fillna(True).astype(bool)
+    detail = out["detail"].astype(object).mask(unrecorded, "no rows").mask(off_day, NO_GAMES)
+    out["detail"] = detail.mask(missing, "no rows for the scheduled games").fillna("").astype(str)
     return out.reset_index()[VERDICT_COLUMNS]
 
 

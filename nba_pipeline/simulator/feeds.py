@@ -12,6 +12,7 @@ from nba_pipeline import schemas
 from nba_pipeline.league.seasons import SEASON_BY_LABEL, seasons_overlapping
 from nba_pipeline.league.teams import TRICODE_BY_ID
 from nba_pipeline.simulator import faults as fx
+from nba_pipeline.simulator.cache import cached
 from nba_pipeline.simulator.faults import SimulatorFaults
 from nba_pipeline.simulator.games import (
     INJURY_REPORT_VERSIONS,
@@ -35,7 +36,8 @@ def _league(seed: int) -> League:
 
 @lru_cache(maxsize=16)
 def _season(seed: int, label: str) -> SeasonGames:
-    return simulate_season(_league(seed), SEASON_BY_LABEL[label], seed)
+    # on disk too (`simulator.cache`): a fresh process, e.g. one date's run, would otherwise rebuild its seasons
+    return cached(f"season-{seed}-{label}", lambda: simulate_season(_league(seed), SEASON_BY_LABEL[label], seed))
 
 
 def _minutes_text(seconds: pd.Series) -> pd.Series:

@@ -189,7 +189,7 @@ class DuckDBWarehouse(Warehouse):
                     f"create table if not exists {quarantine} as select *, ''::varchar as _run_id, "
                     f"now()::timestamp as _quarantined_at from {staging} limit 0"
                 )
-                _add_new_columns(conn, quarantine, staging)
+                widened = _add_new_columns(conn, quarantine, staging)
                 passed = "(select game_date from _outcomes where passed)"
                 failed = "(select game_date from _outcomes where not passed)"
                 conn.execute(f"delete from {ref.name} where cast({PARTITION_COLUMN} as date) in {passed}")
@@ -211,7 +211,8 @@ class DuckDBWarehouse(Warehouse):
                 conn.rollback()
                 raise
             conn.commit()
-            self._export_read_copy(conn, ref, log)
+            # the quarantine's copy changes only when this publish quarantined a date or widened the table
+            self._export_read_copy(conn, ref, log, quarantine_changed=widened or not bool(record["passed"].all()))
 
     def drop_staging(self, staging: str, log: Log = None) -> None:
         with self.connect(log) as conn:
@@ -254,12 +255,13 @@ class DuckDBWarehouse(Warehouse):
             return
         raise OlderCodeRefused(older_code_message(asset, code_version, newer))
 
-    def _export_read_copy(self, conn, ref: TableRef, log: Log) -> None:
+    def _export_read_copy(self, conn, ref: TableRef, log: Log, quarantine_changed: bool = True) -> None:
         """Replace the Parquet copies of the table, its quarantine and the publish log atomically (open readers
-        keep the file they opened)."""
+        keep the file they opened). The quarantine's copy is left as it is when it exists and did not change."""
+        quarantine = self.read_copy_root / "quarantine" / f"{ref.flat}.parquet"
         copies = (
             (ref.name, self.read_copy_root / ref.schema / f"{ref.table}.parquet"),
-            (f"quarantine.{ref.flat}", self.read_copy_root / "quarantine" / f"{ref.flat}.parquet"),
+            *(((f"quarantine.{ref.flat}", quarantine),) if quarantine_changed or not quarantine.exists() else ()),
             (f"{META}.publish_log", self.read_copy_root / META / "publish_log.parquet"),
         )
         for name, target in copies:
@@ -322,12 +324,15 @@ def _exists(conn, ref: TableRef) -> bool:
     )
 
 
-def _add_new_columns(conn, target: str, staging: str) -> None:
-    """A new code version may add columns; older published rows get NULLs in them."""
+def _add_new_columns(conn, target: str, staging: str) -> bool:
+    """A new code version may add columns; older published rows get NULLs in them. True if it added any."""
     have = {r[0] for r in conn.execute(f"select column_name from (describe {target})").fetchall()}
+    added = False
     for name, kind in conn.execute(f"select column_name, column_type from (describe {staging})").fetchall():
         if name not in have:
             conn.execute(f'alter table {target} add column "{name}" {kind}')
+            added = True
+    return added
 
 
 def _holder(message: str) -> str:

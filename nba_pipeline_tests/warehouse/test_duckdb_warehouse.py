@@ -61,6 +61,29 @@ def test_only_passed_dates_are_published_and_failed_dates_keep_their_rows(tmp_pa
     assert sorted(copy["pts"].tolist()) == sorted(published["pts"].tolist())
 
 
+def test_the_quarantine_read_copy_is_rewritten_only_when_the_quarantine_changes(tmp_path):
+    warehouse = DuckDBWarehouse(database=str(tmp_path / "w.duckdb"))
+    copy = tmp_path / "published" / "quarantine" / "analytics__scores.parquet"
+    read = lambda: duckdb.sql(f"select pts, _run_id from '{copy}' order by all").fetchall()  # noqa: E731
+    _publish(warehouse, 10, [True, True, True], "run-1")
+    assert copy.exists() and read() == []  # a first publish writes the (empty) copy
+    _publish(warehouse, 99, [True, False, True], "run-2")
+    assert read() == [(99, "run-2"), (99, "run-2")]
+    written = copy.stat().st_mtime_ns
+    _publish(warehouse, 11, [True, True, True], "run-3")  # nothing quarantined: the copy is left as it is
+    assert copy.stat().st_mtime_ns == written and read() == [(99, "run-2"), (99, "run-2")]
+    copy.unlink()
+    _publish(warehouse, 12, [True, True, True], "run-4")  # a missing copy is written again
+    assert read() == [(99, "run-2"), (99, "run-2")]
+    _publish(warehouse, 13, [False, True, True], "run-5")
+    assert read() == [(13, "run-5"), (13, "run-5"), (99, "run-2"), (99, "run-2")]
+    # a new code version's column widens the quarantine: its copy is written with the new column
+    staging = warehouse.stage(REF, _rows(14).assign(reb=pd.array([1] * 6, dtype="Int64")), "run-6")
+    warehouse.publish(REF, staging, _outcomes([True, True, True]), asset="scores", run_id="run-6", code_version="v1",
+                      run_created_at=pd.Timestamp.now(tz="UTC"))
+    assert "reb" in duckdb.sql(f"select * from '{copy}'").columns
+
+
 def test_an_older_code_version_never_replaces_a_newer_ones_dates(tmp_path):
     warehouse = DuckDBWarehouse(database=str(tmp_path / "w.duckdb"))
     old_launch = pd.Timestamp("2026-01-01 10:00", tz="UTC")
