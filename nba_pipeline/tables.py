@@ -37,7 +37,7 @@ from nba_pipeline.config import ThresholdsError
 from nba_pipeline.dates import InvalidGameDate, parse_game_date_range
 from nba_pipeline.metadata import frame_summary, markdown_table
 from nba_pipeline.partitions import game_date_partitions
-from nba_pipeline.warehouse import WAREHOUSE_POOL, stored_in
+from nba_pipeline.warehouse import STEP_SESSION_TAG, WAREHOUSE_POOL, step_session_key, stored_in
 from nba_pipeline.warehouse.base import MissingTableError, OlderCodeRefused, TableRef, WarehouseError
 
 RESERVED = {"context", "limits", "dates", "source", "previous"}  # transform parameters filled by the step, not by inputs
@@ -112,10 +112,13 @@ def published_table(
             required_resource_keys=resources,
             check_specs=check_specs(rules, asset_name),
             code_version=version,
+            op_tags={STEP_SESSION_TAG: "step"},
             **daily_table(phase, automation_condition),
         )
         def _step(context, **upstream):
-            yield from _write_audit_publish(context, transform, params, upstream, rules, ref, version)
+            # the connection the inputs were read with, kept for the write-audit-publish, closed when it ends
+            with context.resources.warehouse.session(context.log, step=step_session_key(context.run.run_id, context.op_def.name)):
+                yield from _write_audit_publish(context, transform, params, upstream, rules, ref, version)
 
         return _step
 

@@ -79,9 +79,10 @@ class Warehouse(dg.ConfigurableResource, ABC):
     """Staging, audit-gated publish and quarantine, publish records, gated reads."""
 
     @contextmanager
-    def session(self, log: Log = None) -> Iterator[None]:
+    def session(self, log: Log = None, *, step: str | None = None, keep: bool = False) -> Iterator[None]:
         """Consecutive operations of one step that may share one connection (the step holds the warehouse pool
-        slot throughout). A warehouse without a connection cost worth saving does nothing here."""
+        slot throughout). `step` names the step; `keep` leaves the connection for that step's next session (its
+        inputs, then its body), which closes it. A warehouse without a connection cost worth saving does nothing."""
         yield
 
     @abstractmethod

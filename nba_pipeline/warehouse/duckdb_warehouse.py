@@ -57,6 +57,7 @@ create table if not exists {META}.code_versions (
 
 
 _SESSIONS = threading.local()  # per thread: database path -> the connection of the session in progress
+_HELD = threading.local()  # per thread: database path -> (step, connection) a kept session left for its step
 
 
 class DuckDBWarehouse(Warehouse):
@@ -72,20 +73,35 @@ class DuckDBWarehouse(Warehouse):
 
     # -- connections -------------------------------------------------------------------------------------------
     @contextmanager
-    def session(self, log: Log = None) -> Iterator[None]:
+    def session(self, log: Log = None, *, step: str | None = None, keep: bool = False) -> Iterator[None]:
         """Every `connect` inside shares one connection, closed when the session ends: a step's stage, audit read
         and publish, or an input's publish records and rows, open the file once instead of once each (~40 ms an
-        open on a four-season file: the catalog is read, and a close checkpoints). Only within one step, which
-        holds the warehouse pool slot: no connection is ever kept between steps, so no other process waits on it."""
+        open on a four-season file: the catalog is read, and a close checkpoints).
+
+        With `keep`, a session that ends without error leaves its connection to the next session of the same
+        `step` in this thread: a step's inputs and then its body (`tables.published_table`, which does not keep
+        it) share one. Only within one step, which holds the warehouse pool slot: a session of any other step, or
+        of none, closes a connection left by another step first, so none is ever kept from one step to the next."""
         if _SESSIONS.__dict__.get(self.database) is not None:
             yield
             return
-        with self._open(log) as conn:
-            _SESSIONS.__dict__[self.database] = conn
-            try:
-                yield
-            finally:
-                _SESSIONS.__dict__.pop(self.database, None)
+        held_step, conn = _HELD.__dict__.pop(self.database, (None, None))
+        if conn is not None and (step is None or held_step != step):
+            conn.close()  # left by a step that did not reach its body (it failed): not this step's to reuse
+            conn = None
+        if conn is None:
+            conn = self._connect_new(log)
+        _SESSIONS.__dict__[self.database] = conn
+        kept = False
+        try:
+            yield
+            kept = keep and step is not None
+        finally:
+            _SESSIONS.__dict__.pop(self.database, None)
+            if kept:
+                _HELD.__dict__[self.database] = (step, conn)
+            else:
+                conn.close()
 
     @contextmanager
     def connect(self, log: Log = None) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -99,6 +115,14 @@ class DuckDBWarehouse(Warehouse):
 
     @contextmanager
     def _open(self, log: Log = None) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A new read-write connection, closed at the end."""
+        conn = self._connect_new(log)
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    def _connect_new(self, log: Log = None) -> duckdb.DuckDBPyConnection:
         """A new read-write connection; waits (and says who holds the lock) while another process has the file."""
         path = Path(self.database)
         try:
@@ -127,9 +151,10 @@ class DuckDBWarehouse(Warehouse):
                 delay = min(delay * 2, 5.0)
         try:
             conn.execute(_META_DDL)
-            yield conn
-        finally:
+        except BaseException:
             conn.close()
+            raise
+        return conn
 
     @property
     def read_copy_root(self) -> Path:

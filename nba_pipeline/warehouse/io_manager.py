@@ -15,6 +15,7 @@ import dagster as dg
 from pydantic import Field
 
 from nba_pipeline.checks.gate import GatedLoader, assert_readable, dates_read
+from nba_pipeline.warehouse import STEP_SESSION_TAG, step_session_key
 from nba_pipeline.warehouse.base import TableRef, Warehouse
 
 
@@ -43,7 +44,10 @@ class WarehouseIOManager(dg.ConfigurableIOManager, GatedLoader):
         ref = table_of(context)
         asset = context.asset_key.to_user_string()
         dates = dates_read(context)
-        with self.warehouse.session(context.log):  # the records, the gate's verdict and the rows: one connection
+        # the records, the gate's verdict and the rows: one connection, left open for the step's next input and its
+        # body when the step ends the session itself (a failed load closes it)
+        keep = context.op_def.tags.get(STEP_SESSION_TAG) == "step"
+        with self.warehouse.session(context.log, step=step_session_key(context.step_context.run_id, context.op_def.name), keep=keep):
             published = self.warehouse.publish_records(asset, dates, context.log)
             if dates is None:  # an unpartitioned reader (the model) reads every date the warehouse holds
                 stray = self.warehouse.unrecorded_dates(ref, asset, context.log)

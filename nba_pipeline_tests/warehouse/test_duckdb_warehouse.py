@@ -170,3 +170,58 @@ def test_a_reader_holding_the_read_copy_open_through_a_backfill_does_not_block_i
     published = read_table(str(database), "analytics.player_game_summary")
     refreshed = duckdb.sql(f"select count(*) from '{copy}'").fetchall()[0][0]
     assert refreshed == len(published) and published["game_date"].nunique() == 15
+
+
+def _opens(warehouse: DuckDBWarehouse, monkeypatch) -> list[str]:
+    opened: list[str] = []
+    connect_new = DuckDBWarehouse._connect_new
+    monkeypatch.setattr(DuckDBWarehouse, "_connect_new", lambda self, log=None: opened.append(self.database) or connect_new(self, log))
+    return opened
+
+
+def test_a_kept_session_serves_its_own_step_once_and_is_closed_by_any_other(tmp_path, monkeypatch):
+    warehouse = DuckDBWarehouse(database=str(tmp_path / "w.duckdb"))
+    _publish(warehouse, 10, [True, True, True], "run-1")
+    opened = _opens(warehouse, monkeypatch)
+    with warehouse.session(step="run-2/a", keep=True):  # an input of step a
+        warehouse.read(REF, ["2024-01-14"])
+    with warehouse.session(step="run-2/a", keep=True):  # its next input
+        warehouse.publish_records("scores", None)
+    with warehouse.session(step="run-2/a"):  # its body: ends the session
+        warehouse.read(REF, None)
+    assert len(opened) == 1
+    # closed: another process (here a read-only connection, which DuckDB refuses beside an open writer) gets the file
+    subprocess.run([sys.executable, "-c", f"import duckdb; duckdb.connect({str(tmp_path / 'w.duckdb')!r}, read_only=True)"], check=True)
+
+    with warehouse.session(step="run-2/b", keep=True):  # b's inputs load, then b fails before its body
+        warehouse.read(REF, None)
+    with warehouse.session(step="run-2/c"):  # the next step never gets b's connection
+        warehouse.read(REF, None)
+    assert len(opened) == 3
+    subprocess.run([sys.executable, "-c", f"import duckdb; duckdb.connect({str(tmp_path / 'w.duckdb')!r}, read_only=True)"], check=True)
+
+
+def test_a_failed_load_closes_the_kept_connection(tmp_path, monkeypatch):
+    warehouse = DuckDBWarehouse(database=str(tmp_path / "w.duckdb"))
+    _publish(warehouse, 10, [True, True, True], "run-1")
+    with warehouse.session(step="run-2/a", keep=True):
+        warehouse.read(REF, None)
+    with pytest.raises(RuntimeError, match="gate"):
+        with warehouse.session(step="run-2/a", keep=True):  # the step's second input fails its gate
+            raise RuntimeError("gate refused")
+    with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as conn:  # in this process too: nothing open
+        assert conn.execute("select count(*) from analytics.scores").fetchone()[0] == 6
+
+
+def test_a_published_steps_inputs_and_body_open_the_warehouse_once(tmp_path, monkeypatch):
+    database = str(tmp_path / "warehouse.duckdb")
+    resources = resources_for("local", warehouse_path=database)
+    raw = [a for a in RAW_AND_ANALYTICS if a.key.path[-1] in {"schedule", "player_boxscores", "team_boxscores"}]
+    offense = next(a for a in RAW_AND_ANALYTICS if a.key.path[-1] == "team_offense_game_summary")
+    instance = dg.DagsterInstance.ephemeral()
+    assert dg.materialize(raw, resources=resources, partition_key="2024-01-15", instance=instance).success
+    opened = _opens(resources["warehouse"], monkeypatch)
+    result = dg.materialize([offense, *raw], selection=[offense.key], resources=resources, partition_key="2024-01-15", instance=instance)
+    assert result.success and len(opened) == 1  # three inputs, the write, the audit and the publish: one connection
+    with duckdb.connect(database, read_only=True) as conn:  # closed when the step ended
+        assert conn.execute("select count(*) from analytics.team_offense_game_summary").fetchone()[0] > 0
