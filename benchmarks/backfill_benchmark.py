@@ -12,6 +12,8 @@ holding the shipped dagster_home/dagster.yaml (benchmarks/instance_compare.py co
 (s0) (c0) on Dagster's stock SQLite instance (the shipped yaml without its event_log_storage block), over the
     first --stock-dates dates and scaled to the range (events grow linearly with dates; the stock store pays
     ~15-45 ms an event, so the whole range would add tens of minutes): plain Dagster's floor, for the gain over it;
+(e) one date of raw + analytics through `nba-pipeline materialize --no-summary` (process start included), on
+    (a)'s instance and warehouse, --repeat times: the median and range (the ten steps a date's finals feed);
 (p) with --postgres SERVER_URL: (a) on the production instance (deploy/production/dagster.yaml) in a fresh
     database on that server (dropped after), the warehouse still DuckDB: the instance's cost on PostgreSQL;
 (d) when the ML phase is selected: training the points model on every feature-store row (a)'s warehouse holds.
@@ -127,6 +129,7 @@ def main() -> None:
     parser.add_argument("--end", default="2026-01-02")
     parser.add_argument("--day", default="2024-01-15")
     parser.add_argument("--groups", nargs="+", default=ALL_GROUPS, choices=ALL_GROUPS)
+    parser.add_argument("--repeat", type=int, default=5, help="runs of (e), the one-date CLI run")
     parser.add_argument("--postgres", help="a PostgreSQL server URL (postgresql+psycopg2://...): also run (p)")
     parser.add_argument("--stock-dates", type=int, default=120, help="dates of the stock-Dagster floor (s0), scaled")
     parser.add_argument("--keep", help="keep the scenarios' instances and warehouses in this folder (a/ is the full "
@@ -163,6 +166,11 @@ def main() -> None:
             [dagster, "asset", "materialize", "-m", "nba_pipeline.definitions", "--select", selection, "--partition", args.day],
             deployment,
         ))
+        print(f"e: one date ({args.day}) of raw + analytics through `nba-pipeline materialize`, {args.repeat} runs", flush=True)
+        one_date = [str(Path(python).with_name("nba-pipeline")), "materialize", "--no-summary", "--select",
+                    "group:raw or group:analytics", "--partition-range", f"{args.day}...{args.day}"]
+        cli_walls = sorted(_report(_run(one_date, deployment))[0] for _ in range(args.repeat))
+        results["e_one_date_cli"] = (cli_walls[len(cli_walls) // 2], 0.0, "")
         if args.postgres:
             print("p: (a) on the production instance (PostgreSQL)", flush=True)
             results["p_full_backfill_postgres"] = _report(_postgres_run(args.postgres, tmp / "p", [*scenario, "real", args.start, args.end, *args.groups]))
@@ -182,6 +190,8 @@ def main() -> None:
     print(f"full backfill (a) {results['a_full_backfill'][0]:.1f} s (target <= 300 s); ratio (a)/(c) = {ratio:.3f}  "
           f"(target <= 1.25); (a)/(c0) = {bare:.3f}; (a)/(s0) = {plain:.3f} (plain Dagster's bare floor); "
           f"one date of the daily job {results['b_one_partition'][0]:.1f} s (target <= 20 s)")
+    print(f"one date of raw + analytics through the CLI (e): median {results['e_one_date_cli'][0]:.1f} s of {len(cli_walls)} "
+          f"(range {cli_walls[0]:.1f}-{cli_walls[-1]:.1f} s; target <= 10 s)")
     if "p_full_backfill_postgres" in results:
         print(f"full backfill on PostgreSQL (p) {results['p_full_backfill_postgres'][0]:.1f} s (target <= 600 s)")
     if "d_train_model" in results:
