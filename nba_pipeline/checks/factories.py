@@ -20,7 +20,8 @@ MAX_NAMED = 20
 
 
 def _date_key(frame: pd.DataFrame) -> pd.Series:
-    return pd.to_datetime(frame["game_date"])
+    dates = frame["game_date"]
+    return dates if pd.api.types.is_datetime64_dtype(dates.dtype) else pd.to_datetime(dates)
 
 
 def _name(values: pd.Series) -> str:
