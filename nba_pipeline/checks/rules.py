@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Literal
 
 import dagster as dg
@@ -36,11 +37,10 @@ class CheckInputs:
 
     def scheduled_games(self) -> pd.Series:
         """Scheduled games per date of the run (zero on off days); empty when the asset has no schedule input."""
-        if "_scheduled" not in self.__dict__:  # every rule of an audit asks: counted once per audit
-            object.__setattr__(self, "_scheduled", self._count_scheduled())
-        return self.__dict__["_scheduled"].copy()
+        return self._scheduled.copy()
 
-    def _count_scheduled(self) -> pd.Series:
+    @cached_property
+    def _scheduled(self) -> pd.Series:  # every rule of an audit asks: counted once per audit
         index = pd.DatetimeIndex(self.dates, name="game_date")
         if self.schedule is None:
             return pd.Series(pd.NA, index=index, dtype="Int64")

@@ -62,19 +62,16 @@ def cached(name: str, build: Callable[[], T]) -> T:
     try:
         with path.open("rb") as file:
             return pickle.load(file)
-    except FileNotFoundError:
-        pass
-    except Exception:  # noqa: BLE001  (a truncated or foreign file: build it again and replace it)
+    except Exception:  # noqa: BLE001  (absent, truncated or foreign: build it and replace it)
         pass
     value = build()
+    tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False) as tmp:
             pickle.dump(value, tmp, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(tmp.name, path)
     except OSError:  # a read-only or full disk only costs the next process the build
-        try:
-            os.unlink(tmp.name)
-        except (OSError, UnboundLocalError):
-            pass
+        if tmp is not None:
+            Path(tmp.name).unlink(missing_ok=True)
     return value

@@ -214,7 +214,7 @@ class DuckDBWarehouse(Warehouse):
                     f"create table if not exists {quarantine} as select *, ''::varchar as _run_id, "
                     f"now()::timestamp as _quarantined_at from {staging} limit 0"
                 )
-                widened = _add_new_columns(conn, quarantine, staging)
+                _add_new_columns(conn, quarantine, staging)
                 passed = "(select game_date from _outcomes where passed)"
                 failed = "(select game_date from _outcomes where not passed)"
                 conn.execute(f"delete from {ref.name} where cast({PARTITION_COLUMN} as date) in {passed}")
@@ -236,8 +236,7 @@ class DuckDBWarehouse(Warehouse):
                 conn.rollback()
                 raise
             conn.commit()
-            # the quarantine's copy changes only when this publish quarantined a date or widened the table
-            self._export_read_copy(conn, ref, log, quarantine_changed=widened or not bool(record["passed"].all()))
+            self._export_read_copy(conn, ref, log)
 
     def drop_staging(self, staging: str, log: Log = None) -> None:
         with self.connect(log) as conn:
@@ -280,13 +279,14 @@ class DuckDBWarehouse(Warehouse):
             return
         raise OlderCodeRefused(older_code_message(asset, code_version, newer))
 
-    def _export_read_copy(self, conn, ref: TableRef, log: Log, quarantine_changed: bool = True) -> None:
+    def _export_read_copy(self, conn, ref: TableRef, log: Log) -> None:
         """Replace the Parquet copies of the table, its quarantine and the publish log atomically (open readers
-        keep the file they opened). The quarantine's copy is left as it is when it exists and did not change."""
-        quarantine = self.read_copy_root / "quarantine" / f"{ref.flat}.parquet"
+        keep the file they opened). The quarantine only grows, by rows or columns: its copy is rewritten when it
+        differs from the table in either, so a copy a killed export left behind is caught up by the next publish."""
+        quarantine = (f"quarantine.{ref.flat}", self.read_copy_root / "quarantine" / f"{ref.flat}.parquet")
         copies = (
             (ref.name, self.read_copy_root / ref.schema / f"{ref.table}.parquet"),
-            *(((f"quarantine.{ref.flat}", quarantine),) if quarantine_changed or not quarantine.exists() else ()),
+            *(() if _copy_is_current(conn, *quarantine) else (quarantine,)),
             (f"{META}.publish_log", self.read_copy_root / META / "publish_log.parquet"),
         )
         for name, target in copies:
@@ -349,15 +349,25 @@ def _exists(conn, ref: TableRef) -> bool:
     )
 
 
-def _add_new_columns(conn, target: str, staging: str) -> bool:
-    """A new code version may add columns; older published rows get NULLs in them. True if it added any."""
+def _add_new_columns(conn, target: str, staging: str) -> None:
+    """A new code version may add columns; older published rows get NULLs in them."""
     have = {r[0] for r in conn.execute(f"select column_name from (describe {target})").fetchall()}
-    added = False
     for name, kind in conn.execute(f"select column_name, column_type from (describe {staging})").fetchall():
         if name not in have:
             conn.execute(f'alter table {target} add column "{name}" {kind}')
-            added = True
-    return added
+
+
+def _copy_is_current(conn, table: str, path: Path) -> bool:
+    """Whether the Parquet copy of an append-only table has its rows and columns (read from the file's footer)."""
+    if not path.exists():
+        return False
+    columns = [r[0] for r in conn.execute(f"select column_name from (describe {table})").fetchall()]
+    try:
+        copied = [r[0] for r in conn.execute("select name from parquet_schema(?) where num_children is null", [str(path)]).fetchall()]
+        copied_rows = conn.execute("select sum(num_rows) from parquet_file_metadata(?)", [str(path)]).fetchone()[0] or 0
+    except duckdb.Error:  # unreadable: rewrite it
+        return False
+    return copied == columns and copied_rows == conn.execute(f"select count(*) from {table}").fetchone()[0]
 
 
 def _holder(message: str) -> str:

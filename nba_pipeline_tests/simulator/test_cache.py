@@ -12,7 +12,7 @@ from nba_pipeline.simulator.games import simulate_season
 from nba_pipeline.league.seasons import SEASON_BY_LABEL
 
 FETCH = """
-import datetime as dt, sys, time
+import datetime as dt, sys
 from nba_pipeline.simulator import LeagueSimulator
 from nba_pipeline.simulator import feeds
 built = []

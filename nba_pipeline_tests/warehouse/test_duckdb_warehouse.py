@@ -82,6 +82,12 @@ def test_the_quarantine_read_copy_is_rewritten_only_when_the_quarantine_changes(
     warehouse.publish(REF, staging, _outcomes([True, True, True]), asset="scores", run_id="run-6", code_version="v1",
                       run_created_at=pd.Timestamp.now(tz="UTC"))
     assert "reb" in duckdb.sql(f"select * from '{copy}'").columns
+    # a publish killed after its commit, before its export, leaves an old copy: the next publish catches it up
+    stale = tmp_path / "stale.parquet"
+    duckdb.sql(f"copy (select * from '{copy}' limit 1) to '{stale}' (format parquet)")
+    stale.replace(copy)
+    _publish(warehouse, 15, [True, True, True], "run-7")
+    assert len(read()) == 4
 
 
 def test_an_older_code_version_never_replaces_a_newer_ones_dates(tmp_path):
