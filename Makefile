@@ -33,7 +33,9 @@ endif
 dev: setup
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
+# the machine's PostgreSQL server and headless chromium, started / installed if missing (.ci/prerequisites)
 test: setup
+	./.ci/prerequisites
 	$(BIN)/pytest -q
 
 # the full four-season backfill against its floors; BENCH_PG=postgresql+psycopg2://postgres@127.0.0.1:5432/test adds

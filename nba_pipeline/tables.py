@@ -38,7 +38,7 @@ from nba_pipeline.dates import InvalidGameDate, parse_game_date_range
 from nba_pipeline.metadata import frame_summary, markdown_table
 from nba_pipeline.partitions import game_date_partitions
 from nba_pipeline.warehouse import STEP_SESSION_TAG, WAREHOUSE_POOL, step_session_key, stored_in
-from nba_pipeline.warehouse.base import MissingTableError, OlderCodeRefused, TableRef, WarehouseError
+from nba_pipeline.warehouse.base import ColumnTypeChanged, MissingTableError, OlderCodeRefused, TableRef, WarehouseError
 
 RESERVED = {"context", "limits", "dates", "source", "previous"}  # transform parameters filled by the step, not by inputs
 CRASH_POINT_ENV = "NBA_PIPELINE_CRASH_POINT"  # fault injection for crash tests: "<asset>:staged" or "<asset>:published"
@@ -163,9 +163,12 @@ def _write_audit_publish(context, transform, params, upstream, rules, ref: Table
 
     warehouse = context.resources.warehouse
     with warehouse.session(context.log):  # write, audit, publish: one connection
-        staging = warehouse.stage(ref, frame, context.run.run_id, context.log)
-        _crash_point(ref.table, "staged")
-        staged = warehouse.read_staged(staging, context.log)
+        try:
+            staging = warehouse.stage(ref, frame, context.run.run_id, context.log)
+            _crash_point(ref.table, "staged")
+            staged = warehouse.read_staged(staging, context.log)
+        except WarehouseError as err:
+            raise dg.Failure(description=str(err)) from None
         checked = table.audited(staged) if table.audited else staged
         result = audit(rules, CheckInputs(checked, dates, limits, table.schedule, table.reference))
         outcomes = result.outcomes(staged, dates)
@@ -176,7 +179,7 @@ def _write_audit_publish(context, transform, params, upstream, rules, ref: Table
                 ref, staging, outcomes, asset=ref.table, run_id=context.run.run_id, code_version=version,
                 run_created_at=created, log=context.log,
             )
-        except OlderCodeRefused as err:
+        except (OlderCodeRefused, ColumnTypeChanged) as err:  # refused before any write: the staged rows are not needed
             warehouse.drop_staging(staging, context.log)
             raise dg.Failure(description=str(err)) from None
         except WarehouseError as err:

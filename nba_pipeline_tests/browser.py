@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-INSTALL = "apt-get install -y chromium chromium-driver (.ci/run does this)"
+INSTALL = "apt-get install -y chromium chromium-driver (make test does this: .ci/prerequisites)"
 
 
 def artifacts_dir(*parts: str) -> Path:

@@ -3,7 +3,7 @@
 Each test gets a fresh database on the real server (`CREATE DATABASE nba_pipeline_test_<random>`, dropped after), and
 DAGSTER_PG_URL pointing at it, which is how the production yaml finds its database. The server is the machine's
 (127.0.0.1:5432, trust auth, database `test`); NBA_PIPELINE_TEST_PG_SERVER overrides it. No server, no driver: the
-test FAILS, it never skips (`.ci/run` checks the server first and says how to start it).
+test FAILS, it never skips (`make test` checks the server first, starts it if it can and says how otherwise: .ci/prerequisites).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def _admin_engine():
     except sqlalchemy.exc.OperationalError as error:
         pytest.fail(
             f"PostgreSQL is not reachable at {engine.url.render_as_string()} ({SERVER_ENV} overrides it): "
-            f"{str(error).splitlines()[0]}\nStart the server (see .ci/run); these tests fail rather than skip.",
+            f"{str(error).splitlines()[0]}\nStart the server (see .ci/prerequisites); these tests fail rather than skip.",
             pytrace=False,
         )
     return engine

@@ -147,7 +147,7 @@ def _fit_upto(last: np.datetime64, validation_share: float, seed: int) -> Points
 _ROWS: pd.DataFrame = pd.DataFrame()  # a fitting process's copy of the training rows (set once, by _init_worker)
 
 
-def _init_worker(rows: pd.DataFrame) -> None:
+def _init_worker(rows_file: str) -> None:
     global _ROWS
     import sklearn.ensemble  # noqa: F401  (loads the OpenMP runtime: threadpoolctl limits only loaded libraries)
     from threadpoolctl import threadpool_limits
@@ -155,7 +155,7 @@ def _init_worker(rows: pd.DataFrame) -> None:
     # one fit per core: a second OpenMP thread per fit gains nothing at this size, and two processes' threads on
     # two cores spin-wait for each other (measured: 4x the CPU time)
     threadpool_limits(1)
-    _ROWS = rows
+    _ROWS = pd.read_pickle(rows_file)
 
 
 def _fit_all(rows: pd.DataFrame, through: list, validation_share: float, seed: int, workers: int | None) -> list[PointsModel]:
@@ -168,15 +168,24 @@ def _fit_all(rows: pd.DataFrame, through: list, validation_share: float, seed: i
         return [_train(rows[rows["game_date"] <= last], validation_share, seed) for last in through]
     import concurrent.futures
     import multiprocessing
+    import tempfile
+    from pathlib import Path
 
-    # spawned, not forked: the caller (a Dagster step) has threads, open connections and OpenMP state a fork copies
+    # spawned, not forked: the caller (a Dagster step) has threads, open connections and OpenMP state a fork copies.
+    # The rows go to the workers as a file, not as an initializer argument: that one travels through the pipe a
+    # worker reads at start-up, and when a worker dies before reading it all (see below), the parent stays blocked
+    # writing it for good (CPython's spawn keeps the pipe's read end open until the write is done).
     try:
-        with concurrent.futures.ProcessPoolExecutor(
-            max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker, initargs=(rows,)
-        ) as pool:
-            # the largest histories first, so the last fits to finish are short ones
-            futures = {last: pool.submit(_fit_upto, last, validation_share, seed) for last in sorted(through, reverse=True)}
-            return [futures[last].result() for last in through]
+        with tempfile.TemporaryDirectory(prefix="nba_pipeline_fits_") as folder:
+            rows_file = Path(folder) / "rows.pickle"
+            rows.to_pickle(rows_file)
+            with concurrent.futures.ProcessPoolExecutor(
+                max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker,
+                initargs=(str(rows_file),),
+            ) as pool:
+                # the largest histories first, so the last fits to finish are short ones
+                futures = {last: pool.submit(_fit_upto, last, validation_share, seed) for last in sorted(through, reverse=True)}
+                return [futures[last].result() for last in through]
     except concurrent.futures.process.BrokenProcessPool as err:  # not a fit's own error: that one is raised
         # a spawned process re-imports the caller's main module: a script without an `if __name__ == "__main__"`
         # guard cannot start one; fit here instead (same models)

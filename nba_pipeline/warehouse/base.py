@@ -49,6 +49,13 @@ class OlderCodeRefused(WarehouseError):
     """A step tried to replace dates published by a newer code version of the same asset."""
 
 
+class ColumnTypeChanged(WarehouseError):
+    """A step's rows give a published column another type: casting them in place would change values silently."""
+
+
+NOT_PUBLISHED = "nothing of this step was published"
+
+
 @dataclass(frozen=True)
 class TableRef:
     schema: str
@@ -73,6 +80,29 @@ def older_code_message(asset: str, code_version: str, newer: pd.DataFrame) -> st
         f"{pd.Timestamp(newer['first_seen_at'].iloc[0]):%Y-%m-%d %H:%M:%S}). Old code never overwrites new: re-run "
         "with the current code."
     )
+
+
+def column_type_message(table: str, changed: list[tuple[str, str, str]]) -> str:
+    """`changed`: (column, published type, staged type) of the columns whose staged rows hold values."""
+    named = "; ".join(f"{column} is {published} in {table} but {staged} in this step's rows" for column, published, staged in changed)
+    return (
+        f"refusing to publish {table}: {named}. A column's type does not change in place (the cast would alter or "
+        f"reject published values silently); keep the type in the asset's code, or drop the table and re-materialize "
+        f"its dates. {NOT_PUBLISHED}."
+    )
+
+
+def changed_types(
+    published: dict[str, str], staged: dict[str, str], widening: set[tuple[str, str]], holds_values
+) -> list[tuple[str, str, str]]:
+    """Columns both sides have, typed differently, except a lossless widening (published is the wider) and a staged
+    column with no value in it (`holds_values(column)`: a NULL casts to anything)."""
+    return [
+        (column, published[column], kind)
+        for column, kind in staged.items()
+        if column in published and published[column] != kind and (kind, published[column]) not in widening
+        and holds_values(column)
+    ]
 
 
 class Warehouse(dg.ConfigurableResource, ABC):

@@ -19,8 +19,10 @@ credentials, REST reads instead of the Storage Read API). What the emulator does
 from __future__ import annotations
 
 import io
+import logging
 import os
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import dagster as dg
@@ -32,14 +34,18 @@ from pydantic import Field
 from nba_pipeline.warehouse import PARTITION_COLUMN
 from nba_pipeline.warehouse.base import (
     META,
+    NOT_PUBLISHED,
     PUBLISHED,
     QUARANTINED,
+    ColumnTypeChanged,
     Log,
     MissingTableError,
     OlderCodeRefused,
     TableRef,
     Warehouse,
     WarehouseError,
+    changed_types,
+    column_type_message,
     older_code_message,
     to_frame,
 )
@@ -136,6 +142,40 @@ class BigQueryWarehouse(Warehouse):
             client_options=ClientOptions(api_endpoint=self.api_endpoint),
         )
 
+    @contextmanager
+    def _explained(self, doing: str, after: str = "") -> Iterator[None]:
+        """Google's errors as a WarehouseError saying what was being done, why it failed and what to do; `after`
+        says what the failure leaves behind."""
+        from google.api_core import exceptions as api
+        from google.auth import exceptions as auth
+        import requests
+
+        where = f"project {self.project}" + (f" at {self.api_endpoint}" if self.api_endpoint else "")
+        tail = f"; {after}" if after else ""
+        try:
+            yield
+        except WarehouseError:
+            raise
+        except auth.GoogleAuthError as err:
+            raise WarehouseError(
+                f"cannot {doing}: no usable Google credentials ({err}). Set GOOGLE_APPLICATION_CREDENTIALS to a "
+                f"service-account key file or run `gcloud auth application-default login`{tail}"
+            ) from None
+        except (api.Forbidden, api.Unauthorized) as err:
+            raise WarehouseError(
+                f"BigQuery refused to {doing} in {where}: {_first_line(err.message)}. The credentials need the BigQuery "
+                f"Data Editor and BigQuery Job User roles on the project{tail}"
+            ) from None
+        except (api.TooManyRequests, api.ServerError) as err:
+            raise WarehouseError(
+                f"BigQuery could not {doing} in {where} for now ({err.code}: {_first_line(err.message)}); re-run the "
+                f"step{tail}"
+            ) from None
+        except api.GoogleAPICallError as err:
+            raise WarehouseError(f"BigQuery could not {doing} in {where}: {err.code} {_first_line(err.message)}{tail}") from None
+        except (api.RetryError, requests.exceptions.ConnectionError, requests.exceptions.Timeout, TimeoutError) as err:
+            raise WarehouseError(f"cannot reach BigQuery ({where}) to {doing}: {_first_line(str(err))}{tail}") from None
+
     def _dataset(self, schema: str) -> str:
         return f"{self.dataset_prefix}{schema}"
 
@@ -159,6 +199,10 @@ class BigQueryWarehouse(Warehouse):
     # -- write, audit, publish ------------------------------------------------------------------------------------
     def stage(self, ref: TableRef, frame: pd.DataFrame, run_id: str, log: Log = None) -> str:
         """A staging table typed like the frame (created even for no rows), then the rows loaded as Parquet."""
+        with self._explained(f"stage the rows of {ref.name}", NOT_PUBLISHED):
+            return self._stage(ref, frame, run_id)
+
+    def _stage(self, ref: TableRef, frame: pd.DataFrame, run_id: str) -> str:
         from google.cloud import bigquery
 
         client = self._client()
@@ -180,10 +224,12 @@ class BigQueryWarehouse(Warehouse):
         return staging
 
     def read_staged(self, staging: str, log: Log = None) -> pd.DataFrame:
-        return to_frame(self._arrow(self._client(), f"select * from {self._id('staging', staging)}"))
+        with self._explained(f"read back the staged rows {staging}", NOT_PUBLISHED):
+            return to_frame(self._arrow(self._client(), f"select * from {self._id('staging', staging)}"))
 
     def drop_staging(self, staging: str, log: Log = None) -> None:
-        self._client().delete_table(f"{self.project}.{self._dataset('staging')}.{staging}", not_found_ok=True)
+        with self._explained(f"drop the staging table {staging}"):
+            self._client().delete_table(f"{self.project}.{self._dataset('staging')}.{staging}", not_found_ok=True)
 
     def _prepare(self, client, ref: TableRef, staging: str) -> None:
         """DDL, which BigQuery runs outside transactions: the tables if absent, new columns added (NULL for the
@@ -200,7 +246,14 @@ class BigQueryWarehouse(Warehouse):
         """)
         staged = client.get_table(f"{self.project}.{self._dataset('staging')}.{staging}").schema
         for schema, table in ((ref.schema, ref.table), ("quarantine", ref.flat)):
-            have = {f.name for f in client.get_table(f"{self.project}.{self._dataset(schema)}.{table}").schema}
+            fields = client.get_table(f"{self.project}.{self._dataset(schema)}.{table}").schema
+            changed = changed_types(
+                {f.name: _type_name(f) for f in fields}, {f.name: _type_name(f) for f in staged}, _WIDENING,
+                lambda column: self._arrow(client, f"select count(`{column}`) as n from {source}").column("n")[0].as_py() > 0,
+            )
+            if changed:
+                raise ColumnTypeChanged(column_type_message(f"{schema}.{table}", changed))
+            have = {f.name for f in fields}
             new = [f for f in staged if f.name not in have]
             if new:  # DDL, not a schema patch: the emulator applies only DDL to its stored rows
                 added = ", ".join(
@@ -232,6 +285,15 @@ class BigQueryWarehouse(Warehouse):
     def publish(self, ref, staging, outcomes, *, asset, run_id, code_version, run_created_at, log: Log = None) -> None:
         """Refuse if a newer code version published one of the dates; else one transaction: the code version
         registered, the passed dates replaced, the failed ones quarantined, every date recorded."""
+        # a failed script is rolled back by BigQuery; the DDL before it creates tables and columns only, never rows
+        with self._explained(f"publish {ref.name} ({len(outcomes)} date(s))", f"{NOT_PUBLISHED} (rolled back)"):
+            self._publish(ref, staging, outcomes, asset=asset, run_id=run_id, code_version=code_version, run_created_at=run_created_at)
+        try:
+            self.drop_staging(staging, log)
+        except WarehouseError as err:  # published and recorded: a left-behind staging table is only clutter
+            (log or logging.getLogger(__name__)).warning(f"{ref.name} is published; {err}")
+
+    def _publish(self, ref, staging, outcomes, *, asset, run_id, code_version, run_created_at) -> None:
         client = self._client()
         self._prepare(client, ref, staging)
         created = pd.Timestamp(run_created_at)
@@ -270,7 +332,6 @@ class BigQueryWarehouse(Warehouse):
               from unnest(json_query_array({literal(records)})) j;
             commit transaction;
         """)
-        self.drop_staging(staging, log)
 
     # -- reading --------------------------------------------------------------------------------------------------
     def read(self, ref: TableRef, dates: Collection[str] | None, log: Log = None) -> pd.DataFrame:
@@ -280,10 +341,11 @@ class BigQueryWarehouse(Warehouse):
         query = f"select * from {self._id(ref.schema, ref.table)}"
         if dates is not None:
             query += f" where date({PARTITION_COLUMN}) in unnest({date_list(sorted(dates))})"
-        try:
-            return to_frame(self._arrow(self._client(), query))
-        except NotFound:
-            raise MissingTableError(f"{ref.name} does not exist yet: materialize {ref.table} first") from None
+        with self._explained(f"read {ref.name}"):
+            try:
+                return to_frame(self._arrow(self._client(), query))
+            except NotFound:
+                raise MissingTableError(f"{ref.name} does not exist yet: materialize {ref.table} first") from None
 
     def publish_records(self, asset: str, dates: Collection[str] | None, log: Log = None) -> pd.DataFrame:
         """Per date, the latest publish or quarantine record of `asset` (game_date as YYYY-MM-DD)."""
@@ -294,10 +356,11 @@ class BigQueryWarehouse(Warehouse):
             from {self._id(META, 'publish_log')} where asset = {literal(asset)}
             qualify row_number() over (partition by game_date order by recorded_at desc) = 1
         """
-        try:
-            frame = self._arrow(self._client(), query).to_pandas()
-        except NotFound:
-            frame = pd.DataFrame(columns=["game_date", "run_id", "code_version", "outcome", "rows", "recorded_at"])
+        with self._explained(f"read the publish records of {asset}"):
+            try:
+                frame = self._arrow(self._client(), query).to_pandas()
+            except NotFound:
+                frame = pd.DataFrame(columns=["game_date", "run_id", "code_version", "outcome", "rows", "recorded_at"])
         return frame if dates is None else frame[frame["game_date"].isin(set(dates))].reset_index(drop=True)
 
     def unrecorded_dates(self, ref: TableRef, asset: str, log: Log = None) -> list[str]:
@@ -310,10 +373,25 @@ class BigQueryWarehouse(Warehouse):
               select game_date from {self._id(META, 'publish_log')} where asset = {literal(asset)} and outcome = '{PUBLISHED}')
             order by d
         """
-        try:
-            return self._arrow(self._client(), query).column("d").to_pylist()
-        except NotFound:
-            return []
+        with self._explained(f"compare {ref.name} with its publish records"):
+            try:
+                return self._arrow(self._client(), query).column("d").to_pylist()
+            except NotFound:
+                return []
+
+
+_CANONICAL = {"INTEGER": "INT64", "FLOAT": "FLOAT64", "BOOLEAN": "BOOL"}  # the API's legacy names, as SQL's
+_WIDENING = {("INT64", "FLOAT64")}  # (staged, published) pairs BigQuery inserts without changing a value
+
+
+def _type_name(field) -> str:
+    kind = _CANONICAL.get(field.field_type, field.field_type)
+    return f"ARRAY<{kind}>" if field.mode == "REPEATED" else kind
+
+
+def _first_line(message: str) -> str:
+    """A Google error's first line: the emulator appends the SQL engine's whole trace after it."""
+    return (message or "").strip().splitlines()[0] if (message or "").strip() else "no message"
 
 
 def bigquery_warehouse_from_environment() -> BigQueryWarehouse:

@@ -31,14 +31,18 @@ from pydantic import Field
 from nba_pipeline.warehouse import PARTITION_COLUMN
 from nba_pipeline.warehouse.base import (
     META,
+    NOT_PUBLISHED,
     PUBLISHED,
     QUARANTINED,
+    ColumnTypeChanged,
     Log,
     MissingTableError,
     OlderCodeRefused,
     TableRef,
     Warehouse,
     WarehouseError,
+    changed_types,
+    column_type_message,
     older_code_message,
     to_frame,
 )
@@ -165,10 +169,14 @@ class DuckDBWarehouse(Warehouse):
         """Write the step's rows to a staging table (durable; nothing a reader or the gate sees)."""
         staging = f"staging.{ref.flat}__{run_id.replace('-', '')[:12]}"
         with self.connect(log) as conn:
-            conn.execute("create schema if not exists staging")
-            conn.register("_step_rows", frame)
-            conn.execute(f"create or replace table {staging} as select * from _step_rows")
-            conn.unregister("_step_rows")
+            try:
+                conn.execute("create schema if not exists staging")
+                conn.register("_step_rows", frame)
+                conn.execute(f"create or replace table {staging} as select * from _step_rows")
+            except duckdb.Error as err:
+                raise WarehouseError(f"DuckDB could not stage the rows of {ref.name}: {err}; {NOT_PUBLISHED}") from None
+            finally:
+                conn.unregister("_step_rows")
         return staging
 
     def read_staged(self, staging: str, log: Log = None) -> pd.DataFrame:
@@ -208,13 +216,13 @@ class DuckDBWarehouse(Warehouse):
                 conn.execute("create schema if not exists quarantine")
                 conn.execute(f"create schema if not exists {ref.schema}")
                 conn.execute(f"create table if not exists {ref.name} as select * from {staging} limit 0")
-                _add_new_columns(conn, ref.name, staging)
+                _reconcile_columns(conn, ref.name, staging)
                 quarantine = f"quarantine.{ref.flat}"
                 conn.execute(
                     f"create table if not exists {quarantine} as select *, ''::varchar as _run_id, "
                     f"now()::timestamp as _quarantined_at from {staging} limit 0"
                 )
-                _add_new_columns(conn, quarantine, staging)
+                _reconcile_columns(conn, quarantine, staging)
                 passed = "(select game_date from _outcomes where passed)"
                 failed = "(select game_date from _outcomes where not passed)"
                 conn.execute(f"delete from {ref.name} where cast({PARTITION_COLUMN} as date) in {passed}")
@@ -232,11 +240,21 @@ class DuckDBWarehouse(Warehouse):
                 )
                 conn.execute(f"drop table {staging}")
                 conn.unregister("_outcomes")
+            except duckdb.Error as err:
+                conn.rollback()
+                raise WarehouseError(f"DuckDB could not publish {ref.name}: {err}; {NOT_PUBLISHED} (rolled back)") from None
             except BaseException:
                 conn.rollback()
                 raise
             conn.commit()
-            self._export_read_copy(conn, ref, log)
+            try:
+                self._export_read_copy(conn, ref, log)
+            except (duckdb.Error, OSError) as err:
+                raise WarehouseError(
+                    f"{ref.name} is published in {self.database}, but its Parquet read copy under {self.read_copy_root} "
+                    f"could not be written: {err}. Readers of the copy see the previous publish until the table's next "
+                    "publish rewrites it; re-run this step once the cause is fixed."
+                ) from None
 
     def drop_staging(self, staging: str, log: Log = None) -> None:
         with self.connect(log) as conn:
@@ -349,10 +367,27 @@ def _exists(conn, ref: TableRef) -> bool:
     )
 
 
-def _add_new_columns(conn, target: str, staging: str) -> None:
-    """A new code version may add columns; older published rows get NULLs in them."""
-    have = {r[0] for r in conn.execute(f"select column_name from (describe {target})").fetchall()}
-    for name, kind in conn.execute(f"select column_name, column_type from (describe {staging})").fetchall():
+_INTEGERS = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT")
+_TIMESTAMPS = ("TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP", "TIMESTAMP_NS")  # naive, of any precision: the same instants here
+# (staged, published) pairs DuckDB casts without changing a value
+_WIDENING = (
+    {(a, b) for i, a in enumerate(_INTEGERS) for b in _INTEGERS[i + 1:]}
+    | {(i, "DOUBLE") for i in _INTEGERS} | {("FLOAT", "DOUBLE")}
+    | {(a, b) for a in _TIMESTAMPS for b in _TIMESTAMPS}
+)
+
+
+def _reconcile_columns(conn, target: str, staging: str) -> None:
+    """A new code version may add columns (older published rows get NULLs in them); it may not retype one."""
+    have = dict(conn.execute(f"select column_name, column_type from (describe {target})").fetchall())
+    staged = dict(conn.execute(f"select column_name, column_type from (describe {staging})").fetchall())
+    changed = changed_types(
+        have, staged, _WIDENING,
+        lambda column: conn.execute(f'select count("{column}") from {staging}').fetchone()[0] > 0,
+    )
+    if changed:
+        raise ColumnTypeChanged(column_type_message(target, changed))
+    for name, kind in staged.items():
         if name not in have:
             conn.execute(f'alter table {target} add column "{name}" {kind}')
 

@@ -16,7 +16,7 @@ from pydantic import Field
 
 from nba_pipeline.checks.gate import GatedLoader, assert_readable, dates_read
 from nba_pipeline.warehouse import STEP_SESSION_TAG, step_session_key
-from nba_pipeline.warehouse.base import TableRef, Warehouse
+from nba_pipeline.warehouse.base import TableRef, Warehouse, WarehouseError
 
 
 def table_of(context: dg.InputContext) -> TableRef:
@@ -47,6 +47,12 @@ class WarehouseIOManager(dg.ConfigurableIOManager, GatedLoader):
         # the records, the gate's verdict and the rows: one connection, left open for the step's next input and its
         # body when the step ends the session itself (a failed load closes it)
         keep = context.op_def.tags.get(STEP_SESSION_TAG) == "step"
+        try:
+            return self._load(context, ref, asset, dates, keep)
+        except WarehouseError as err:  # the warehouse's own words, not a traceback wrapped in Dagster's
+            raise dg.Failure(description=f"cannot read {ref.name}: {err}") from None
+
+    def _load(self, context: dg.InputContext, ref: TableRef, asset: str, dates, keep: bool):
         with self.warehouse.session(context.log, step=step_session_key(context.step_context.run_id, context.op_def.name), keep=keep):
             published = self.warehouse.publish_records(asset, dates, context.log)
             if dates is None:  # an unpartitioned reader (the model) reads every date the warehouse holds

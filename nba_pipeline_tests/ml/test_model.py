@@ -153,3 +153,42 @@ def test_walk_forward_fits_each_distinct_history_once_across_a_break(store, monk
     sample = short.head(500)
     for one, two in zip(models.models, parallel.models):
         assert np.array_equal(one.predict(sample), two.predict(sample)) and one.metrics == two.metrics
+
+
+GUARDLESS_SCRIPT = '''
+import warnings
+import numpy as np
+import pandas as pd
+from nba_pipeline.ml.features import FEATURE_VERSION, FEATURES_V1
+from nba_pipeline.ml.model import train_walk_forward
+
+# no `if __name__ == "__main__":` guard: a spawned worker re-runs this file and cannot start processes of its own
+rng = np.random.default_rng(7)
+dates = pd.date_range("2023-11-01", periods=24, freq="D").repeat(60)
+store = pd.DataFrame({f: rng.normal(10, 3, len(dates)) for f in FEATURES_V1})
+store = store.assign(game_date=dates, played=True, bootstrap=False, feature_version=FEATURE_VERSION,
+                     actual_points=rng.normal(12, 4, len(dates)).round())
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    two = train_walk_forward(store, every_days=7, min_dates=7, workers=2)
+one = train_walk_forward(store, every_days=7, min_dates=7, workers=1)
+same = all(np.array_equal(a.predict(store.head(200)), b.predict(store.head(200))) for a, b in zip(one.models, two.models))
+print("models", len(two.models), "same", same and len(one.models) == len(two.models))
+print("warned", any("worker processes could not start" in str(w.message) for w in caught))
+'''
+
+
+def test_walk_forward_fits_in_process_when_a_script_without_a_main_guard_cannot_start_workers(tmp_path):
+    """The fallback of the parallel fits, in a real guard-less script run by a fresh interpreter: it warns, and the
+    models are those of one process."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "train_without_guard.py"
+    script.write_text(GUARDLESS_SCRIPT)
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = dict(line.split(" ", 1) for line in done.stdout.splitlines() if line.startswith(("models", "warned")))
+    count, same = lines["models"].split(" same ")
+    assert int(count) >= 2 and same == "True"
+    assert lines["warned"] == "True"

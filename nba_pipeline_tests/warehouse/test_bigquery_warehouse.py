@@ -7,6 +7,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import time
 import uuid
 
 import dagster as dg
@@ -189,3 +190,28 @@ def test_every_phase_on_bigquery_publishes_the_same_tables_and_checks_as_on_duck
         rows[name] = len(bq_rows)
     print(rows)
     assert rows["points_prop_predictions"] > 0 and rows["prediction_grading"] > 0
+
+
+def test_missing_credentials_fail_at_once_saying_what_to_set(monkeypatch, tmp_path):
+    """Production on a machine without Google credentials: the first call fails by name, not with google-auth's
+    traceback, and without waiting on a network."""
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "missing-key.json"))
+    started = time.monotonic()
+    with pytest.raises(WarehouseError, match=r"cannot read analytics\.scores: no usable Google credentials .*missing-key\.json"
+                       r".*GOOGLE_APPLICATION_CREDENTIALS"):
+        BigQueryWarehouse(project=PROJECT).read(TableRef("analytics", "scores"), None)
+    assert time.monotonic() - started < 10
+
+
+def test_a_server_error_names_what_was_being_done_and_that_nothing_was_published(bigquery_emulator):
+    """The staged rows vanish before the audit reads them back (another process dropped the staging dataset's
+    table): the emulator's 404 becomes one line naming the table and what it leaves behind."""
+    warehouse = BigQueryWarehouse(project=PROJECT, api_endpoint=bigquery_emulator, dataset_prefix=f"e{uuid.uuid4().hex[:8]}_")
+    ref = TableRef("analytics", "scores")
+    staging = warehouse.stage(ref, pd.DataFrame({"game_date": pd.to_datetime(["2024-01-14"]), "pts": [1]}), "run-1")
+    warehouse.drop_staging(staging)
+    with pytest.raises(WarehouseError) as failed:
+        warehouse.read_staged(staging)
+    message = str(failed.value)
+    assert message.startswith(f"BigQuery could not read back the staged rows {staging} in project {PROJECT} at {bigquery_emulator}: 404")
+    assert message.endswith("; nothing of this step was published") and "\n" not in message

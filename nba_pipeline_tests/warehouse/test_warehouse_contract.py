@@ -9,7 +9,7 @@ import uuid
 import pandas as pd
 import pytest
 
-from nba_pipeline.warehouse.base import MissingTableError, OlderCodeRefused, TableRef, Warehouse
+from nba_pipeline.warehouse.base import ColumnTypeChanged, MissingTableError, OlderCodeRefused, TableRef, Warehouse
 from nba_pipeline.warehouse.bigquery_warehouse import BigQueryWarehouse
 from nba_pipeline.warehouse.duckdb_warehouse import DuckDBWarehouse
 from nba_pipeline_tests.bigquery_emulator import PROJECT
@@ -174,3 +174,34 @@ def test_a_new_column_is_added_and_older_rows_read_null(warehouse_impl):
     assert published["ast"].dtype == "Int64"
     assert published.groupby(published["game_date"].dt.strftime("%Y-%m-%d"))["ast"].count().to_dict() == {
         "2024-01-14": 2, "2024-01-15": 0, "2024-01-16": 0}
+
+
+def test_a_retyped_column_is_refused_by_name_and_nothing_is_published(warehouse_impl):
+    """A code change that makes `pts` fractional: DuckDB would round 1.5 into the BIGINT column and BigQuery reject
+    the insert mid-publish. Both refuse before writing, naming the column and both types."""
+    _publish(warehouse_impl, _rows(1), [True, True, True], "run-1")
+    fractional = _rows(1).assign(pts=pd.array([1.5] * 6, dtype="Float64"))
+    staging = warehouse_impl.stage(REF, fractional, "run-2")
+    with pytest.raises(ColumnTypeChanged, match=r"pts is (BIGINT|INT64) in analytics\.scores but (DOUBLE|FLOAT64) in this "
+                       r"step's rows.*nothing of this step was published"):
+        warehouse_impl.publish(REF, staging, _outcomes([True, True, True]), asset="scores", run_id="run-2",
+                               code_version="v1", run_created_at=pd.Timestamp.now(tz="UTC"))
+    assert _by_day(warehouse_impl.read(REF, None)) == {d: [1] for d in ("2024-01-14", "2024-01-15", "2024-01-16")}
+    assert set(warehouse_impl.publish_records("scores", None)["run_id"]) == {"run-1"}
+
+
+def test_a_widened_or_all_null_column_still_publishes(warehouse_impl):
+    """What casts without changing a value is not a type change: integers into a float column, and a column with
+    no value at all (a NULL casts to anything)."""
+    _publish(warehouse_impl, _rows(1).assign(share=pd.array([0.5] * 6, dtype="Float64")), [True, True, True], "run-1")
+    day = pd.to_datetime(["2024-01-14"])
+    ints = _rows(2, day).assign(share=pd.array([1, 2], dtype="Int64"))
+    _publish(warehouse_impl, ints, [True], "run-2", days=day)
+    day = pd.to_datetime(["2024-01-15"])
+    nothing = _rows(3, day).assign(share=pd.array([None, None], dtype="string"))
+    _publish(warehouse_impl, nothing, [True], "run-3", days=day)
+    published = warehouse_impl.read(REF, None).sort_values(["game_date", "player_id"])
+    assert published["share"].dtype == "Float64"
+    share = published.groupby(published["game_date"].dt.strftime("%Y-%m-%d"))["share"].apply(lambda s: s.tolist()).to_dict()
+    assert share["2024-01-14"] == [1.0, 2.0] and share["2024-01-16"] == [0.5, 0.5]
+    assert pd.isna(share["2024-01-15"]).all()
