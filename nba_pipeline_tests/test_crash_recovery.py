@@ -103,16 +103,21 @@ def _tail(dev: DagsterDev) -> str:
 
 
 def test_a_killed_run_worker_fails_its_run_and_the_next_backfill_completes_unaided(dev, tmp_path):
+    # a slow source: the first step holds the warehouse slot for a minute, so the kill lands inside a step (a step
+    # of 14 simulated dates lasts well under a second: a kill aimed at one could land between two, slot released)
+    dev.faults_file.write_text("fetch_delay_seconds: 60\n")
     first = dev.launch_backfill(RAW + ANALYTICS, _dates(*FIRST))
 
     def run_in_a_step():
         runs = dev.instance.get_runs(filters=dg.RunsFilter(tags={"dagster/backfill": first}))
-        return next(((r.run_id, step) for r in runs if (step := _step_in_progress(dev.instance, r.run_id))), None)
+        return next(((r.run_id, step) for r in runs if (step := _step_in_progress(dev.instance, r.run_id))
+                     and r.run_id in _slots(dev.instance).active_run_ids), None)
 
     killed, step = _poll(run_in_a_step, 180, f"backfill {first} to start a run and a step", on_timeout=lambda: _tail(dev))
     assert dev.instance.get_run_by_id(killed).status == dg.DagsterRunStatus.STARTED
     progress(f"run {killed[:8]} is in step {step}")
     dev.kill_run_worker(killed)
+    dev.faults_file.write_text("{}\n")  # the source is fast again for the next backfill
 
     _poll(lambda: dev.instance.get_run_by_id(killed).is_finished, 30, f"the code server to mark run {killed[:8]} finished")
     instance = dev.instance

@@ -39,6 +39,7 @@ class SimulatorFaults(dg.Config):
     )
     shot_zone_coverage: float | None = Field(None, ge=0, le=1, description="override play-by-play coverage")
     affected_dates: list[str] = Field(default_factory=list, description="ISO game dates; empty = all dates")
+    fetch_delay_seconds: float = Field(0.0, ge=0, le=600, description="seconds every fetch waits first: a slow vendor API")
 
 
 def game_uniform(game_ids: pd.Series, seed: int, salt: str) -> np.ndarray:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 import difflib
 from pathlib import Path
 
@@ -65,4 +66,7 @@ class SimulatedLeagueSource(NbaSource):
 
     def fetch(self, feed: str, start: dt.date, end: dt.date) -> pd.DataFrame:
         as_of = dt.datetime.fromisoformat(self.as_of) if self.as_of else None
-        return LeagueSimulator(seed=self.seed, faults=self.current_faults(), as_of=as_of).fetch(feed, start, end)
+        faults = self.current_faults()
+        if faults.fetch_delay_seconds:
+            time.sleep(faults.fetch_delay_seconds)
+        return LeagueSimulator(seed=self.seed, faults=faults, as_of=as_of).fetch(feed, start, end)
