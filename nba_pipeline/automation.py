@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import weakref
 
 import dagster as dg
 
@@ -42,8 +43,8 @@ def gated_eager(ignore: dg.AssetSelection | None = None) -> dg.AutomationConditi
     updated = dg.AutomationCondition.any_deps_updated()
     if ignore is not None:
         updated = updated.ignore(ignore)
-    # dates published by an older code version of this asset are rebuilt once (the new version's first tick)
-    new_code = dg.AutomationCondition.code_version_changed() & ~dg.AutomationCondition.missing()
+    # dates last materialized by another code version are rebuilt once this code's version is promoted
+    new_code = PublishedByOtherCode().newly_true()
     return (
         (dg.AutomationCondition.newly_missing() | updated | new_code).since_last_handled()
         & ~dg.AutomationCondition.any_deps_missing()
@@ -71,6 +72,59 @@ class DateNotReadable(dg.AutomationCondition):
         dates = subset.expensively_compute_partition_keys()
         blocked = set(not_readable(automation_instance(context), context.key, dates)["game_date"])
         return dg.AutomationResult(context=context, true_subset=subset.compute_intersection_with_partition_keys(blocked))
+
+
+class PublishedByOtherCode(dg.AutomationCondition):
+    """Dates whose latest materialization ran another code version than this definition's, once this definition's
+    version is the promoted one (`promotion`: the latest promotion observation on the asset names it). Before the
+    promotion nothing is requested: the warehouse would refuse an unpromoted version's runs anyway."""
+
+    @property
+    def name(self) -> str:
+        return "published_by_other_code_version"
+
+    def evaluate(self, context: dg.AutomationContext) -> dg.AutomationResult:
+        subset = context.candidate_subset
+        version = context.asset_graph.get(context.key).code_version
+        if subset.is_empty or subset.partitions_def is None or not version:
+            return dg.AutomationResult(context=context, true_subset=context.get_empty_subset())
+        instance = automation_instance(context)
+        if promoted_code_version(instance, context.key) != version:
+            return dg.AutomationResult(context=context, true_subset=context.get_empty_subset())
+        dates = set(subset.expensively_compute_partition_keys())
+        other = {d for d, v in materialized_code_versions(instance, context.key, dates).items() if v != version}
+        return dg.AutomationResult(context=context, true_subset=subset.compute_intersection_with_partition_keys(other))
+
+
+def promoted_code_version(instance: dg.DagsterInstance, key: dg.AssetKey) -> str | None:
+    """The code version the latest promotion observation of `key` names (None: never promoted on this instance)."""
+    from nba_pipeline.promotion import PROMOTED_CODE_VERSION
+
+    records = instance.fetch_observations(dg.AssetRecordsFilter(key), limit=20, ascending=False).records
+    for record in records:
+        value = record.asset_observation.metadata.get(PROMOTED_CODE_VERSION) if record.asset_observation else None
+        if value is not None:
+            return str(value.value)
+    return None
+
+
+def materialized_code_versions(instance: dg.DagsterInstance, key: dg.AssetKey, dates: set[str]) -> dict[str, str]:
+    """Per date of `dates`, the code version its latest materialization ran (dates never materialized left out)."""
+    latest = instance.event_log_storage.get_latest_storage_id_by_partition(
+        key, dg.DagsterEventType.ASSET_MATERIALIZATION, partitions=dates
+    )
+    # every tick asks again: only materializations not seen before are fetched (a stored event never changes)
+    seen = _CODE_VERSION_OF_EVENT.setdefault(instance.event_log_storage, {})
+    new = sorted(set(latest.values()) - seen.keys())
+    if new:
+        records = instance.fetch_materializations(dg.AssetRecordsFilter(key, storage_ids=new), limit=len(new)).records
+        for r in records:
+            seen[r.storage_id] = (r.asset_materialization.tags or {}).get("dagster/code_version", "")
+    return {d: seen.get(i, "") for d, i in latest.items() if d in dates}
+
+
+# per event-log storage: materialization storage id -> the code version it ran
+_CODE_VERSION_OF_EVENT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 class GamesNotFinal(dg.AutomationCondition):

@@ -5,6 +5,7 @@
     nba-pipeline status --start 2024-01-01 --end 2024-01-31 [--json] [--explain] [--html FILE]
     nba-pipeline validate --phase analytics --start 2021-10-19 --end 2025-04-13 [--json]
     nba-pipeline replay-season
+    nba-pipeline promote [--select TABLE,...] [--note TEXT] [--dry-run]
 
 `materialize` validates the range with the project's own date rules before Dagster creates a run (a reversed range
 or a bad end is named, and nothing runs), then hands over to `dagster asset materialize`. `recover` marks runs
@@ -144,6 +145,29 @@ def _validate(args: argparse.Namespace) -> int:
     return result.exit_code
 
 
+def _promote(args: argparse.Namespace) -> int:
+    import dagster as dg
+
+    from nba_pipeline.definitions import defs
+    from nba_pipeline.promotion import format_promotion, promote
+    from nba_pipeline.resources import resources_for
+    from nba_pipeline.warehouse.base import WarehouseError
+
+    select = [s.strip() for s in args.select.split(",") if s.strip()] if args.select else None
+    warehouse = resources_for(os.environ.get("NBA_PIPELINE_ENV", "local"))["warehouse"].process_config_and_initialize()
+    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else None
+    try:
+        result = promote(warehouse, defs, instance=instance, select=select, note=args.note, dry_run=args.dry_run)
+    except ValueError as err:
+        print(f"error: {err}; nothing was promoted", file=sys.stderr)
+        return 2
+    except WarehouseError as err:
+        print(f"error: {err}; nothing was promoted", file=sys.stderr)
+        return 1
+    print(format_promotion(result, args.dry_run))
+    return 0
+
+
 def _replay_season(args: argparse.Namespace) -> int:
     from nba_pipeline.real_season import main as replay
 
@@ -190,6 +214,13 @@ def main(argv: list[str] | None = None) -> int:
         "replay-season", help="the real 2023-24 season (replay source) through every phase, then its check results "
         "and the model's out-of-sample error (nba_pipeline.real_season)")
     replay.set_defaults(run=_replay_season)
+    promote = commands.add_parser(
+        "promote", help="make this checkout's code version of each table the one the warehouse publishes (run after "
+        "deploying a fix; other versions are refused from then on, and their dates rebuilt)")
+    promote.add_argument("--select", help="comma-separated table names (default: every table)")
+    promote.add_argument("--note", default="", help="why, recorded with the promotion")
+    promote.add_argument("--dry-run", action="store_true", help="show what would change, record nothing")
+    promote.set_defaults(run=_promote)
     args = parser.parse_args(argv)
     code = args.run(args)
     if argv is None:

@@ -12,8 +12,9 @@ into a daily-partitioned asset whose step always runs in this order:
 6. Dagster learns the outcome: one materialization (metadata: per date published or quarantined) and the
    check results, per date.
 
-Each asset's `code_version` is a hash of its transform's source, so it changes when the transform does; the
-warehouse refuses to let an older code version replace dates published by a newer one.
+Each asset's `code_version` is a hash of its transform's source, so it changes when the transform does. The
+warehouse publishes only the asset's *promoted* code version (`nba-pipeline promote` records one; a table's first
+publish promotes its own): any other version is refused, however often or late it runs.
 """
 
 from __future__ import annotations
@@ -38,9 +39,10 @@ from nba_pipeline.dates import InvalidGameDate, parse_game_date_range
 from nba_pipeline.metadata import frame_summary, markdown_table
 from nba_pipeline.partitions import game_date_partitions
 from nba_pipeline.warehouse import STEP_SESSION_TAG, WAREHOUSE_POOL, step_session_key, stored_in
-from nba_pipeline.warehouse.base import ColumnTypeChanged, MissingTableError, OlderCodeRefused, TableRef, WarehouseError
+from nba_pipeline.warehouse.base import ColumnTypeChanged, MissingTableError, TableRef, UnpromotedCodeRefused, WarehouseError
 
 RESERVED = {"context", "limits", "dates", "source", "previous"}  # transform parameters filled by the step, not by inputs
+PUBLISHED_TABLES: dict[str, TableRef] = {}  # every asset made by `published_table`, by name: what `promote` promotes
 CRASH_POINT_ENV = "NBA_PIPELINE_CRASH_POINT"  # fault injection for crash tests: "<asset>:staged" or "<asset>:published"
 
 
@@ -104,6 +106,7 @@ def published_table(
         resources = {"warehouse", "thresholds"} | ({"source"} if "source" in params else set())
         ref = TableRef(schema=phase, table=asset_name)
         version = code_version_of(transform, *code)
+        PUBLISHED_TABLES[asset_name] = ref
 
         @dg.asset(
             name=asset_name,
@@ -172,14 +175,9 @@ def _write_audit_publish(context, transform, params, upstream, rules, ref: Table
         checked = table.audited(staged) if table.audited else staged
         result = audit(rules, CheckInputs(checked, dates, limits, table.schedule, table.reference))
         outcomes = result.outcomes(staged, dates)
-        run = context.instance.get_run_record_by_id(context.run.run_id)
-        created = pd.Timestamp(run.create_timestamp) if run else pd.Timestamp.now(tz="UTC")
         try:
-            warehouse.publish(
-                ref, staging, outcomes, asset=ref.table, run_id=context.run.run_id, code_version=version,
-                run_created_at=created, log=context.log,
-            )
-        except (OlderCodeRefused, ColumnTypeChanged) as err:  # refused before any write: the staged rows are not needed
+            warehouse.publish(ref, staging, outcomes, asset=ref.table, run_id=context.run.run_id, code_version=version, log=context.log)
+        except (UnpromotedCodeRefused, ColumnTypeChanged) as err:  # refused before any write: the staged rows are not needed
             warehouse.drop_staging(staging, context.log)
             raise dg.Failure(description=str(err)) from None
         except WarehouseError as err:

@@ -3,11 +3,13 @@ kept beside the data. DuckDB (embedded default) and BigQuery (production) implem
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import dagster as dg
 import pandas as pd
@@ -45,8 +47,8 @@ class MissingTableError(WarehouseError):
     """An input was requested from a table that no publish has created yet."""
 
 
-class OlderCodeRefused(WarehouseError):
-    """A step tried to replace dates published by a newer code version of the same asset."""
+class UnpromotedCodeRefused(WarehouseError):
+    """A step ran code that is not the promoted code version of its asset: it publishes nothing."""
 
 
 class ColumnTypeChanged(WarehouseError):
@@ -70,16 +72,41 @@ class TableRef:
         return f"{self.schema}__{self.table}"
 
 
-def older_code_message(asset: str, code_version: str, newer: pd.DataFrame) -> str:
-    """`newer`: game_date, code_version, first_seen_at of the dates a newer version published."""
-    dates = ", ".join(pd.to_datetime(newer["game_date"]).dt.strftime("%Y-%m-%d").head(10))
-    more = f" (+{len(newer) - 10} more)" if len(newer) > 10 else ""
+PROMOTION_COLUMNS = ["asset", "code_version", "previous_version", "promoted_at", "promoted_by", "note"]
+FIRST_PUBLISH = "first publish"  # promoted_by of the version that created a table (nothing else was ever published)
+
+
+def unpromoted_message(asset: str, code_version: str, promoted: Mapping[str, Any] | None) -> str:
+    """Why a publish of `code_version` is refused; `promoted`: the asset's current promotion (None: no version is)."""
+    if promoted is None:
+        return (
+            f"refusing to publish {asset} with code version {code_version}: no code version of {asset} is promoted, "
+            "but the warehouse holds dates of it published before promotions were recorded. Run `nba-pipeline promote` "
+            f"from the checkout whose code should publish; {NOT_PUBLISHED}."
+        )
     return (
-        f"refusing to publish {asset} with code version {code_version}: {len(newer)} date(s) ({dates}{more}) were "
-        f"published by the newer code version {newer['code_version'].iloc[0]} (first used by a run created "
-        f"{pd.Timestamp(newer['first_seen_at'].iloc[0]):%Y-%m-%d %H:%M:%S}). Old code never overwrites new: re-run "
-        "with the current code."
+        f"refusing to publish {asset} with code version {code_version}: the promoted code version of {asset} is "
+        f"{promoted['code_version']} (promoted {pd.Timestamp(promoted['promoted_at']):%Y-%m-%d %H:%M:%S} UTC by "
+        f"{promoted['promoted_by']}). Only the promoted version publishes, however often or late another one runs. "
+        f"If this checkout's code is the one that should win, promote it: `nba-pipeline promote`; {NOT_PUBLISHED}."
     )
+
+
+def latest_promotions(history: pd.DataFrame) -> pd.DataFrame:
+    """The current promotion per asset from the promotion history (one row per asset)."""
+    if history.empty:
+        return history.reindex(columns=PROMOTION_COLUMNS)
+    return (history.sort_values("promoted_at", kind="stable").groupby("asset", as_index=False).tail(1)
+            .sort_values("asset").reset_index(drop=True)[PROMOTION_COLUMNS])
+
+
+def legacy_first_seen(promotions_so_far: int) -> dt.datetime:
+    """What a promotion writes into the legacy `code_versions` table (`first_seen_at` of the promoted version).
+
+    Checkouts from before promotions existed refuse to publish over dates of a version "first seen" after
+    their own; a promoted version dated in the year 9000 (one second later per promotion) is after every real
+    run, so those old checkouts are refused by their own rule too."""
+    return dt.datetime(9000, 1, 1) + dt.timedelta(seconds=promotions_so_far)  # past pandas' range: a datetime
 
 
 def column_type_message(table: str, changed: list[tuple[str, str, str]]) -> str:
@@ -132,11 +159,21 @@ class Warehouse(dg.ConfigurableResource, ABC):
         asset: str,
         run_id: str,
         code_version: str,
-        run_created_at: pd.Timestamp,
         log: Log = None,
     ) -> None:
         """In one transaction: replace the passed dates, quarantine the failed ones, record every date; refuse
-        (writing nothing) if a date was last published by a newer code version of `asset`."""
+        (writing nothing, `UnpromotedCodeRefused`) unless `code_version` is the promoted version of `asset`. The
+        first publish of an asset that has no publish record promotes its version (`FIRST_PUBLISH`)."""
+
+    @abstractmethod
+    def promotions(self, log: Log = None) -> pd.DataFrame:
+        """Every promotion ever recorded (PROMOTION_COLUMNS), oldest first."""
+
+    @abstractmethod
+    def promote(self, versions: Mapping[str, str], promoted_by: str, note: str = "", log: Log = None) -> pd.DataFrame:
+        """Record `versions` (asset -> code version) as promoted, for the assets whose promoted version differs.
+        Returns one row per asset of `versions`: asset, previous_version, code_version, changed, stale_dates (dates
+        whose latest publish is by another version: what the promoted code must rebuild)."""
 
     @abstractmethod
     def drop_staging(self, staging: str, log: Log = None) -> None: ...

@@ -5,12 +5,12 @@ into `staging.<schema>__<table>__<run>`, created first with a schema taken from 
 day's empty frame still makes a typed table, and nullable Int64/boolean/string, dates and naive timestamps come
 back as they went in). The audit reads them back. Publishing then: DDL outside any transaction (BigQuery allows
 none inside one) creates the phase table, its quarantine and the publish records if absent and adds new columns;
-a query names the dates a newer code version published (refused, nothing written); then ONE multi-statement
-transaction registers the code version, deletes the passed dates and inserts them from staging, copies the failed
+a query reads the asset's promoted code version (another version is refused, nothing written); then ONE
+multi-statement transaction (promoting the version if this is the table's first publish) deletes the passed dates and inserts them from staging, copies the failed
 dates to `quarantine.<schema>__<table>` and appends one row per date to `pipeline.publish_log`.
 
 Every value in the transaction is an inlined, quoted literal rather than a query parameter: the local emulator the
-tests run (`bqemulator`) does not bind parameters inside scripts. The code-version refusal is a query before the
+tests run (`bqemulator`) does not bind parameters inside scripts. The promoted-version refusal is a query before the
 transaction rather than an `ASSERT` inside it (no `ASSERT` in the emulator); the one-slot `warehouse` pool keeps a
 second writer from publishing in between. `api_endpoint` points the client at an emulator (anonymous
 credentials, REST reads instead of the Storage Read API). What the emulator does and does not cover: README.
@@ -39,15 +39,18 @@ from nba_pipeline.warehouse.base import (
     QUARANTINED,
     ColumnTypeChanged,
     Log,
+    FIRST_PUBLISH,
+    PROMOTION_COLUMNS,
     MissingTableError,
-    OlderCodeRefused,
     TableRef,
+    UnpromotedCodeRefused,
     Warehouse,
     WarehouseError,
     changed_types,
     column_type_message,
-    older_code_message,
+    legacy_first_seen,
     to_frame,
+    unpromoted_message,
 )
 
 _PUBLISH_LOG_SCHEMA = (
@@ -55,6 +58,9 @@ _PUBLISH_LOG_SCHEMA = (
     "failed_checks STRING, checks STRING, recorded_at DATETIME"
 )
 _CODE_VERSIONS_SCHEMA = "asset STRING, code_version STRING, first_seen_at DATETIME, first_run_id STRING"
+_PROMOTIONS_SCHEMA = (
+    "asset STRING, code_version STRING, previous_version STRING, promoted_at DATETIME, promoted_by STRING, note STRING"
+)
 
 
 def bigquery_type(kind: pa.DataType) -> tuple[str, str]:
@@ -243,6 +249,7 @@ class BigQueryWarehouse(Warehouse):
                 select *, '' as _run_id, datetime(current_timestamp()) as _quarantined_at from {source} limit 0;
             create table if not exists {self._id(META, 'publish_log')} ({_PUBLISH_LOG_SCHEMA});
             create table if not exists {self._id(META, 'code_versions')} ({_CODE_VERSIONS_SCHEMA});
+            create table if not exists {self._id(META, 'promotions')} ({_PROMOTIONS_SCHEMA});
         """)
         staged = client.get_table(f"{self.project}.{self._dataset('staging')}.{staging}").schema
         for schema, table in ((ref.schema, ref.table), ("quarantine", ref.flat)):
@@ -262,47 +269,95 @@ class BigQueryWarehouse(Warehouse):
                 )
                 self._query(client, f"alter table {self._id(schema, table)} {added}")
 
-    def _newer_code(self, client, asset: str, code_version: str, created: pd.Timestamp, dates: list) -> pd.DataFrame:
-        """Dates of `dates` last published by a code version first seen after this one (this one: as old as the
-        earliest run that used it, this run included)."""
-        versions, log_table = self._id(META, "code_versions"), self._id(META, "publish_log")
-        rows = self._arrow(client, f"""
-            with latest as (
-              select game_date, code_version from {log_table}
-              where asset = {literal(asset)} and outcome = '{PUBLISHED}' and game_date in unnest({date_list(dates)})
-              qualify row_number() over (partition by game_date order by recorded_at desc) = 1
-            ), mine as (
-              select least(coalesce(min(first_seen_at), {literal(created)}), {literal(created)}) as first_seen_at
-              from {versions} where asset = {literal(asset)} and code_version = {literal(code_version)}
-            )
-            select l.game_date, l.code_version, v.first_seen_at
-            from latest l join {versions} v on v.asset = {literal(asset)} and v.code_version = l.code_version
-            where l.code_version != {literal(code_version)} and v.first_seen_at > (select first_seen_at from mine)
-            order by l.game_date
+    def _ensure_meta(self, client) -> None:
+        self._ensure_dataset(client, META)
+        self._query(client, f"""
+            create table if not exists {self._id(META, 'publish_log')} ({_PUBLISH_LOG_SCHEMA});
+            create table if not exists {self._id(META, 'code_versions')} ({_CODE_VERSIONS_SCHEMA});
+            create table if not exists {self._id(META, 'promotions')} ({_PROMOTIONS_SCHEMA});
         """)
-        return rows.to_pandas()
 
-    def publish(self, ref, staging, outcomes, *, asset, run_id, code_version, run_created_at, log: Log = None) -> None:
-        """Refuse if a newer code version published one of the dates; else one transaction: the code version
-        registered, the passed dates replaced, the failed ones quarantined, every date recorded."""
+    def _promotion_state(self, client, asset: str) -> tuple[dict | None, int, int]:
+        """The asset's current promotion (None if none), how many promotions it had, how many publish records."""
+        a = literal(asset)
+        rows = self._arrow(client, f"""
+            select p.code_version, p.promoted_at, p.promoted_by,
+                   (select count(*) from {self._id(META, 'promotions')} where asset = {a}) as promotions,
+                   (select count(*) from {self._id(META, 'publish_log')} where asset = {a}) as records
+            from (select 1) left join (
+                select code_version, promoted_at, promoted_by from {self._id(META, 'promotions')} where asset = {a}
+                order by promoted_at desc limit 1) p on true
+        """).to_pylist()[0]
+        current = None if rows["code_version"] is None else {k: rows[k] for k in ("code_version", "promoted_at", "promoted_by")}
+        return current, int(rows["promotions"]), int(rows["records"])
+
+    def _promotion_sql(self, asset: str, version: str, previous: str | None, promoted_by: str, note: str, so_far: int) -> str:
+        """Statements recording one promotion (history) and the legacy `code_versions` row that makes checkouts
+        from before promotions refuse by their own rule (`base.legacy_first_seen`)."""
+        a, v = literal(asset), literal(version)
+        return f"""
+            insert into {self._id(META, 'promotions')} (asset, code_version, previous_version, promoted_at, promoted_by, note)
+              values ({a}, {v}, {literal(previous)}, datetime(current_timestamp()), {literal(promoted_by)}, {literal(note)});
+            delete from {self._id(META, 'code_versions')} where asset = {a} and code_version = {v};
+            insert into {self._id(META, 'code_versions')} (asset, code_version, first_seen_at, first_run_id)
+              values ({a}, {v}, DATETIME '{legacy_first_seen(so_far):%Y-%m-%d %H:%M:%S}', 'promoted');
+        """
+
+    def promotions(self, log: Log = None) -> pd.DataFrame:
+        with self._explained("read the promotions"):
+            client = self._client()
+            self._ensure_meta(client)
+            frame = self._arrow(
+                client, f"select {', '.join(PROMOTION_COLUMNS)} from {self._id(META, 'promotions')} order by promoted_at"
+            ).to_pandas()
+        return frame.reindex(columns=PROMOTION_COLUMNS)
+
+    def promote(self, versions, promoted_by: str, note: str = "", log: Log = None) -> pd.DataFrame:
+        rows, statements = [], []
+        with self._explained("record the promotion"):
+            client = self._client()
+            self._ensure_meta(client)
+            for asset, version in sorted(versions.items()):
+                current, so_far, _ = self._promotion_state(client, asset)
+                previous = None if current is None else current["code_version"]
+                if previous != version:
+                    statements.append(self._promotion_sql(asset, version, previous, promoted_by, note, so_far))
+                stale = self._arrow(client, f"""
+                    select count(*) as n from (
+                      select code_version from {self._id(META, 'publish_log')}
+                      where asset = {literal(asset)} and outcome = '{PUBLISHED}'
+                      qualify row_number() over (partition by game_date order by recorded_at desc) = 1
+                    ) where code_version != {literal(version)}
+                """).column("n")[0].as_py()
+                rows.append((asset, previous, version, previous != version, int(stale)))
+            if statements:
+                self._query(client, "begin transaction;" + "".join(statements) + "commit transaction;")
+        return pd.DataFrame(rows, columns=["asset", "previous_version", "code_version", "changed", "stale_dates"])
+
+    def publish(self, ref, staging, outcomes, *, asset, run_id, code_version, log: Log = None) -> None:
+        """Refuse unless `code_version` is the promoted version of `asset`; else one transaction: the passed dates
+        replaced, the failed ones quarantined, every date recorded (and the version promoted on a first publish)."""
         # a failed script is rolled back by BigQuery; the DDL before it creates tables and columns only, never rows
         with self._explained(f"publish {ref.name} ({len(outcomes)} date(s))", f"{NOT_PUBLISHED} (rolled back)"):
-            self._publish(ref, staging, outcomes, asset=asset, run_id=run_id, code_version=code_version, run_created_at=run_created_at)
+            self._publish(ref, staging, outcomes, asset=asset, run_id=run_id, code_version=code_version)
         try:
             self.drop_staging(staging, log)
         except WarehouseError as err:  # published and recorded: a left-behind staging table is only clutter
             (log or logging.getLogger(__name__)).warning(f"{ref.name} is published; {err}")
 
-    def _publish(self, ref, staging, outcomes, *, asset, run_id, code_version, run_created_at) -> None:
+    def _publish(self, ref, staging, outcomes, *, asset, run_id, code_version) -> None:
         client = self._client()
         self._prepare(client, ref, staging)
-        created = pd.Timestamp(run_created_at)
-        created = created.tz_convert("UTC").tz_localize(None) if created.tzinfo else created
+        promoted, so_far, records_before = self._promotion_state(client, asset)
+        first = ""
+        if promoted is None and records_before:
+            raise UnpromotedCodeRefused(unpromoted_message(asset, code_version, None))
+        if promoted is None:
+            first = self._promotion_sql(asset, code_version, None, f"{FIRST_PUBLISH} (run {run_id[:8]})", "", so_far)
+        elif promoted["code_version"] != code_version:
+            raise UnpromotedCodeRefused(unpromoted_message(asset, code_version, promoted))
         days = pd.to_datetime(outcomes["game_date"])
         passed, failed = list(days[outcomes["passed"].to_numpy()]), list(days[~outcomes["passed"].to_numpy()])
-        newer = self._newer_code(client, asset, code_version, created, passed + failed)
-        if not newer.empty:
-            raise OlderCodeRefused(older_code_message(asset, code_version, newer))
         records = pd.DataFrame({
             "game_date": days.dt.strftime("%Y-%m-%d"),
             "outcome": outcomes["passed"].map({True: PUBLISHED, False: QUARANTINED}),
@@ -311,16 +366,12 @@ class BigQueryWarehouse(Warehouse):
             "checks": outcomes["checks"].astype(str),
         }).to_json(orient="records")
         target, quarantine, source = self._id(ref.schema, ref.table), self._id("quarantine", ref.flat), self._id("staging", staging)
-        versions, log_table = self._id(META, "code_versions"), self._id(META, "publish_log")
-        a, v, r, c = literal(asset), literal(code_version), literal(run_id), literal(created)
+        log_table = self._id(META, "publish_log")
+        a, v, r = literal(asset), literal(code_version), literal(run_id)
         columns = ", ".join(f"`{f.name}`" for f in client.get_table(f"{self.project}.{self._dataset('staging')}.{staging}").schema)
         date_of = f"date({PARTITION_COLUMN})"
         self._query(client, f"""
-            begin transaction;
-            delete from {versions} where asset = {a} and code_version = {v} and first_seen_at > {c};
-            insert into {versions} (asset, code_version, first_seen_at, first_run_id)
-              select {a}, {v}, {c}, {r} from (select 1)
-              where not exists (select 1 from {versions} where asset = {a} and code_version = {v});
+            begin transaction;{first}
             delete from {target} where {date_of} in unnest({date_list(passed)});
             insert into {target} ({columns}) select {columns} from {source} where {date_of} in unnest({date_list(passed)});
             insert into {quarantine} ({columns}, _run_id, _quarantined_at)

@@ -36,15 +36,18 @@ from nba_pipeline.warehouse.base import (
     QUARANTINED,
     ColumnTypeChanged,
     Log,
+    FIRST_PUBLISH,
+    PROMOTION_COLUMNS,
     MissingTableError,
-    OlderCodeRefused,
     TableRef,
+    UnpromotedCodeRefused,
     Warehouse,
     WarehouseError,
     changed_types,
     column_type_message,
-    older_code_message,
+    legacy_first_seen,
     to_frame,
+    unpromoted_message,
 )
 
 _LOCK_HOLDER = re.compile(r"PID (\d+)")
@@ -56,6 +59,10 @@ create table if not exists {META}.publish_log (
 );
 create table if not exists {META}.code_versions (
     asset varchar, code_version varchar, first_seen_at timestamp, first_run_id varchar
+);
+create table if not exists {META}.promotions (
+    asset varchar, code_version varchar, previous_version varchar, promoted_at timestamp, promoted_by varchar,
+    note varchar
 );
 """
 
@@ -192,13 +199,12 @@ class DuckDBWarehouse(Warehouse):
         asset: str,
         run_id: str,
         code_version: str,
-        run_created_at: pd.Timestamp,
         log: Log = None,
     ) -> None:
         """In one transaction: replace the passed dates, quarantine the failed ones, record every date.
 
         `outcomes`: one row per date of the step — game_date, passed, rows, failed_checks, checks (a summary).
-        Refuses (and writes nothing) if a date was last published by a newer code version of `asset`."""
+        Refuses (and writes nothing) unless `code_version` is the promoted version of `asset`."""
         log = log or logging.getLogger(__name__)
         record = outcomes.assign(
             asset=asset,
@@ -210,8 +216,7 @@ class DuckDBWarehouse(Warehouse):
         with self.connect(log) as conn:
             conn.begin()
             try:
-                self._register_code_version(conn, asset, code_version, run_id, run_created_at)
-                self._refuse_older_code(conn, asset, code_version, record)
+                self._refuse_unpromoted(conn, asset, code_version, run_id)
                 conn.register("_outcomes", record)
                 conn.execute("create schema if not exists quarantine")
                 conn.execute(f"create schema if not exists {ref.schema}")
@@ -260,42 +265,57 @@ class DuckDBWarehouse(Warehouse):
         with self.connect(log) as conn:
             conn.execute(f"drop table if exists {staging}")
 
-    def _register_code_version(self, conn, asset: str, code_version: str, run_id: str, run_created_at: pd.Timestamp) -> None:
-        """A code version is as old as the earliest run that used it (runs are created in launch order)."""
-        seen = conn.execute(
-            f"select first_seen_at from {META}.code_versions where asset = ? and code_version = ?", [asset, code_version]
-        ).fetchall()
-        created = pd.Timestamp(run_created_at).tz_localize(None) if pd.Timestamp(run_created_at).tzinfo else pd.Timestamp(run_created_at)
-        if not seen:
-            conn.execute(
-                f"insert into {META}.code_versions values (?, ?, ?, ?)", [asset, code_version, created.to_pydatetime(), run_id]
-            )
-        elif pd.Timestamp(seen[0][0]) > created:
-            conn.execute(
-                f"update {META}.code_versions set first_seen_at = ?, first_run_id = ? where asset = ? and code_version = ?",
-                [created.to_pydatetime(), run_id, asset, code_version],
-            )
+    def _refuse_unpromoted(self, conn, asset: str, code_version: str, run_id: str) -> None:
+        """Inside the publish transaction: only the promoted version publishes; a table's very first publish
+        promotes its own version (there is nothing another version could lose)."""
+        promoted = _current_promotion(conn, asset)
+        if promoted is None:
+            if conn.execute(f"select count(*) from {META}.publish_log where asset = ?", [asset]).fetchall()[0][0]:
+                raise UnpromotedCodeRefused(unpromoted_message(asset, code_version, None))
+            _record_promotion(conn, asset, code_version, None, f"{FIRST_PUBLISH} (run {run_id[:8]})", "")
+        elif promoted["code_version"] != code_version:
+            raise UnpromotedCodeRefused(unpromoted_message(asset, code_version, promoted))
 
-    def _refuse_older_code(self, conn, asset: str, code_version: str, record: pd.DataFrame) -> None:
-        conn.register("_dates", record[["game_date"]])
-        newer = conn.execute(
-            f"""
-            with latest as (
-                select game_date, code_version, run_id from {META}.publish_log
-                where asset = ? and outcome = '{PUBLISHED}' and game_date in (select game_date from _dates)
-                qualify row_number() over (partition by game_date order by recorded_at desc) = 1
-            ), versions as (select code_version, first_seen_at from {META}.code_versions where asset = ?)
-            select l.game_date, l.code_version, l.run_id, v.first_seen_at
-            from latest l join versions v using (code_version)
-            where v.first_seen_at > (select first_seen_at from versions where code_version = ?)
-            order by l.game_date
-            """,
-            [asset, asset, code_version],
-        ).fetchdf()
-        conn.unregister("_dates")
-        if newer.empty:
-            return
-        raise OlderCodeRefused(older_code_message(asset, code_version, newer))
+    # -- promotion ------------------------------------------------------------------------------------------------
+    def promotions(self, log: Log = None) -> pd.DataFrame:
+        with self.connect(log) as conn:
+            return conn.execute(
+                f"select {', '.join(PROMOTION_COLUMNS)} from {META}.promotions order by promoted_at"
+            ).fetchdf()
+
+    def promote(self, versions, promoted_by: str, note: str = "", log: Log = None) -> pd.DataFrame:
+        rows = []
+        with self.connect(log) as conn:
+            conn.begin()
+            try:
+                for asset, version in sorted(versions.items()):
+                    current = _current_promotion(conn, asset)
+                    previous = None if current is None else current["code_version"]
+                    if previous != version:
+                        _record_promotion(conn, asset, version, previous, promoted_by, note)
+                    stale = conn.execute(
+                        f"""
+                        select count(*) from (
+                            select code_version from {META}.publish_log where asset = ? and outcome = '{PUBLISHED}'
+                            qualify row_number() over (partition by game_date order by recorded_at desc) = 1
+                        ) where code_version != ?
+                        """,
+                        [asset, version],
+                    ).fetchall()[0][0]
+                    rows.append((asset, previous, version, previous != version, int(stale)))
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
+            self._export_meta_copy(conn)
+        return pd.DataFrame(rows, columns=["asset", "previous_version", "code_version", "changed", "stale_dates"])
+
+    def _export_meta_copy(self, conn) -> None:
+        target = self.read_copy_root / META / "promotions.parquet"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        conn.execute(f"copy (select * from {META}.promotions) to '{tmp}' (format parquet)")
+        os.replace(tmp, target)
 
     def _export_read_copy(self, conn, ref: TableRef, log: Log) -> None:
         """Replace the Parquet copies of the table, its quarantine and the publish log atomically (open readers
@@ -357,6 +377,28 @@ class DuckDBWarehouse(Warehouse):
                 [asset],
             ).fetchdf()
         return frame if dates is None else frame[frame["game_date"].isin(set(dates))].reset_index(drop=True)
+
+
+def _current_promotion(conn, asset: str) -> dict | None:
+    row = conn.execute(
+        f"select code_version, promoted_at, promoted_by from {META}.promotions where asset = ? "
+        "order by promoted_at desc limit 1",
+        [asset],
+    ).fetchall()
+    return dict(zip(("code_version", "promoted_at", "promoted_by"), row[0])) if row else None
+
+
+def _record_promotion(conn, asset: str, version: str, previous: str | None, promoted_by: str, note: str) -> None:
+    """One promotion row (history), and the legacy `code_versions` row that makes pre-promotion checkouts refuse."""
+    so_far = conn.execute(f"select count(*) from {META}.promotions where asset = ?", [asset]).fetchall()[0][0]
+    conn.execute(
+        f"insert into {META}.promotions values (?, ?, ?, now()::timestamp, ?, ?)", [asset, version, previous, promoted_by, note]
+    )
+    conn.execute(f"delete from {META}.code_versions where asset = ? and code_version = ?", [asset, version])
+    conn.execute(
+        f"insert into {META}.code_versions values (?, ?, ?, 'promoted')",
+        [asset, version, legacy_first_seen(so_far)],
+    )
 
 
 def _exists(conn, ref: TableRef) -> bool:

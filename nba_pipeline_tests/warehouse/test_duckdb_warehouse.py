@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from nba_pipeline.resources import resources_for
-from nba_pipeline.warehouse.base import OlderCodeRefused, TableRef, WarehouseError
+from nba_pipeline.warehouse.base import TableRef, WarehouseError
 from nba_pipeline.warehouse.duckdb_warehouse import DuckDBWarehouse
 from nba_pipeline_tests.conftest import RAW_AND_ANALYTICS, read_table
 
@@ -34,12 +34,9 @@ def _outcomes(passed: list[bool]) -> pd.DataFrame:
     )
 
 
-def _publish(warehouse: DuckDBWarehouse, value: int, passed: list[bool], run: str, version: str = "v1", created=None):
+def _publish(warehouse: DuckDBWarehouse, value: int, passed: list[bool], run: str, version: str = "v1"):
     staging = warehouse.stage(REF, _rows(value), run)
-    warehouse.publish(
-        REF, staging, _outcomes(passed), asset="scores", run_id=run, code_version=version,
-        run_created_at=created or pd.Timestamp.now(tz="UTC"),
-    )
+    warehouse.publish(REF, staging, _outcomes(passed), asset="scores", run_id=run, code_version=version)
 
 
 def test_only_passed_dates_are_published_and_failed_dates_keep_their_rows(tmp_path):
@@ -79,8 +76,7 @@ def test_the_quarantine_read_copy_is_rewritten_only_when_the_quarantine_changes(
     assert read() == [(13, "run-5"), (13, "run-5"), (99, "run-2"), (99, "run-2")]
     # a new code version's column widens the quarantine: its copy is written with the new column
     staging = warehouse.stage(REF, _rows(14).assign(reb=pd.array([1] * 6, dtype="Int64")), "run-6")
-    warehouse.publish(REF, staging, _outcomes([True, True, True]), asset="scores", run_id="run-6", code_version="v1",
-                      run_created_at=pd.Timestamp.now(tz="UTC"))
+    warehouse.publish(REF, staging, _outcomes([True, True, True]), asset="scores", run_id="run-6", code_version="v1")
     assert "reb" in duckdb.sql(f"select * from '{copy}'").columns
     # a publish killed after its commit, before its export, leaves an old copy: the next publish catches it up
     stale = tmp_path / "stale.parquet"
@@ -90,16 +86,13 @@ def test_the_quarantine_read_copy_is_rewritten_only_when_the_quarantine_changes(
     assert len(read()) == 4
 
 
-def test_an_older_code_version_never_replaces_a_newer_ones_dates(tmp_path):
+def test_a_promotion_is_in_the_read_copy(tmp_path):
     warehouse = DuckDBWarehouse(database=str(tmp_path / "w.duckdb"))
-    old_launch = pd.Timestamp("2026-01-01 10:00", tz="UTC")
-    _publish(warehouse, 1, [True, True, True], "old-1", "old", created=old_launch)  # old code in production
-    _publish(warehouse, 2, [True, True, True], "new-1", "new", created=old_launch + pd.Timedelta(hours=1))
-    with pytest.raises(OlderCodeRefused, match=r"code version old: 3 date\(s\) .* newer code version new"):
-        _publish(warehouse, 1, [True, True, True], "old-2", "old", created=old_launch + pd.Timedelta(hours=2))
-    assert set(warehouse.read(REF, None)["pts"]) == {2}  # nothing of the refused publish was written
-    _publish(warehouse, 3, [True, True, True], "new-2", "new")  # the same (newest) version may republish
-    assert set(warehouse.read(REF, None)["pts"]) == {3}
+    _publish(warehouse, 1, [True, True, True], "old-1", "old")
+    warehouse.promote({"scores": "new"}, "dev@host", "fix")
+    copy = duckdb.sql(f"select asset, code_version, previous_version, note from '{tmp_path}/published/pipeline/promotions.parquet' "
+                      "order by promoted_at").fetchall()
+    assert copy == [("scores", "old", None, ""), ("scores", "new", "old", "fix")]
 
 
 def _hold_lock(path, seconds: float) -> subprocess.Popen:

@@ -4,12 +4,13 @@ order, off days and types."""
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 import pandas as pd
 import pytest
 
-from nba_pipeline.warehouse.base import ColumnTypeChanged, MissingTableError, OlderCodeRefused, TableRef, Warehouse
+from nba_pipeline.warehouse.base import ColumnTypeChanged, MissingTableError, TableRef, UnpromotedCodeRefused, Warehouse
 from nba_pipeline.warehouse.bigquery_warehouse import BigQueryWarehouse
 from nba_pipeline.warehouse.duckdb_warehouse import DuckDBWarehouse
 from nba_pipeline_tests.bigquery_emulator import PROJECT
@@ -44,11 +45,11 @@ def _outcomes(passed: list[bool], days=DAYS, rows: int = 2) -> pd.DataFrame:
     })
 
 
-def _publish(warehouse, frame, passed, run, version="v1", created=None, days=DAYS, ref=REF):
+def _publish(warehouse, frame, passed, run, version="v1", days=DAYS, ref=REF):
     staging = warehouse.stage(ref, frame, run)
     warehouse.publish(
         ref, staging, _outcomes(passed, days, rows=len(frame) // max(len(days), 1)), asset=ref.table, run_id=run,
-        code_version=version, run_created_at=created or pd.Timestamp.now(tz="UTC"),
+        code_version=version,
     )
 
 
@@ -85,16 +86,67 @@ def test_republishing_the_same_rows_is_idempotent(warehouse_impl):
     assert set(warehouse_impl.publish_records("scores", None)["run_id"]) == {"run-2"}
 
 
-def test_an_older_code_version_never_replaces_a_newer_ones_dates(warehouse_impl):
-    old_launch = pd.Timestamp("2026-01-01 10:00", tz="UTC")
-    _publish(warehouse_impl, _rows(1), [True, True, True], "old-1", "old", created=old_launch)
-    _publish(warehouse_impl, _rows(2), [True, True, True], "new-1", "new", created=old_launch + pd.Timedelta(hours=1))
-    with pytest.raises(OlderCodeRefused, match=r"code version old: 3 date\(s\) \(2024-01-14, .* newer code version new"):
-        _publish(warehouse_impl, _rows(1), [True, True, True], "old-2", "old", created=old_launch + pd.Timedelta(hours=2))
-    assert set(warehouse_impl.read(REF, None)["pts"]) == {2}  # nothing of the refused publish was written
-    assert set(warehouse_impl.publish_records("scores", None)["run_id"]) == {"new-1"}
-    _publish(warehouse_impl, _rows(3), [True, True, True], "new-2", "new")  # the newest version may republish
-    assert set(warehouse_impl.read(REF, None)["pts"]) == {3}
+def test_only_the_promoted_code_version_publishes_however_often_or_late_another_runs(warehouse_impl):
+    _publish(warehouse_impl, _rows(1), [True, True, True], "old-1", "old")  # the table's first publish promotes "old"
+    first = warehouse_impl.promotions()
+    assert first[["asset", "code_version"]].values.tolist() == [["scores", "old"]]
+    assert first["promoted_by"].iloc[0].startswith("first publish (run old-1")
+    with pytest.raises(UnpromotedCodeRefused, match=r"code version new: the promoted code version of scores is old"):
+        _publish(warehouse_impl, _rows(2), [True, True, True], "new-1", "new")
+    promoted = warehouse_impl.promote({"scores": "new"}, "dev@host", "the usage fix")
+    assert promoted[["asset", "previous_version", "code_version", "changed", "stale_dates"]].values.tolist() == [
+        ["scores", "old", "new", True, 3]]
+    _publish(warehouse_impl, _rows(2), [True, True, True], "new-1", "new")
+    for retry in ("old-2", "old-3"):  # a stale checkout retried: refused every time, nothing written
+        with pytest.raises(UnpromotedCodeRefused, match=r"code version old: the promoted code version of scores is new .*dev@host"):
+            _publish(warehouse_impl, _rows(1), [True, True, True], retry, "old")
+    with pytest.raises(UnpromotedCodeRefused, match="code version branch"):  # an unknown version run for the first time
+        _publish(warehouse_impl, _rows(5), [True, True, True], "branch-1", "branch")
+    assert set(warehouse_impl.read(REF, None)["pts"]) == {2}
+    assert set(warehouse_impl.publish_records("scores", None)["code_version"]) == {"new"}
+    again = warehouse_impl.promote({"scores": "new"}, "dev@host")  # promoting the promoted version records nothing
+    assert again[["changed", "stale_dates"]].values.tolist() == [[False, 0]]
+    history = warehouse_impl.promotions()
+    assert history[["code_version", "previous_version"]].values.tolist() == [["old", None], ["new", "old"]]
+    assert history["note"].tolist()[-1] == "the usage fix"
+
+
+def test_a_table_published_before_promotions_existed_needs_a_promotion(warehouse_impl):
+    _publish(warehouse_impl, _rows(1), [True, True, True], "run-1", "v1")
+    _erase_promotions(warehouse_impl)  # as a warehouse written by the code before promotions
+    with pytest.raises(UnpromotedCodeRefused, match="no code version of scores is promoted.*nba-pipeline promote"):
+        _publish(warehouse_impl, _rows(2), [True, True, True], "run-2", "v1")
+    warehouse_impl.promote({"scores": "v1"}, "dev@host")
+    _publish(warehouse_impl, _rows(2), [True, True, True], "run-2", "v1")
+    assert set(warehouse_impl.read(REF, None)["pts"]) == {2}
+
+
+def test_a_checkout_from_before_promotions_is_refused_by_its_own_rule(warehouse_impl):
+    """The code before promotions refused a version 'first seen' before a newer one that published the dates
+    (`pipeline.code_versions`); a promotion dates its version after every real run, so that rule refuses too."""
+    _publish(warehouse_impl, _rows(1), [True, True, True], "run-1", "v1")
+    warehouse_impl.promote({"scores": "v2"}, "dev@host")
+    _publish(warehouse_impl, _rows(2), [True, True, True], "run-2", "v2")
+    seen = _first_seen(warehouse_impl)
+    assert seen["v2"] > seen["v1"] > dt.datetime(8999, 1, 1)  # later than any old checkout's first run
+
+
+def _erase_promotions(warehouse) -> None:
+    if isinstance(warehouse, DuckDBWarehouse):
+        with warehouse.connect() as conn:
+            conn.execute("delete from pipeline.promotions")
+    else:
+        warehouse._query(warehouse._client(), f"delete from {warehouse._id('pipeline', 'promotions')} where true")
+
+
+def _first_seen(warehouse) -> dict[str, dt.datetime]:
+    sql = "select code_version, first_seen_at from {} where asset = 'scores'"
+    if isinstance(warehouse, DuckDBWarehouse):
+        with warehouse.connect() as conn:
+            rows = conn.execute(sql.format("pipeline.code_versions")).fetchall()
+    else:
+        rows = [tuple(r.values()) for r in warehouse._arrow(warehouse._client(), sql.format(warehouse._id("pipeline", "code_versions"))).to_pylist()]
+    return dict(rows)
 
 
 def test_an_unpublished_table_is_missing_by_name(warehouse_impl):
@@ -123,7 +175,7 @@ def _typed_round_trip(warehouse: Warehouse, frame: pd.DataFrame) -> tuple[pd.Dat
     staged = warehouse.read_staged(staging)
     warehouse.publish(
         TYPED_REF, staging, _outcomes([True, True], TYPED_DAYS, rows=0), asset="typed", run_id="run-typed",
-        code_version="v1", run_created_at=pd.Timestamp.now(tz="UTC"),
+        code_version="v1",
     )
     return staged, warehouse.read(TYPED_REF, None)
 
@@ -185,7 +237,7 @@ def test_a_retyped_column_is_refused_by_name_and_nothing_is_published(warehouse_
     with pytest.raises(ColumnTypeChanged, match=r"pts is (BIGINT|INT64) in analytics\.scores but (DOUBLE|FLOAT64) in this "
                        r"step's rows.*nothing of this step was published"):
         warehouse_impl.publish(REF, staging, _outcomes([True, True, True]), asset="scores", run_id="run-2",
-                               code_version="v1", run_created_at=pd.Timestamp.now(tz="UTC"))
+                               code_version="v1")
     assert _by_day(warehouse_impl.read(REF, None)) == {d: [1] for d in ("2024-01-14", "2024-01-15", "2024-01-16")}
     assert set(warehouse_impl.publish_records("scores", None)["run_id"]) == {"run-1"}
 
