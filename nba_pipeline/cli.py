@@ -7,8 +7,9 @@
     nba-pipeline replay-season
     nba-pipeline promote [--select TABLE,...] [--note TEXT] [--dry-run]
 
-`materialize` validates the range with the project's own date rules before Dagster creates a run (a reversed range
-or a bad end is named, and nothing runs), then hands over to `dagster asset materialize`. `recover` marks runs
+`materialize` validates the range with the project's own date rules (a reversed range, a bad end or a date past the
+last partition is named), the thresholds file and the selection (an unknown asset or group, one that matches nothing
+or only unpartitioned assets) before Dagster creates a run, then hands over to `dagster asset materialize`. `recover` marks runs
 whose process died failed and frees the pool slots they hold (see `nba_pipeline.recovery`). `status` reports,
 from the instance and the warehouse, what is published, missing, failed, blocked or quarantined, what is running
 and one verdict; its exit code is 0 HEALTHY, 1 WARNING, 2 CRITICAL (see `nba_pipeline.status`). `validate` judges
@@ -46,6 +47,10 @@ def _materialize(args: argparse.Namespace) -> int:
         print(f"error: bad --partition-range {args.partition_range}: {err}; no run was created", file=sys.stderr)
         return 2
     start, end = start.strip(), end.strip()
+    problem = _selection_problem(args.select)
+    if problem:
+        print(f"error: {problem}; no run was created", file=sys.stderr)
+        return 2
     # Dagster's console logger at DEBUG prints every event (tens of thousands of lines for a season); at INFO it
     # prints each step's progress lines (`tables.py`: started, published / quarantined, seconds) and every failure
     loggers = json.dumps({"loggers": {"console": {"config": {"log_level": args.log_level}}}})
@@ -67,6 +72,30 @@ def _materialize(args: argparse.Namespace) -> int:
     print(f"\n== {start}...{end} now (the same report: nba-pipeline status --start {start} --end {end}) ==")
     print(format_report(build_report(dg.DagsterInstance.get(), warehouse_path(None), start, end), explain=False))
     return code
+
+
+def _selection_problem(select: str) -> str | None:
+    """Why Dagster must not be handed `select` (None: it may): the thresholds the definitions load do not validate,
+    the selection names an asset or group that does not exist or matches nothing (Dagster would run every asset),
+    or it selects only unpartitioned assets, to which a partition range cannot apply."""
+    from nba_pipeline.config import ThresholdsError
+
+    try:  # build_definitions loads the thresholds before anything else, as the run's process will
+        from nba_pipeline.definitions import defs
+    except ThresholdsError as err:
+        return " ".join(str(err).split())
+    from nba_pipeline.selection import SelectionError, resolve_selection
+
+    try:
+        partitioned, unpartitioned = resolve_selection(select, defs)
+    except SelectionError as err:
+        return f"--select {select!r}: {err}"
+    if not partitioned:
+        names = ", ".join(sorted(unpartitioned))
+        return (f"--select {select!r} selects only unpartitioned assets ({names}): a --partition-range cannot apply; "
+                f"materialize without one (the UI, or dagster asset materialize -m nba_pipeline.definitions "
+                f"--select {select!r})")
+    return None
 
 
 def _recover(args: argparse.Namespace) -> int:

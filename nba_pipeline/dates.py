@@ -42,9 +42,16 @@ def parse_game_date(value: str, *, latest: dt.date | None = None) -> dt.date:
     return day
 
 
-def parse_game_date_range(start: str, end: str) -> tuple[dt.date, dt.date]:
-    """Parse an inclusive range of partition keys; the end must not precede the start."""
-    first, last = parse_game_date(start), parse_game_date(end)
+def last_partition_date(now: dt.datetime | None = None) -> dt.date:
+    """The last game-date partition that exists: today in US/Eastern (`game_date_partitions` has end_offset=1)."""
+    return game_date_for(now or dt.datetime.now(dt.timezone.utc))
+
+
+def parse_game_date_range(start: str, end: str, *, latest: dt.date | None = None) -> tuple[dt.date, dt.date]:
+    """Parse an inclusive range of partition keys; the end must not precede the start, and no date may come after
+    `latest` (default: the last partition, today's game date) — a later date can never be a partition."""
+    latest = latest or last_partition_date()
+    first, last = parse_game_date(start, latest=latest), parse_game_date(end, latest=latest)
     if last < first:
         raise InvalidGameDate(f"range end {end} precedes range start {start}")
     return first, last

@@ -1,5 +1,7 @@
-"""`nba-pipeline materialize` refuses a bad range before Dagster creates a run, naming the end that is wrong."""
+"""`nba-pipeline materialize` refuses a bad range, selection or thresholds file before Dagster creates a run, naming
+what is wrong."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -8,6 +10,12 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI = str(Path(sys.executable).with_name("nba-pipeline"))
+
+
+def _env(**variables) -> dict[str, str]:
+    """A bare environment, plus PYTHONPATH if set: the CLI then imports the `nba_pipeline` under test."""
+    return {"PATH": "/usr/bin:/bin", **({"PYTHONPATH": os.environ["PYTHONPATH"]} if "PYTHONPATH" in os.environ else {}),
+            **variables}
 
 
 @pytest.mark.parametrize(
@@ -25,10 +33,99 @@ def test_a_bad_range_is_refused_before_any_run_exists(tmp_path, partition_range,
     out = subprocess.run(
         [CLI, "materialize", "--select", "schedule", "--partition-range", partition_range],
         cwd=ROOT, capture_output=True, text=True, timeout=120,
-        env={"DAGSTER_HOME": str(home), "PATH": "/usr/bin:/bin"},
+        env=_env(DAGSTER_HOME=str(home)),
     )
     assert out.returncode == 2 and message in out.stderr, out.stderr
     assert not (home / "storage").exists()  # no run was ever created
+
+
+RAW_GROUPS = "groups: analytics, ml, precompute, predictions, raw"
+
+
+def _last_partition() -> str:
+    from nba_pipeline.partitions import game_date_partitions
+
+    return game_date_partitions.get_last_partition_key()
+
+
+@pytest.mark.parametrize(
+    "select, partition_range, messages",
+    [
+        # Dagster alone would run all 16 steps for a selection that matches nothing
+        ("group:rawz", "2024-01-14...2024-01-15", ["--select 'group:rawz': no group 'rawz' (did you mean 'raw'?)", RAW_GROUPS]),
+        # an empty operand of an `or` is named too, though the whole selection matches the raw group
+        ("group:raw or group:rawz", "2024-01-14...2024-01-15", ["no group 'rawz' (did you mean 'raw'?)", RAW_GROUPS]),
+        ("schedul,player_boxscores", "2024-01-14...2024-01-15",
+         ["no asset 'schedul' (did you mean 'schedule'?)", "assets: injury_report, ml_feature_store, "]),
+        ("group:raw and key:points_model", "2024-01-14...2024-01-15", ["matches no asset", RAW_GROUPS]),
+        ("key:schedule", "2024-01-14...2024-01-15", ['Invalid selection string', 'write key:"schedule"']),
+        ("points_model", "2024-01-14...2024-01-15", ["selects only unpartitioned assets (points_model)"]),
+        ("schedule", "2024-01-14...2030-01-01", ["2030-01-01 is after the latest partition {last}"]),
+    ],
+)
+def test_a_bad_selection_or_a_date_past_the_last_partition_is_one_line_and_no_run(tmp_path, select, partition_range, messages):
+    import dagster as dg
+
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("")
+    out = subprocess.run(
+        [CLI, "materialize", "--select", select, "--partition-range", partition_range],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        env=_env(DAGSTER_HOME=str(home), NBA_PIPELINE_WAREHOUSE=str(tmp_path / "w.duckdb")),
+    )
+    assert out.returncode == 2 and len(out.stderr.splitlines()) == 1, out.stderr[-3000:]
+    for message in messages:
+        assert message.format(last=_last_partition()) in out.stderr, out.stderr
+    assert "no run was created" in out.stderr and out.stdout == ""
+    assert list(dg.DagsterInstance.from_config(str(home)).get_runs()) == []
+    assert not (tmp_path / "w.duckdb").exists()
+
+
+@pytest.mark.parametrize(
+    "thresholds, message",
+    [
+        ("player_game_summary:\n  usage_rate_populated_min_pct: 150\n",
+         "player_game_summary.usage_rate_populated_min_pct: Input should be less than or equal to 100 (got 150)"),
+        ("player_game_summary: [\n", "cannot read thresholds file"),  # YAML's own message spans lines
+    ],
+)
+def test_a_bad_thresholds_file_is_one_line_naming_the_key_and_no_run(tmp_path, thresholds, message):
+    import dagster as dg
+
+    home, override = tmp_path / "home", tmp_path / "thresholds.yaml"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("")
+    override.write_text(thresholds)
+    out = subprocess.run(
+        [CLI, "materialize", "--select", "schedule", "--partition-range", "2024-01-14...2024-01-15"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        env=_env(DAGSTER_HOME=str(home), NBA_PIPELINE_WAREHOUSE=str(tmp_path / "w.duckdb"),
+                 NBA_PIPELINE_THRESHOLDS=str(override)),
+    )
+    assert out.returncode == 2 and len(out.stderr.splitlines()) == 1, out.stderr[-3000:]
+    assert message in out.stderr and str(override) in out.stderr, out.stderr
+    assert list(dg.DagsterInstance.from_config(str(home)).get_runs()) == []
+
+
+@pytest.mark.parametrize(
+    "select, unknown",
+    [
+        ("group:raw", None),
+        ("key:sched* or group:ml+", None),
+        ('roots(group:"raw") and not kind:duckdb', None),
+        ("*schedule+, 2+player_boxscores", None),
+        ("group:raw or group:rawz", "no group 'rawz' (did you mean 'raw'?); groups: ml, raw"),
+        ("key:nope or xyz and schedule",
+         "no asset 'nope'; no asset 'xyz'; assets: player_boxscores, points_model, schedule"),
+        ("group:rw, key:shedule*", "no group 'rw' (did you mean 'raw'?); no asset 'shedule*' (did you mean 'schedule'?); "
+         "groups: ml, raw; assets: player_boxscores, points_model, schedule"),
+    ],
+)
+def test_every_name_a_selection_uses_must_exist(select, unknown):
+    from nba_pipeline.selection import unknown_names
+
+    assert unknown_names(select, {"schedule", "player_boxscores", "points_model"}, {"raw", "ml"}) == unknown
 
 
 def test_a_good_range_is_handed_to_dagster_with_progress_and_a_summary(tmp_path):
@@ -38,8 +135,7 @@ def test_a_good_range_is_handed_to_dagster_with_progress_and_a_summary(tmp_path)
     out = subprocess.run(
         [CLI, "materialize", "--select", "schedule,player_boxscores", "--partition-range", "2024-01-14...2024-01-15"],
         cwd=ROOT, capture_output=True, text=True, timeout=300,
-        env={"DAGSTER_HOME": str(home), "NBA_PIPELINE_WAREHOUSE": str(warehouse), "NBA_PIPELINE_FAULTS_FILE": str(faults),
-             "PATH": "/usr/bin:/bin"},
+        env=_env(DAGSTER_HOME=str(home), NBA_PIPELINE_WAREHOUSE=str(warehouse), NBA_PIPELINE_FAULTS_FILE=str(faults)),
     )
     text = out.stdout + out.stderr
     assert (tmp_path / "published" / "raw" / "schedule.parquet").exists(), text[-3000:]

@@ -68,3 +68,17 @@ def test_resolution_refuses_what_it_cannot_resolve():
     with pytest.raises(InvalidGameDate):
         resolve_partition_key("LAST_NIGHT", _utc("2024-01-16T11:00:00"))
     assert resolve_partition_key("2024-01-15", _utc("2024-01-16T11:00:00")) == "2024-01-15"
+
+
+def test_a_range_ends_at_the_last_partition_dagster_has():
+    from nba_pipeline.dates import last_partition_date
+    from nba_pipeline.partitions import game_date_partitions
+
+    assert last_partition_date().isoformat() == game_date_partitions.get_last_partition_key()
+    assert last_partition_date(_utc("2024-01-16T04:59:59")) == dt.date(2024, 1, 15)  # still the 15th in New York
+    day = last_partition_date()
+    assert parse_game_date_range("2024-01-15", day.isoformat())[1] == day
+    with pytest.raises(InvalidGameDate, match=f"after the latest partition {day.isoformat()}"):
+        parse_game_date_range("2024-01-15", (day + dt.timedelta(days=1)).isoformat())
+    with pytest.raises(InvalidGameDate, match="after the latest partition 2024-01-15"):
+        parse_game_date_range("2024-01-10", "2024-01-16", latest=dt.date(2024, 1, 15))
