@@ -19,7 +19,7 @@ def test_a_clean_day_materializes_every_phase_and_passes_every_check(warehouse):
     result = run_range(warehouse, DAY)
     assert result.success
     outcomes = check_outcomes(result)
-    assert len(outcomes) == 34 and all(outcomes.values())  # every check of raw + analytics (team_turnovers_known included)
+    assert len(outcomes) == 41 and all(outcomes.values())  # every check of raw + analytics (team_turnovers_known and each raw feed's matches_schema included)
     pgs = read_table(warehouse, "analytics.player_game_summary")
     played = pgs[pgs["played"]]
     assert played["usage_rate"].notna().all() and len(played) > 150

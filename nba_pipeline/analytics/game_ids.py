@@ -32,8 +32,8 @@ def normalize_game_ids(ids: pd.Series, schedule: pd.DataFrame) -> pd.Series:
     out[has_int] = integer[has_int].str.zfill(10)
 
     keyed = schedule.assign(date_key=pd.to_datetime(schedule["game_date"]).dt.strftime("%Y%m%d"))
-    by_matchup = keyed.set_index(keyed["date_key"] + "|" + keyed["away_team"] + "|" + keyed["home_team"])["game_id"]
-    by_home = keyed.set_index(keyed["date_key"] + "|" + keyed["home_team"])["game_id"]
+    by_matchup = _unambiguous(keyed["date_key"] + "|" + keyed["away_team"] + "|" + keyed["home_team"], keyed["game_id"])
+    by_home = _unambiguous(keyed["date_key"] + "|" + keyed["home_team"], keyed["game_id"])
 
     dated = text.str.extract(_DATE_AWAY_HOME)
     has_dated = dated["date"].notna() & out.isna()
@@ -45,3 +45,10 @@ def normalize_game_ids(ids: pd.Series, schedule: pd.DataFrame) -> pd.Series:
 
     # Only ids of scheduled games count; a well-formed id for an unscheduled game is as bad as garbage.
     return out.where(out.isin(schedule["game_id"]), pd.NA).astype("string")
+
+
+def _unambiguous(keys: pd.Series, game_ids: pd.Series) -> pd.Series:
+    """game id by key. A schedule listing a game twice (its raw `no_duplicate_keys` check fails that date) must
+    not crash the lookup: a key of one game is kept once, a key of two different games maps to none."""
+    pairs = pd.DataFrame({"key": keys, "game_id": game_ids}).drop_duplicates()
+    return pairs[~pairs["key"].duplicated(keep=False)].set_index("key")["game_id"]

@@ -57,15 +57,41 @@ def no_bad_rows(
     def evaluate(inputs: CheckInputs) -> pd.DataFrame:
         f = inputs.frame
         mask = bad(f, inputs.thresholds).fillna(False).astype(bool) if len(f) else pd.Series(dtype=bool)
-        per_date = f.assign(_bad=mask).groupby(_date_key(f)).agg(rows=("_bad", "size"), value=("_bad", "sum"))
-        per_date["passed"] = per_date["value"] == 0
-        if mask.any():
-            labels = f.loc[mask, list(label_columns)].astype(str).agg("/".join, axis=1)
-            per_date["detail"] = labels.groupby(_date_key(f[mask])).apply(lambda s: "rows: " + _name(s))
-        per_date["detail"] = per_date.get("detail", pd.Series(index=per_date.index, dtype=str)).fillna("")
-        return verdicts_by_date(per_date.reset_index(names="game_date"), inputs)
+        labels = f.loc[mask, list(label_columns)].astype(str).agg("/".join, axis=1) if mask.any() else None
+        return _bad_row_verdicts(inputs, mask, labels)
 
     return CheckRule(name, description, evaluate, blocking=blocking, worse="higher")
+
+
+def no_problem_rows(
+    name: str,
+    description: str,
+    problems: Callable[[pd.DataFrame], pd.Series],
+    label_columns: Sequence[str],
+    blocking: bool = True,
+) -> CheckRule:
+    """No row has a problem (`problems` gives each row's, '' for none); failures name the rows and their problems."""
+
+    def evaluate(inputs: CheckInputs) -> pd.DataFrame:
+        f = inputs.frame
+        said = problems(f) if len(f) else pd.Series(dtype="string")
+        mask = (said.fillna("") != "").astype(bool)
+        labels = None
+        if mask.any():
+            labels = f.loc[mask, list(label_columns)].astype(str).agg("/".join, axis=1) + " (" + said[mask] + ")"
+        return _bad_row_verdicts(inputs, mask, labels)
+
+    return CheckRule(name, description, evaluate, blocking=blocking, worse="higher")
+
+
+def _bad_row_verdicts(inputs: CheckInputs, mask: pd.Series, labels: pd.Series | None) -> pd.DataFrame:
+    f = inputs.frame
+    per_date = f.assign(_bad=mask).groupby(_date_key(f)).agg(rows=("_bad", "size"), value=("_bad", "sum"))
+    per_date["passed"] = per_date["value"] == 0
+    if labels is not None:
+        per_date["detail"] = labels.groupby(_date_key(f[mask])).apply(lambda s: "rows: " + _name(s))
+    per_date["detail"] = per_date.get("detail", pd.Series(index=per_date.index, dtype=str)).fillna("")
+    return verdicts_by_date(per_date.reset_index(names="game_date"), inputs)
 
 
 def min_share(

@@ -1,5 +1,6 @@
 """Check names, as constants: tests, sensors and docs refer to checks by these, never by string literals."""
 
+MATCHES_SCHEMA = "matches_schema"
 NO_DUPLICATE_KEYS = "no_duplicate_keys"
 KNOWN_TEAMS = "known_teams"
 VALID_STATS = "valid_stats"

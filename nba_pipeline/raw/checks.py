@@ -1,4 +1,5 @@
-"""Rules for the raw feeds: duplicates, unknown teams, impossible numbers, id forms."""
+"""Rules for the raw feeds: each feed's declared schema (`raw.schema_check`), duplicates, unknown teams, impossible
+numbers, id forms."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from nba_pipeline.analytics.box_scores import impossible_stats
 from nba_pipeline.checks import names
 from nba_pipeline.checks.factories import no_bad_rows, no_duplicate_keys
 from nba_pipeline.league.teams import TEAM_IDS, TRICODES
+from nba_pipeline.raw.schema_check import matches_schema
 
 CANONICAL_GAME_ID = r"^00[1-6]\d{7}$"
 
@@ -44,22 +46,26 @@ def _valid_stats(label: list[str], per_player: bool):
 
 
 SCHEDULE_RULES = [
+    matches_schema("schedule", ["game_id"]),
     no_duplicate_keys(names.NO_DUPLICATE_KEYS, ["game_id"]),
     _unknown_team("home_team_id", "away_team_id"),
 ]
 PLAYER_BOXSCORE_RULES = [
+    matches_schema("player_boxscores", ["game_id", "player_id"]),
     no_duplicate_keys(names.NO_DUPLICATE_KEYS, ["game_id", "player_id"]),
     _unknown_team("team_id", tricode="team_abbreviation"),
     _valid_stats(["game_id", "player_id"], per_player=True),
     _canonical_ids(),
 ]
 TEAM_BOXSCORE_RULES = [
+    matches_schema("team_boxscores", ["game_id", "team_id"]),
     no_duplicate_keys(names.NO_DUPLICATE_KEYS, ["game_id", "team_id"]),
     _unknown_team("team_id", tricode="team_abbreviation"),
     _valid_stats(["game_id", "team_id"], per_player=False),
     _canonical_ids(),
 ]
 SHOT_ZONE_RULES = [
+    matches_schema("shot_zones", ["game_id", "player_id"]),
     no_duplicate_keys(names.NO_DUPLICATE_KEYS, ["game_id", "player_id"]),
     no_bad_rows(
         names.VALID_STATS,
@@ -72,14 +78,17 @@ SHOT_ZONE_RULES = [
     _canonical_ids(),
 ]
 INJURY_REPORT_RULES = [
+    matches_schema("injury_report", ["game_id", "player_id"]),
     no_duplicate_keys(names.NO_DUPLICATE_KEYS, ["game_id", "player_id"]),
     _unknown_team("team_id", tricode="team_abbreviation"),
 ]
 PROP_LINE_RULES = [
+    matches_schema("prop_lines", ["game_id", "player_id", "snapshot_at"]),
     no_duplicate_keys(names.NO_DUPLICATE_KEYS, ["game_id", "player_id", "market", "sportsbook", "snapshot_at"]),
     no_bad_rows(names.POSITIVE_LINES, "Every line is a positive number.", lambda f, _: ~(f["line"] > 0), ["game_id", "player_id"]),
 ]
 REFEREE_RULES = [
+    matches_schema("referee_assignments", ["game_id", "official_id"]),
     no_duplicate_keys(names.NO_DUPLICATE_KEYS, ["game_id", "official_id"]),
     no_bad_rows(
         names.FULL_CREWS,

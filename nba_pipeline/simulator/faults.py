@@ -15,6 +15,13 @@ from pydantic import Field
 GameIdFormat = Literal["canonical", "int", "date_team", "vendor"]
 GameIdFeed = Literal["player_boxscores", "team_boxscores", "shot_zones", "injury_report", "prop_lines"]
 MinutesUnit = Literal["player_minutes", "game_minutes"]
+# a value no real box score has, in one played player row per game: what each raw schema must catch by name
+HostileValue = Literal["none", "negative_minutes", "non_numeric_points", "html_name", "made_over_attempted"]
+HOSTILE = {
+    "negative_minutes": ("minutes", "-26:00"),
+    "non_numeric_points": ("pts", "twelve"),
+    "html_name": ("player_name", "<b>LeBron James</b>"),
+}
 
 
 class SimulatorFaults(dg.Config):
@@ -31,6 +38,9 @@ class SimulatorFaults(dg.Config):
     late_hours: float = Field(36.0, ge=0, description="how late a late game's box score arrives")
     duplicate_row_rate: float = Field(0.0, ge=0, le=1, description="games with a player row delivered twice")
     impossible_stat_rate: float = Field(0.0, ge=0, le=1, description="games with one player row of impossible stats")
+    hostile_value: HostileValue = Field("none", description="one played player row per game gets this value")
+    hostile_value_rate: float = Field(0.0, ge=0, le=1, description="games with a hostile player row")
+    duplicate_game_rate: float = Field(0.0, ge=0, le=1, description="games the schedule feed lists twice")
     unknown_team_rate: float = Field(0.0, ge=0, le=1, description="games whose player rows carry an unknown team")
     team_minutes_unit: MinutesUnit = Field(
         "player_minutes",

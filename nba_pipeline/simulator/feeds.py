@@ -70,7 +70,7 @@ class LeagueSimulator:
             frames.append(part[in_range])
         if not frames:
             return schemas.empty(schemas.RAW_SCHEMAS[feed], feed)
-        return schemas.conform(pd.concat(frames, ignore_index=True), schemas.RAW_SCHEMAS[feed], feed)
+        return schemas.conform_raw(pd.concat(frames, ignore_index=True), feed)  # a hostile cell is named, not raised
 
     # -- availability -------------------------------------------------------------------------------------
     def _now(self) -> pd.Timestamp:
@@ -102,7 +102,8 @@ class LeagueSimulator:
 
     # -- feeds ----------------------------------------------------------------------------------------------
     def _feed_schedule(self, games: SeasonGames, schedule: pd.DataFrame) -> pd.DataFrame:
-        return schedule
+        twice = fx.picked(schedule, self.faults, self.seed, "duplicate_game", self.faults.duplicate_game_rate)
+        return pd.concat([schedule, schedule[twice]], ignore_index=True)
 
     def _feed_player_boxscores(self, games: SeasonGames, schedule: pd.DataFrame) -> pd.DataFrame:
         pg = self._final(games.player_games, schedule)
@@ -128,6 +129,14 @@ class LeagueSimulator:
         first_bad = bad & ~pd.Series(bad).groupby(rows["game_id"].to_numpy()).cumsum().gt(1).to_numpy()
         rows.loc[first_bad, "fgm"] = rows.loc[first_bad, "fga"] + 3  # more makes than attempts
         rows.loc[first_bad, "pts"] = -rows.loc[first_bad, "pts"] - 1
+        hostile = fx.picked(rows, f, self.seed, "hostile", f.hostile_value_rate if f.hostile_value != "none" else 0.0) & played
+        first_hostile = hostile & ~pd.Series(hostile).groupby(rows["game_id"].to_numpy()).cumsum().gt(1).to_numpy()
+        if f.hostile_value == "made_over_attempted":
+            rows.loc[first_hostile, ["ftm", "pts"]] = rows.loc[first_hostile, ["fta", "pts"]].to_numpy() + 2  # points still add up
+        elif f.hostile_value in fx.HOSTILE:
+            column, value = fx.HOSTILE[f.hostile_value]
+            rows[column] = rows[column].astype(object)
+            rows.loc[first_hostile, column] = value
         unknown = fx.picked(rows, f, self.seed, "unknown_team", f.unknown_team_rate) & (rows["start_position"] != "").to_numpy()
         rows.loc[unknown, ["team_id", "team_abbreviation"]] = _UNKNOWN_TEAM
         dup = fx.picked(rows, f, self.seed, "duplicate", f.duplicate_row_rate) & played

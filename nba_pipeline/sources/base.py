@@ -16,7 +16,8 @@ class FeedNotAvailable(RuntimeError):
 
 
 class NbaSource(dg.ConfigurableResource, ABC):
-    """Every implementation returns frames conforming to `schemas.RAW_SCHEMAS[feed]`."""
+    """Every implementation returns frames with the columns of `schemas.RAW_SCHEMAS[feed]`; `fetch_conformed` casts
+    them, naming the cells it cannot read in the `unreadable` column (`schemas.conform_raw`)."""
 
     @abstractmethod
     def fetch(self, feed: str, start: dt.date, end: dt.date) -> pd.DataFrame: ...
@@ -24,4 +25,4 @@ class NbaSource(dg.ConfigurableResource, ABC):
     def fetch_conformed(self, feed: str, start: dt.date, end: dt.date) -> pd.DataFrame:
         if end < start:
             raise ValueError(f"empty date range {start}..{end}")
-        return schemas.conform(self.fetch(feed, start, end), schemas.RAW_SCHEMAS[feed], feed)
+        return schemas.conform_raw(self.fetch(feed, start, end), feed)

@@ -15,6 +15,11 @@ What the files are, and what this adapter does about each of their quirks (all o
   `scheduled_games_complete` fails for those dates;
 - no shot zones, injury report or referee assignments: empty frames of the feed's schema (the shot-zone warning
   fails; no teammate is known to be out; no crews);
+- a value the file cannot mean (minutes '-26', points 'abc', a name with markup) is served as read or, when it is
+  not a number, as NULL named in the row's `unreadable` column (file, line, column, text): the feed's
+  `matches_schema` check fails that date by name, and a team-game with such a player row is marked too;
+- a game listed twice in `games.ndjson` stays twice on the schedule (its `no_duplicate_keys` fails) but is
+  joined once;
 - no betting lines: a **synthetic** book (`SYNTHETIC_BOOK`) prices each rotation player from what was known before
   the game only — see `synthetic_lines`. It is not a real market.
 """
@@ -99,6 +104,22 @@ def load_games(path: Path) -> pd.DataFrame:
     ).reset_index(drop=True)
 
 
+def _read_numbers(raw: pd.DataFrame, columns: dict[str, str], path: Path) -> tuple[pd.DataFrame, pd.Series]:
+    """The file's numeric `columns` (theirs -> ours) as numbers, and per row the cells that are not whole numbers,
+    named by our column, then file, line and their column ("pts='abc' (player_boxscores.csv.gz line 7, Points)").
+    Every row is a player who played, so a blank is unreadable too. Those cells become NULL and the row fails
+    `matches_schema`: never a silent NULL."""
+    numbers = raw[list(columns)].apply(pd.to_numeric, errors="coerce")
+    bad = numbers.isna() | (numbers % 1 != 0)
+    line = pd.Series(raw.index + 2, index=raw.index).astype("string")  # +2: the header, and lines count from 1
+    unreadable = pd.Series("", index=raw.index, dtype="string")
+    for theirs, ours in columns.items():
+        text = raw[theirs].astype("string").fillna("").str.slice(0, 40)
+        note = ours + "='" + text + "' (" + path.name + " line " + line + f", {theirs})"
+        unreadable = unreadable.where(~bad[theirs], unreadable.where(unreadable == "", unreadable + "; ") + note)
+    return numbers.where(~bad), unreadable
+
+
 def load_box_scores(path: Path, games: pd.DataFrame) -> pd.DataFrame:
     """Player rows in the raw schema, each joined to its NBA.com game id by date + home + away."""
     raw = pd.read_csv(path)
@@ -110,6 +131,8 @@ def load_box_scores(path: Path, games: pd.DataFrame) -> pd.DataFrame:
     if bad.any():
         raise ReplayDataError(f"{path}: {int(bad.sum())} row(s) with an unreadable matchup or team, e.g. "
                               f"{raw.loc[bad, ['Player', 'Team', 'Opponent', 'Date']].head(3).to_dict('records')}")
+    numbers, unreadable = _read_numbers(raw, {"Minutes": "minutes", **SAME_NAME, **RELABELLED}, path)
+    played = numbers["Minutes"]
     home = matchup["sep"] == "vs."
     rows = pd.DataFrame(
         {
@@ -121,11 +144,14 @@ def load_box_scores(path: Path, games: pd.DataFrame) -> pd.DataFrame:
             "player_name": raw["Player"].str.strip(),
             "start_position": pd.NA,  # the files do not say who started
             "comment": "",  # players who did not play are absent from the files
-            "minutes": raw["Minutes"].astype(int).astype(str) + ":00",  # whole minutes, as published
-            **{ours: raw[theirs] for theirs, ours in {**SAME_NAME, **RELABELLED}.items()},
+            # whole minutes, as published ('-26' is served as '-26:00' and fails the check); unreadable text as is
+            "minutes": (played.astype("Int64").astype("string") + ":00").where(played.notna(), raw["Minutes"].astype("string")),
+            "played_minutes": played,  # read by team_totals and synthetic_lines; not a raw column
+            **{ours: numbers[theirs] for theirs, ours in {**SAME_NAME, **RELABELLED}.items()},
+            schemas.UNREADABLE: unreadable,
         }
     )
-    keyed = rows.merge(games[["game_id", "game_date", "home_team", "away_team"]], on=["game_date", "home_team", "away_team"], how="left")
+    keyed = rows.merge(_joinable(games)[["game_id", "game_date", "home_team", "away_team"]], on=["game_date", "home_team", "away_team"], how="left")
     unmatched = keyed["game_id"].isna()
     if unmatched.any():
         raise ReplayDataError(f"{path}: {int(unmatched.sum())} row(s) match no regular-season game in {GAMES_FILE}, e.g. "
@@ -134,30 +160,38 @@ def load_box_scores(path: Path, games: pd.DataFrame) -> pd.DataFrame:
     return keyed
 
 
+def _joinable(games: pd.DataFrame) -> pd.DataFrame:
+    """One row per game for joins: a game the file lists twice stays twice on the schedule feed, where
+    `no_duplicate_keys` fails its date, but must not double the box scores joined to it."""
+    return games.drop_duplicates(["game_date", "home_team", "away_team"]).drop_duplicates("game_id")
+
+
 def team_totals(players: pd.DataFrame, games: pd.DataFrame) -> pd.DataFrame:
     """Team rows summed from the players. Minutes: 240 + 25 per overtime, the overtimes from the players' whole
-    minutes. Turnovers: NULL — the players' sum leaves out team turnovers, which the files do not have."""
+    minutes. Turnovers: NULL — the players' sum leaves out team turnovers, which the files do not have. A team-game
+    with an unreadable player row says so in its own `unreadable` column (its sums are not the team's)."""
+    games = _joinable(games)
     stats = [c for c in schemas.BOX_STAT_COLUMNS if c not in ("tov", "plus_minus")]
-    played_minutes = players["minutes"].str.split(":").str[0].astype(int)
-    teams = (
-        players.assign(played_minutes=played_minutes)
-        .groupby(["game_id", "game_date", "team_id", "team_abbreviation"], as_index=False)[[*stats, "played_minutes"]].sum()
+    keys = ["game_id", "game_date", "team_id", "team_abbreviation"]
+    teams = players.assign(_unreadable=players[schemas.UNREADABLE] != "").groupby(keys, as_index=False).agg(
+        **{c: (c, "sum") for c in [*stats, "played_minutes"]}, _unreadable=("_unreadable", "sum")
     )
     overtimes = ((teams["played_minutes"] - 240) / 25).round().clip(lower=0).astype(int)
     teams["minutes"] = (240 + 25 * overtimes).astype(str) + ":00"
     teams["tov"] = pd.NA
     opponent = teams.groupby("game_id")["pts"].transform("sum") - teams["pts"]
     teams["plus_minus"] = teams["pts"] - opponent
+    teams[schemas.UNREADABLE] = np.where(teams["_unreadable"] > 0, teams["_unreadable"].astype(str) + " player row(s) unreadable", "")
     scores = games.melt(id_vars="game_id", value_vars=["home_score", "away_score"], value_name="score")
     scores["team_id"] = np.where(scores["variable"] == "home_score",
                                  scores["game_id"].map(games.set_index("game_id")["home_team_id"]),
                                  scores["game_id"].map(games.set_index("game_id")["away_team_id"]))
     checked = teams.merge(scores[["game_id", "team_id", "score"]], on=["game_id", "team_id"], how="left")
-    wrong = checked["score"] != checked["pts"]
+    wrong = (checked["score"] != checked["pts"]) & (checked["_unreadable"] == 0)
     if wrong.any():  # SOURCES.md: team point sums equal official final scores in every game present
         raise ReplayDataError(f"{int(wrong.sum())} team-game(s) whose players' points differ from the final score, e.g. "
                               f"{checked.loc[wrong, ['game_id', 'team_abbreviation', 'pts', 'score']].head(3).to_dict('records')}")
-    return teams
+    return teams.drop(columns="_unreadable")
 
 
 def synthetic_lines(players: pd.DataFrame, games: pd.DataFrame) -> pd.DataFrame:
@@ -167,8 +201,9 @@ def synthetic_lines(players: pd.DataFrame, games: pd.DataFrame) -> pd.DataFrame:
     averages at least ROTATION_MINUTES over his last 10 games gets the line floor(0.55·last-10 + 0.45·season points
     average) + 0.5, at -110 both ways. The book knows no injuries (the files have none), so a priced player may not
     play: his bet is VOID, as a real book voids it."""
-    p = players.sort_values(["player_id", "game_date"], kind="stable")
-    p = p.assign(pts=p["pts"].astype(float), played_minutes=p["minutes"].str.split(":").str[0].astype(float))
+    games = _joinable(games)
+    p = players[players[schemas.UNREADABLE] == ""].sort_values(["player_id", "game_date"], kind="stable")
+    p = p.assign(pts=p["pts"].astype(float), played_minutes=p["played_minutes"].astype(float))
     by_player = p.groupby("player_id")
     last_10 = by_player[["pts", "played_minutes"]].rolling(10, min_periods=1).mean().reset_index(level=0, drop=True)
     form = p[["player_id", "player_name", "team_id", "team_abbreviation", "game_date"]].assign(
@@ -221,7 +256,7 @@ def replay_season(data_dir: str) -> ReplaySeason:
         "team_boxscores": team_totals(players, games),
         "prop_lines": synthetic_lines(players, games),
     }
-    feeds = {feed: schemas.conform(frame, schemas.RAW_SCHEMAS[feed], feed) for feed, frame in frames.items()}
+    feeds = {feed: schemas.conform_raw(frame, feed) for feed, frame in frames.items()}
     feeds.update({feed: schemas.empty(schemas.RAW_SCHEMAS[feed], feed) for feed in EMPTY_FEEDS})
     return ReplaySeason(feeds)
 
