@@ -1,15 +1,16 @@
 """The real 2023-24 season end to end: every phase over the replay source, then what the checks said and how the
 model did out of sample (`nba-pipeline replay-season`, `NBA_PIPELINE_SOURCE=season_2023_24 make run`).
 
-The season runs as three ranges, cut where the files say so (computed from the feeds, not typed in). A failed
-blocking check inside a range run stops that run's downstream steps for every date of the range (Dagster's
-in-run blocking), so a date that must fail is run apart from the dates that can pass:
+The season runs as one range. Some of its dates must fail, and the dates that pass carry on around them (a
+failed date is quarantined, and downstream steps hold back only the dates that read it). What the files cover,
+read off the feeds (not typed in), says which dates fail and why — the report groups the results by it:
 
 1. *no pre-game knowledge*: the dates before the first points line. No team has an earlier game in the files (no
    rosters, no 2022-23 season), so the pre-game slate has no players: `player_composite_factors` fails there.
 2. *covered*: the first line through the last box score: every phase, the model, predictions and grading.
 3. *missing final week*: after the last box score. The schedule has the games, the files have no box scores:
-   `team_offense_game_summary.scheduled_games_complete` fails for those dates.
+   `team_offense_game_summary.scheduled_games_complete` fails for those dates (their pre-game predictions are
+   still made where they read only earlier, complete dates).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ class Span:
 
 
 def season_spans(source: SeasonReplaySource) -> list[Span]:
-    """The season's three ranges (module docstring), from the replay's own feeds."""
+    """What the files cover (module docstring), from the replay's own feeds."""
     lines = source.fetch_conformed("prop_lines", SEASON.first_day, SEASON.last_day)
     boxes = source.fetch_conformed("player_boxscores", SEASON.first_day, SEASON.last_day)
     first_line, last_box = lines["game_date"].min().date(), boxes["game_date"].max().date()
@@ -48,10 +49,12 @@ def season_spans(source: SeasonReplaySource) -> list[Span]:
 
 
 @dataclass(frozen=True)
-class SpanResult:
-    span: Span
+class SeasonResult:
+    start: dt.date
+    end: dt.date
     success: bool
     checks: pd.DataFrame  # asset, check, blocking, passed, dates_failed, failed_dates, description
+    held_back: pd.DataFrame  # asset, dates_held_back: dates a step did not build because they read a failed date
     grading: dict[str, object]
 
 
@@ -73,6 +76,16 @@ def check_table(result: dg.ExecuteInJobResult) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["asset", "check", "blocking", "passed", "dates_failed", "failed_dates", "description"])
 
 
+def held_back_table(result: dg.ExecuteInJobResult) -> pd.DataFrame:
+    rows = [
+        {"asset": e.asset_key.to_user_string(), "dates_held_back": int(e.materialization.metadata["dates_held_back"].value)}
+        for e in result.get_asset_materialization_events()
+        if "dates_held_back" in e.materialization.metadata
+    ]
+    frame = pd.DataFrame(rows, columns=["asset", "dates_held_back"]).drop_duplicates("asset")
+    return frame[frame["dates_held_back"] > 0].reset_index(drop=True)
+
+
 def grading_metadata(result: dg.ExecuteInJobResult) -> dict[str, object]:
     for event in result.get_asset_materialization_events():
         if event.asset_key.to_user_string() == "prediction_grading":
@@ -80,19 +93,17 @@ def grading_metadata(result: dg.ExecuteInJobResult) -> dict[str, object]:
     return {}
 
 
-def run_season(resources: dict, instance: dg.DagsterInstance, spans: list[Span] | None = None) -> list[SpanResult]:
-    """Materialize every asset over each span, one range run per span, in order."""
+def run_season(
+    resources: dict, instance: dg.DagsterInstance, start: dt.date = SEASON.first_day, end: dt.date = SEASON.last_day
+) -> SeasonResult:
+    """Materialize every asset over [start, end] in one range run."""
     from nba_pipeline.definitions import ALL_ASSETS
 
-    results = []
-    for span in spans or season_spans(resources["source"]):
-        result = dg.materialize(
-            ALL_ASSETS, resources=resources, instance=instance, raise_on_error=False,
-            tags={"dagster/asset_partition_range_start": span.start.isoformat(),
-                  "dagster/asset_partition_range_end": span.end.isoformat()},
-        )
-        results.append(SpanResult(span, result.success, check_table(result), grading_metadata(result)))
-    return results
+    result = dg.materialize(
+        ALL_ASSETS, resources=resources, instance=instance, raise_on_error=False,
+        tags={"dagster/asset_partition_range_start": start.isoformat(), "dagster/asset_partition_range_end": end.isoformat()},
+    )
+    return SeasonResult(start, end, result.success, check_table(result), held_back_table(result), grading_metadata(result))
 
 
 def _number(value: object) -> str:
@@ -103,26 +114,27 @@ def _number(value: object) -> str:
     return str(int(value)) if isinstance(value, (int, float)) else str(value)
 
 
-def format_results(results: list[SpanResult]) -> str:
-    out = []
-    for r in results:
-        s = r.span
-        out.append(f"\n== {s.label}: {s.start} … {s.end} ({s.why}) — run {'succeeded' if r.success else 'failed'}")
-        c = r.checks
-        out.append(f"   checks: {int(c['passed'].sum())} passed, {int((~c['passed'] & c['blocking']).sum())} blocking failed, "
-                   f"{int((~c['passed'] & ~c['blocking']).sum())} warnings failed (of {len(c)} evaluated)")
-        for row in c[~c["passed"]].itertuples():
-            kind = "BLOCKING" if row.blocking else "warning"
-            out.append(f"   {kind:8} {row.asset}.{row.check}: {row.description[:160]}")
-            out.append(f"            failed dates ({row.dates_failed}): {row.failed_dates[:160]}")
-        g = r.grading
-        if g:
-            out.append(
-                f"   prediction_grading: {_number(g.get('predictions'))} predictions, {_number(g.get('out_of_sample_predictions'))} "
-                f"out of sample, {_number(g.get('bets'))} bets — out-of-sample MAE {_number(g.get('out_of_sample_mae'))} (naive baseline "
-                f"{_number(g.get('baseline_mae'))}), hit rate {_number(g.get('out_of_sample_hit_rate'))} (baseline "
-                f"{_number(g.get('baseline_hit_rate'))}) against the SYNTHETIC book's lines"
-            )
+def format_results(result: SeasonResult, spans: list[Span] | None = None) -> str:
+    out = [f"\n== {result.start} … {result.end}, one range run — {'succeeded' if result.success else 'failed'}"]
+    for s in spans or []:
+        out.append(f"   {s.label}: {s.start} … {s.end} ({s.why})")
+    c = result.checks
+    out.append(f"   checks: {int(c['passed'].sum())} passed, {int((~c['passed'] & c['blocking']).sum())} blocking failed, "
+               f"{int((~c['passed'] & ~c['blocking']).sum())} warnings failed (of {len(c)} evaluated)")
+    for row in c[~c["passed"]].itertuples():
+        kind = "BLOCKING" if row.blocking else "warning"
+        out.append(f"   {kind:8} {row.asset}.{row.check}: {row.description[:160]}")
+        out.append(f"            failed dates ({row.dates_failed}): {row.failed_dates[:160]}")
+    for row in result.held_back.itertuples():
+        out.append(f"   held back: {row.asset}, {row.dates_held_back} date(s) that read a failed date")
+    g = result.grading
+    if g:
+        out.append(
+            f"   prediction_grading: {_number(g.get('predictions'))} predictions, {_number(g.get('out_of_sample_predictions'))} "
+            f"out of sample, {_number(g.get('bets'))} bets — out-of-sample MAE {_number(g.get('out_of_sample_mae'))} (naive baseline "
+            f"{_number(g.get('baseline_mae'))}), hit rate {_number(g.get('out_of_sample_hit_rate'))} (baseline "
+            f"{_number(g.get('baseline_hit_rate'))}) against the SYNTHETIC book's lines"
+        )
     return "\n".join(out)
 
 
@@ -137,7 +149,6 @@ def main() -> int:
         return 2
     os.environ["NBA_PIPELINE_SOURCE"] = "season_2023_24"
     resources = resources_for("local")
-    results = run_season(resources, dg.DagsterInstance.get())
-    print(format_results(results))
-    covered = [r for r in results if r.span.label == "covered"]
-    return 0 if covered and covered[0].success else 1
+    result = run_season(resources, dg.DagsterInstance.get())
+    print(format_results(result, season_spans(resources["source"])))
+    return 0 if result.success else 1

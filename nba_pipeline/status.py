@@ -52,7 +52,7 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
-from nba_pipeline.checks.gate import READS, SEASON_SO_FAR, many_blocking_problems
+from nba_pipeline.checks.gate import READS, SEASON_SO_FAR, first_bad_upstream, many_blocking_problems
 from nba_pipeline.checks.readiness import State
 from nba_pipeline.dagster_private import (
     backfills_in_progress,
@@ -246,20 +246,6 @@ def _edges(asset: dg.AssetsDefinition, known: set[dg.AssetKey]) -> list[tuple[st
     return out
 
 
-def _first_bad_upstream(dates: pd.DataFrame, bad: pd.DataFrame, lo: int, hi: int, in_season: bool) -> pd.DataFrame:
-    """For each date D of `dates` (game_date, day, group), the first bad upstream date it reads — within
-    [D+lo, D+hi], and, for a season read, in D's season or on/after D (as the gate trims season reads)."""
-    left = dates.assign(reach=dates["day"] + pd.Timedelta(days=lo)).sort_values("reach")
-    right = bad.rename(columns={"game_date": "cause_from", "day": "bad_day"}).sort_values("bad_day")
-    if not in_season:
-        left, right = left.drop(columns="group"), right.drop(columns="group")
-    # off-season dates form a group of their own, so a season read of one only reaches the date itself
-    hit = pd.merge_asof(left, right, left_on="reach", right_on="bad_day", by="group" if in_season else None,
-                        direction="forward")
-    ok = hit["bad_day"].notna() & (pd.to_datetime(hit["bad_day"]) <= hit["day"] + pd.Timedelta(days=hi))
-    return hit[ok.to_numpy()]
-
-
 def check_infos(instance: dg.DagsterInstance, assets: Sequence[dg.AssetsDefinition], dates: list[str]) -> pd.DataFrame:
     """Every check's latest evaluation per date of `dates`, in one read (`dagster_private.check_partition_frame`):
     what the dates' states and the check table both read."""
@@ -329,7 +315,7 @@ def _blocked(f: pd.DataFrame, assets: Sequence[dg.AssetsDefinition], n_dates: in
             bad = up[up["state"].isin(PROBLEM_STATES)][["game_date", "day", "group", "cause_asset", "cause_date", "cause_check", "state"]]
             if bad.empty:
                 continue
-            hit = _first_bad_upstream(f_a.loc[open_, ["game_date", "day", "group"]], bad, lo, hi, in_season)
+            hit = first_bad_upstream(f_a.loc[open_, ["game_date", "day", "group"]], bad, lo, hi, in_season)
             if hit.empty:
                 continue
             idx = f_a.index[f_a["game_date"].isin(hit["game_date"]) & open_]

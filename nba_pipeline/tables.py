@@ -32,6 +32,7 @@ import dagster as dg
 import pandas as pd
 
 from nba_pipeline.automation import gated_eager
+from nba_pipeline.checks.gate import note_held_in_run, register_input_window, take_held_back
 from nba_pipeline.checks.rules import CheckInputs, CheckRule
 from nba_pipeline.checks.runner import audit, check_results, check_specs
 from nba_pipeline.config import ThresholdsError
@@ -107,11 +108,14 @@ def published_table(
         ref = TableRef(schema=phase, table=asset_name)
         version = code_version_of(transform, *code)
         PUBLISHED_TABLES[asset_name] = ref
+        asset_ins = {p: (ins or {}).get(p, dg.AssetIn()) for p in inputs}
+        for p, spec in asset_ins.items():  # what each input reads per date: the step holds back dates, not itself
+            register_input_window(asset_name, p, spec.partition_mapping, dict(spec.metadata or {}))
 
         @dg.asset(
             name=asset_name,
             description=description or inspect.getdoc(transform),
-            ins={p: (ins or {}).get(p, dg.AssetIn()) for p in inputs},
+            ins=asset_ins,
             required_resource_keys=resources,
             check_specs=check_specs(rules, asset_name),
             code_version=version,
@@ -143,13 +147,25 @@ def step_dates(context: dg.AssetExecutionContext) -> list[pd.Timestamp]:
 
 
 def _write_audit_publish(context, transform, params, upstream, rules, ref: TableRef, version: str):
+    held = take_held_back(step_session_key(context.run.run_id, context.op_def.name))
+    note_held_in_run(context.run.run_id, ref.table, held)
     try:
         limits = context.resources.thresholds.load()
     except ThresholdsError as err:
         raise dg.Failure(description=f"nothing was written: {err}") from None
-    dates = step_dates(context)
+    every_date = step_dates(context)
+    dates = [d for d in every_date if f"{d:%Y-%m-%d}" not in set(held["game_date"])]
+    if not dates:  # each input held back some of the dates, together all of them
+        first = held.iloc[0]
+        raise dg.Failure(
+            description=f"refusing to materialize {ref.table}: every one of its {len(held)} date(s) reads upstream dates "
+            f"that have not passed their blocking checks (e.g. {first['game_date']} reads {first['upstream']} on "
+            f"{first['upstream_date']}: {first['why']}). Fix the upstream data and re-materialize those dates.",
+            metadata=_held_metadata(held),
+        )
     started = time.monotonic()
-    context.log.info(f"{ref.table}: started on {_span(dates)}{_position(context)}")
+    context.log.info(f"{ref.table}: started on {_span(dates)}{_position(context)}"
+                     + (f"; {len(held)} date(s) held back (they read dates that did not pass)" if len(held) else ""))
     filled = {"context": context, "limits": limits, "dates": dates}
     if "source" in params:
         filled["source"] = context.resources.source
@@ -157,7 +173,9 @@ def _write_audit_publish(context, transform, params, upstream, rules, ref: Table
         filled["previous"] = _published_rows(context.resources.warehouse, ref, dates, context.log)
     table = transform(**{p: upstream[p] if p in upstream else filled[p] for p in params})
     frame = table.frame
-    outside = ~pd.to_datetime(frame["game_date"]).isin(pd.DatetimeIndex(dates))
+    if len(held):  # rows a transform made for held-back dates from what it could read: not built, not published
+        frame = frame[~pd.to_datetime(frame["game_date"]).isin(pd.to_datetime(held["game_date"]))]
+    outside = ~pd.to_datetime(frame["game_date"]).isin(pd.DatetimeIndex(every_date))
     if outside.any():
         raise dg.Failure(
             description=f"nothing was written: {ref.table} produced {int(outside.sum())} row(s) dated outside the step's "
@@ -188,14 +206,22 @@ def _write_audit_publish(context, transform, params, upstream, rules, ref: Table
         f"{ref.table}: done in {time.monotonic() - started:.1f} s — {len(frame)} rows; "
         f"{int(outcomes['passed'].sum())} date(s) published, {len(quarantined)} quarantined"
         + (f" ({_span(list(quarantined))}: see its failed checks)" if len(quarantined) else "")
+        + (f", {len(held)} held back" if len(held) else "")
         # what the step does next takes longer than its data work on a long range: say so, or the log looks stuck
         + (f"; recording {len(rules) * len(dates)} check evaluations ({len(rules)} checks × {len(dates)} dates) in "
            "Dagster's event log" if len(dates) > 1 and rules else "")
     )
 
-    _add_partition_metadata(context, table.by_date)
-    yield dg.MaterializeResult(metadata={**frame_summary(staged, **table.metadata), **_publish_metadata(outcomes)})
-    yield from check_results(context, result)
+    by_date = table.by_date
+    if by_date is not None and len(held):
+        by_date = by_date.drop(index=list(held["game_date"]), errors="ignore")
+    _add_partition_metadata(context, by_date)
+    yield dg.MaterializeResult(
+        metadata={**frame_summary(staged, **table.metadata), **_publish_metadata(outcomes), **_held_metadata(held)}
+    )
+    # in a range run, a date that failed is quarantined and the dates reading it are held back downstream: the
+    # run-level result must not stop every other date's downstream steps (Dagster's in-run blocking is per step)
+    yield from check_results(context, result, carry_on=not context.has_partition_key and bool(outcomes["passed"].any()))
 
 
 def _span(dates: Sequence[pd.Timestamp]) -> str:
@@ -249,6 +275,19 @@ def _publish_metadata(outcomes: pd.DataFrame) -> dict[str, dg.RawMetadataValue]:
         )[["game_date", "outcome", "rows", "checks"]]
         metadata["publish"] = dg.MetadataValue.md(markdown_table(["game date", "outcome", "rows", "checks"], table.values.tolist()))
     return metadata
+
+
+def _held_metadata(held: pd.DataFrame) -> dict[str, dg.RawMetadataValue]:
+    """The dates this step did not build because they read an upstream date that did not pass, and why."""
+    if held.empty:
+        return {"dates_held_back": 0}
+    return {
+        "dates_held_back": len(held),
+        "held_back": dg.MetadataValue.md(markdown_table(
+            ["game date", "reads", "upstream date", "why"],
+            held.head(200)[["game_date", "upstream", "upstream_date", "why"]].values.tolist(),
+        )),
+    }
 
 
 def _crash_point(table: str, point: str) -> None:

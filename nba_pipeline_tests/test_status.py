@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from nba_pipeline.checks import names
+from nba_pipeline.checks.gate import first_bad_upstream as _first_bad_upstream
 from nba_pipeline.simulator import SimulatorFaults
 from nba_pipeline.status import (
     CRITICAL,
@@ -20,7 +21,6 @@ from nba_pipeline.status import (
     RULES,
     WARNING,
     StatusReport,
-    _first_bad_upstream,
     _progress,
     build_report,
     format_report,

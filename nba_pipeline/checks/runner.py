@@ -64,8 +64,12 @@ def audit(rules: Sequence[CheckRule], inputs: CheckInputs) -> Audit:
     return Audit(rules, {rule.name: rule.evaluate(inputs) for rule in rules}, inputs.thresholds)
 
 
-def check_results(context: dg.AssetExecutionContext, result: Audit) -> Iterator[dg.AssetCheckResult]:
-    """The run's result of each selected rule; in a range run also one evaluation per date."""
+def check_results(context: dg.AssetExecutionContext, result: Audit, carry_on: bool = False) -> Iterator[dg.AssetCheckResult]:
+    """The run's result of each selected rule; in a range run also one evaluation per date.
+
+    `carry_on`: a range run in which some dates were published. A failed blocking rule's run-level result is then
+    a warning, so that Dagster does not skip every downstream step for every date; the failed dates are stopped
+    per date instead (their per-date evaluations fail, and downstream steps hold back the dates reading them)."""
     selected = {key.name for key in context.selected_asset_check_keys}
     # A run for one partition key stores its results with that key; a range run (even a one-date range, as
     # backfills launch them) stores them without one, so each date is logged explicitly.
@@ -83,6 +87,12 @@ def check_results(context: dg.AssetExecutionContext, result: Audit) -> Iterator[
     for rule in rules:
         verdicts = result.verdicts[rule.name]
         check = to_check_result(rule, verdicts, result.thresholds)
+        if carry_on and not check.passed and rule.blocking:
+            check = dg.AssetCheckResult(
+                check_name=check.check_name, passed=False, severity=dg.AssetCheckSeverity.WARN, metadata=check.metadata,
+                description=f"{check.description} — those dates are quarantined and held back downstream; the others "
+                "carry on",
+            )
         if not check.passed:
             context.log.warning(f"check {rule.name} failed: {check.description}")
         yield check

@@ -13,7 +13,8 @@ from nba_pipeline.ml import checks, features
 from nba_pipeline.ml.features import build_feature_store, with_labels
 from nba_pipeline.ml.model import WalkForwardModels, train_walk_forward
 from nba_pipeline.tables import Table, published_table
-from nba_pipeline.warehouse import WAREHOUSE_POOL
+from nba_pipeline.checks.gate import take_held_back
+from nba_pipeline.warehouse import WAREHOUSE_POOL, step_session_key
 
 
 @published_table("ml", checks.FEATURE_STORE_RULES, code=[features])
@@ -53,9 +54,11 @@ def points_model(
     at every cutoff (every `walk_forward_days`, and through the last labelled date), each on the rows up to its
     cutoff only, each judged on its own latest dates against the naive 10-game average. Predictions for a date
     use the latest model trained strictly before it. Refuses to train when any date of its training range fails
-    feature completeness. Source: ml.ml_feature_store (all stored dates), labelled with points and minutes from
+    feature completeness. Source: ml.ml_feature_store (every readable date: one that did not pass is left out and
+    named in the metadata), labelled with points and minutes from
     analytics.player_game_summary (all stored dates; a row without a box score is not learned from). Retrained
     Mondays 07:00 ET."""
+    left_out = take_held_back(step_session_key(context.run.run_id, context.op_def.name))
     stored = ml_feature_store["game_date"]
     first = pd.Timestamp(parse_game_date(config.train_start)) if config.train_start else stored.min()
     last = pd.Timestamp(parse_game_date(config.train_end)) if config.train_end else stored.max()
@@ -88,7 +91,10 @@ def points_model(
         models,
         metadata={**m, "models": len(models.models), "residual_std": model.residual_std, "feature_version": model.feature_version,
                   "trained_through": str(model.trained_through), "first_trained_through": str(models.models[0].trained_through),
-                  "walk_forward": dg.MetadataValue.md(comparison)},
+                  "walk_forward": dg.MetadataValue.md(comparison), "dates_left_out": len(left_out),
+                  **({"left_out": dg.MetadataValue.md(markdown_table(
+                      ["game date", "of", "why"], left_out[["game_date", "upstream", "why"]].head(100).values.tolist()))}
+                     if len(left_out) else {})},
     )
 
 
