@@ -1,7 +1,7 @@
 """`nba-pipeline`: the small CLI beside the Dagster UI.
 
     nba-pipeline materialize --select 'group:raw or group:analytics' --partition-range 2024-01-01...2024-01-31
-    nba-pipeline recover
+    nba-pipeline recover [--warehouse FILE] [--never-started-after SECONDS]
     nba-pipeline status --start 2024-01-01 --end 2024-01-31 [--json] [--explain] [--html FILE]
     nba-pipeline validate --phase analytics --start 2021-10-19 --end 2025-04-13 [--json]
     nba-pipeline replay-season
@@ -9,8 +9,9 @@
 
 `materialize` validates the range with the project's own date rules (a reversed range, a bad end or a date past the
 last partition is named), the thresholds file and the selection (an unknown asset or group, one that matches nothing
-or only unpartitioned assets) before Dagster creates a run, then hands over to `dagster asset materialize`. `recover` marks runs
-whose process died failed and frees the pool slots they hold (see `nba_pipeline.recovery`). `status` reports,
+or only unpartitioned assets) before Dagster creates a run, then hands over to `dagster asset materialize`. `recover`
+marks runs whose process died (or that were created and never started) failed, frees the pool slots they hold and
+drops the staging tables of runs not in flight (see `nba_pipeline.recovery`). `status` reports,
 from the instance and the warehouse, what is published, missing, failed, blocked or quarantined, what is running
 and one verdict; its exit code is 0 HEALTHY, 1 WARNING, 2 CRITICAL (see `nba_pipeline.status`). `validate` judges
 a phase over a range against the `range_validation` thresholds: 0 pass, 1 fail, 2 bad arguments
@@ -20,6 +21,7 @@ a phase over a range against the `range_validation` thresholds: 0 pass, 1 fail, 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import os
@@ -101,14 +103,24 @@ def _selection_problem(select: str) -> str | None:
 def _recover(args: argparse.Namespace) -> int:
     import dagster as dg
 
-    from nba_pipeline.recovery import recover_dead_runs
+    from nba_pipeline.recovery import NEVER_STARTED_SECONDS, recover_dead_runs
+    from nba_pipeline.resources import warehouse_for
 
-    instance = dg.DagsterInstance.get()
-    recovered = recover_dead_runs(instance)
-    for run in recovered:
-        print(f"run {run.run_id} ({run.job_name}): marked failed, pool slots freed — its {run.why}")
-    if not recovered:
-        print("no run whose process died; nothing to recover")
+    never_started = NEVER_STARTED_SECONDS if args.never_started_after is None else args.never_started_after
+    if never_started < 0:
+        print(f"error: --never-started-after must be 0 or more seconds, got {never_started:g}; nothing was recovered",
+              file=sys.stderr)
+        return 2
+    with contextlib.ExitStack() as stack:
+        try:
+            warehouse = warehouse_for(os.environ.get("NBA_PIPELINE_ENV", "local"), warehouse_path=args.warehouse)
+            # resolves the environment's settings (production's project)
+            warehouse = stack.enter_context(dg.build_resources({"warehouse": warehouse})).warehouse
+        except (ValueError, dg.DagsterError) as err:
+            print(f"error: cannot set up the warehouse: {err}; nothing was recovered", file=sys.stderr)
+            return 2
+        recovery = recover_dead_runs(dg.DagsterInstance.get(), warehouse, never_started_seconds=never_started)
+    print("\n".join(recovery.lines()))
     return 0
 
 
@@ -214,7 +226,14 @@ def main(argv: list[str] | None = None) -> int:
     materialize.add_argument("--no-summary", dest="summary", action="store_false",
                              help="do not print the range's status report (dates per asset, failed checks) at the end")
     materialize.set_defaults(run=_materialize)
-    recover = commands.add_parser("recover", help="mark runs whose process died failed and free their pool slots")
+    recover = commands.add_parser(
+        "recover", help="mark runs whose process died (or that never started) failed, free their pool slots and drop "
+        "the staging tables of runs not in flight")
+    recover.add_argument("--warehouse", help="DuckDB warehouse file; default: NBA_PIPELINE_WAREHOUSE or data/warehouse.duckdb "
+                         "(production: the BigQuery project of the environment)")
+    recover.add_argument("--never-started-after", type=float, default=None, metavar="SECONDS",
+                         help="a run NOT_STARTED this long after its creation, with no event since, counts as dead "
+                         "(default 600)")
     recover.set_defaults(run=_recover)
     status = commands.add_parser(
         "status", help="published / missing / failed / blocked / quarantined per asset, runs in progress, one verdict "

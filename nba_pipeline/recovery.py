@@ -1,34 +1,90 @@
-"""Nothing stalls after a crash: runs whose process died are marked failed and give back their pool slots.
+"""Nothing stalls or lingers after a crash: runs whose process died are marked failed and give back their pool
+slots, and the staging tables of runs that will never publish them are dropped.
 
 A run the daemon launched is watched by its code server (marked FAILURE when its worker dies) and by run
 monitoring (`dagster_home/dagster.yaml` frees the slots of finished runs). A run launched in-process — the CLI,
 `make run` — has nobody watching it: killed with `kill -9`, it stays STARTED and keeps the `warehouse` slot, and
 every later step waits for good. `dead_runs` finds such runs on this machine by the pid their RUN_START event
-recorded (and that pid's start time, so a reused pid does not pass for the dead process); `recover_dead_runs`
-marks them failed and frees their slots. The `dead_run_sweeper` sensor does it every minute under `make dev`;
-`nba-pipeline recover` does it once, by hand.
+recorded (and that pid's start time, so a reused pid does not pass for the dead process).
+
+A CLI killed between creating its run and starting it leaves the run NOT_STARTED, its checks PLANNED, for good.
+Such a run has no pid to look at, so it counts as dead only when nothing could still start it: NOT_STARTED for
+NEVER_STARTED_SECONDS (ten minutes; Dagster's own run monitoring, under the daemon, fails it after its
+`start_timeout_seconds`, 180 s here) and no event since the ones `create_run` writes (planned materializations and
+checks) — a coordinator that took it (enqueued, launching) or an executor that began it (RUN_START) leaves one.
+An in-process run starts within seconds of its creation; a daemon tick that was interrupted re-submits its
+NOT_STARTED runs on the next tick, a minute later.
+
+`recover_dead_runs` marks the dead runs failed and frees their slots, then drops every staging table
+(`Warehouse.staging_tables`) whose run is not in flight (queued, not started, starting, started or canceling —
+the dead ones are failed by then): a finished run's, a dead run's, or one of a run this instance does not know.
+The tables are listed before the runs are read, so a run that stages after the listing is not in it. The
+`dead_run_sweeper` sensor does it every minute under `make dev`; `nba-pipeline recover` does it once, by hand.
 """
 
 from __future__ import annotations
 
 import os
 import socket
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
 
 from nba_pipeline.dagster_private import free_slots_of_run, run_start_pid
+from nba_pipeline.warehouse.base import Log, Warehouse, WarehouseBusy, WarehouseError, run_prefix
 
 SWEEP_INTERVAL_SECONDS = 60
+NEVER_STARTED_SECONDS = 600.0
+IN_FLIGHT = [
+    dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING,
+]
+_FINISHED = [dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED]
+# what `create_run` itself logs: anything else means a coordinator, launcher or executor has taken the run
+_CREATION_EVENTS = {dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED, dg.DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED}
 
 
 @dataclass(frozen=True)
 class DeadRun:
     run_id: str
     job_name: str
-    pid: int
+    pid: int | None  # None: it never started
     why: str
+    status: str = dg.DagsterRunStatus.STARTED.value  # the status it was found dead in
+
+
+@dataclass(frozen=True)
+class DroppedStaging:
+    table: str
+    rows: int
+    why: str
+
+
+@dataclass
+class Recovery:
+    """What `recover_dead_runs` did: the runs it marked failed, the staging tables it dropped, those it kept (of
+    runs in flight), and why the staging tables were not looked at, if they were not."""
+
+    dead: list[DeadRun] = field(default_factory=list)
+    dropped: list[DroppedStaging] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+    staging_not_checked: str | None = None
+
+    def lines(self) -> list[str]:
+        """One line per thing done (or not done), as `nba-pipeline recover` prints them."""
+        out = [
+            f"run {r.run_id} ({r.job_name}): marked failed" + (", pool slots freed — its " if r.pid is not None else " — ")
+            + r.why for r in self.dead
+        ] or ["no run whose process died; nothing to recover"]
+        out += [f"dropped {d.table} ({d.rows:,} rows, never published): {d.why}" for d in self.dropped]
+        out += [f"kept {table}: its run is in flight" for table in self.kept]
+        if self.staging_not_checked:
+            out.append(self.staging_not_checked)
+        elif not self.dropped and not self.kept:
+            out.append("no staging table left behind")
+        return out
 
 
 def _process_started_at(pid: int) -> float | None:
@@ -41,8 +97,11 @@ def _process_started_at(pid: int) -> float | None:
     return boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
 
 
-def dead_runs(instance: dg.DagsterInstance) -> list[DeadRun]:
-    """STARTED runs whose process, on this machine, is gone (or its pid now belongs to a newer process)."""
+def dead_runs(
+    instance: dg.DagsterInstance, never_started_seconds: float = NEVER_STARTED_SECONDS, now: float | None = None
+) -> list[DeadRun]:
+    """STARTED runs whose process, on this machine, is gone (or its pid now belongs to a newer process), and
+    NOT_STARTED runs nothing has touched for `never_started_seconds` since their creation (module docstring)."""
     found = []
     for run in instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED])):
         started = run_start_pid(instance, run.run_id)
@@ -56,27 +115,93 @@ def dead_runs(instance: dg.DagsterInstance) -> list[DeadRun]:
             found.append(DeadRun(run.run_id, run.job_name, pid, f"process {pid} no longer exists"))
         elif process_started > started_at + 1:
             found.append(DeadRun(run.run_id, run.job_name, pid, f"pid {pid} now belongs to a process started after the run"))
+    now = time.time() if now is None else now
+    later_events = set(dg.DagsterEventType) - _CREATION_EVENTS
+    for record in instance.get_run_records(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.NOT_STARTED])):
+        age = now - max(record.create_timestamp.timestamp(), record.update_timestamp.timestamp())
+        if age < never_started_seconds or instance.all_logs(record.dagster_run.run_id, of_type=later_events):
+            continue
+        run = record.dagster_run
+        found.append(DeadRun(
+            run.run_id, run.job_name, None,
+            f"created {age:.0f} s ago and never started (its process was killed before it began?)",
+            dg.DagsterRunStatus.NOT_STARTED.value,
+        ))
     return found
 
 
-def recover_dead_runs(instance: dg.DagsterInstance) -> list[DeadRun]:
-    """Mark every dead run FAILURE (saying why) and free the pool slots it still holds."""
-    dead = dead_runs(instance)
-    for run in dead:
+def recover_dead_runs(
+    instance: dg.DagsterInstance, warehouse: Warehouse | None, *, never_started_seconds: float = NEVER_STARTED_SECONDS,
+    now: float | None = None, log: Log = None,
+) -> Recovery:
+    """Mark every dead run FAILURE (saying why), free the pool slots it still holds, then drop the staging tables
+    of every run not in flight. A warehouse held by a running step (DuckDB) is not waited for: its staging tables
+    are left to the next sweep."""
+    recovery = Recovery()
+    for run in dead_runs(instance, never_started_seconds, now):
         record = instance.get_run_by_id(run.run_id)
-        if record is None or record.status != dg.DagsterRunStatus.STARTED:
-            continue
-        instance.report_run_failed(record, message=f"marked failed by nba_pipeline: its {run.why} (killed?)")
+        if record is None or record.status.value != run.status:
+            continue  # it moved on since it was found
+        said = f"its {run.why} (killed?)" if run.pid is not None else run.why
+        instance.report_run_failed(record, message=f"marked failed by nba_pipeline: {said}")
         free_slots_of_run(instance, run.run_id)
-    return dead
+        recovery.dead.append(run)
+    if warehouse is None:
+        recovery.staging_not_checked = "no warehouse given, staging tables not checked"
+        return recovery
+    try:
+        housekeeping = warehouse.for_housekeeping()
+        if housekeeping is not None:
+            _drop_left_staging(instance, housekeeping, recovery, log)
+    except WarehouseBusy as err:
+        recovery.staging_not_checked = f"warehouse busy, staging tables not checked ({err})"
+    except WarehouseError as err:
+        recovery.staging_not_checked = f"staging tables not checked: {err}"
+    return recovery
+
+
+def _drop_left_staging(instance: dg.DagsterInstance, warehouse: Warehouse, recovery: Recovery, log: Log) -> None:
+    with warehouse.session(log):  # DuckDB: one connection, so no step stages between the listing and the drops
+        tables = warehouse.staging_tables(log)
+        if tables.empty:
+            return
+        in_flight = {run_prefix(r.run_id) for r in instance.get_runs(filters=dg.RunsFilter(statuses=IN_FLIGHT))}
+        keep = tables["run_prefix"].isin(in_flight)
+        recovery.kept += tables.loc[keep, "table"].tolist()
+        gone = tables[~keep]
+        if gone.empty:
+            return
+        dead = {run_prefix(r.run_id): r.run_id for r in recovery.dead}
+        ended = {run_prefix(rid): (rid, status.value) for status in _FINISHED
+                 for rid in instance.get_run_ids(filters=dg.RunsFilter(statuses=[status]))}
+        for table, prefix, rows in gone[["table", "run_prefix", "rows"]].itertuples(index=False, name=None):
+            if prefix in dead:
+                why = f"its run {dead[prefix]} died (marked failed now)"
+            elif prefix in ended:
+                why = f"its run {ended[prefix][0]} ended {ended[prefix][1].lower()}"
+            else:
+                why = f"no run of this instance has an id starting {prefix[:8]}-{prefix[8:]}"
+            warehouse.drop_staging(table, log)
+            recovery.dropped.append(DroppedStaging(table, int(rows), why))
 
 
 @dg.sensor(minimum_interval_seconds=SWEEP_INTERVAL_SECONDS, default_status=dg.DefaultSensorStatus.RUNNING)
-def dead_run_sweeper(context: dg.SensorEvaluationContext):
-    """Marks runs whose process died (e.g. a `kill -9` of a CLI run) failed and frees their warehouse slots."""
-    recovered = recover_dead_runs(context.instance)
-    for run in recovered:
+def dead_run_sweeper(context: dg.SensorEvaluationContext, warehouse: Warehouse):
+    """Marks runs whose process died (e.g. a `kill -9` of a CLI run) or that never started failed, frees their
+    warehouse slots, and drops staging tables no run in flight will publish."""
+    recovered = recover_dead_runs(context.instance, warehouse, never_started_seconds=NEVER_STARTED_SECONDS, log=context.log)
+    for run in recovered.dead:
         context.log.warning(f"run {run.run_id} ({run.job_name}) marked failed: {run.why}; its pool slots are freed")
-    if recovered:
-        return dg.SkipReason(f"recovered {len(recovered)} dead run(s): " + ", ".join(r.run_id[:8] for r in recovered))
-    return dg.SkipReason("no run whose process died")
+    for dropped in recovered.dropped:
+        context.log.warning(f"dropped staging table {dropped.table} ({dropped.rows} rows, never published): {dropped.why}")
+    if recovered.staging_not_checked:
+        context.log.info(recovered.staging_not_checked)
+    said = []
+    if recovered.dead:
+        said.append(f"recovered {len(recovered.dead)} dead run(s): " + ", ".join(r.run_id[:8] for r in recovered.dead))
+    if recovered.dropped:
+        said.append(f"dropped {len(recovered.dropped)} staging table(s) ("
+                    f"{sum(d.rows for d in recovered.dropped)} rows): " + ", ".join(d.table for d in recovered.dropped))
+    if recovered.staging_not_checked:
+        said.append(recovered.staging_not_checked)
+    return dg.SkipReason("; ".join(said) or "no run whose process died, no staging table left behind")

@@ -13,6 +13,7 @@ from nba_pipeline.clock import GameClock
 from nba_pipeline.config.resource import ThresholdsResource
 from nba_pipeline.sources import NbaSource, NbaStatsApiSource, SeasonReplaySource, SimulatedLeagueSource
 from nba_pipeline.sources.replay import THRESHOLDS_PROFILE as REPLAY_THRESHOLDS
+from nba_pipeline.warehouse.base import Warehouse
 from nba_pipeline.warehouse.duckdb_warehouse import DuckDBWarehouse
 from nba_pipeline.warehouse.io_manager import ModelStore, WarehouseIOManager
 
@@ -32,6 +33,18 @@ def source_for(name: str) -> tuple[NbaSource, str | None]:
     raise ValueError(f"unknown source {name!r}: NBA_PIPELINE_SOURCE must be one of {SOURCES}")
 
 
+def warehouse_for(deployment: str, *, warehouse_path: str | None = None) -> Warehouse:
+    """The warehouse of `deployment`: locally the DuckDB file (`warehouse_path`, else NBA_PIPELINE_WAREHOUSE, else
+    DEFAULT_WAREHOUSE), in production BigQuery as the environment names it."""
+    if deployment == "local":
+        return DuckDBWarehouse(database=warehouse_path or os.environ.get("NBA_PIPELINE_WAREHOUSE", DEFAULT_WAREHOUSE))
+    if deployment == "production":
+        from nba_pipeline.warehouse.bigquery_warehouse import bigquery_warehouse_from_environment
+
+        return bigquery_warehouse_from_environment()
+    raise ValueError(f"unknown deployment {deployment!r}: NBA_PIPELINE_ENV must be one of {DEPLOYMENTS}")
+
+
 def resources_for(deployment: str, *, warehouse_path: str | None = None) -> dict[str, Any]:
     """warehouse (write–audit–publish), io_manager (gated reads), model_io (trained models), source, thresholds and clock
     (the time the day's sensors act on) for `deployment`
@@ -40,8 +53,8 @@ def resources_for(deployment: str, *, warehouse_path: str | None = None) -> dict
     source, profile = source_for(os.environ.get("NBA_PIPELINE_SOURCE", "simulator" if deployment == "local" else "nba_stats"))
     thresholds = ThresholdsResource(override_file=os.environ.get("NBA_PIPELINE_THRESHOLDS") or profile)
     if deployment == "local":
-        database = warehouse_path or os.environ.get("NBA_PIPELINE_WAREHOUSE", DEFAULT_WAREHOUSE)
-        warehouse = DuckDBWarehouse(database=database)
+        warehouse = warehouse_for(deployment, warehouse_path=warehouse_path)
+        database = warehouse.database
         return {
             "warehouse": warehouse,
             "io_manager": WarehouseIOManager(warehouse=warehouse),
@@ -54,9 +67,8 @@ def resources_for(deployment: str, *, warehouse_path: str | None = None) -> dict
     if deployment == "production":
         # the `production` extra (dagster-gcp, google-cloud-*): imported only here, so the local default needs none
         from nba_pipeline.warehouse.gcs_model_store import GCSModelStore
-        from nba_pipeline.warehouse.bigquery_warehouse import bigquery_warehouse_from_environment
 
-        warehouse = bigquery_warehouse_from_environment()
+        warehouse = warehouse_for(deployment)
         return {
             "warehouse": warehouse,
             "io_manager": WarehouseIOManager(warehouse=warehouse),

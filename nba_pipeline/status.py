@@ -14,7 +14,7 @@ Sources (all bulk reads; nothing loops over dates issuing queries):
   played with a usage_rate / players who played, the population of the `usage_rate_populated` check), computed in
   DuckDB: the published rows themselves, so it is true of what readers read;
 - runs in progress and their step timings (`get_run_step_stats`), backfills in progress, dead runs
-  (`recovery.dead_runs`) and the pool slots runs hold.
+  (`recovery.dead_runs`: a dead run, NOT_STARTED ones included, is not "in progress") and the pool slots runs hold.
 
 State of a date of an asset (first that applies):
   quarantined  the warehouse's latest record for the date is a quarantine (a blocking check failed on its rows);
@@ -45,7 +45,7 @@ import datetime as dt
 import json
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
 import dagster as dg
@@ -62,7 +62,7 @@ from nba_pipeline.dagster_private import (
 )
 from nba_pipeline.league.seasons import season_labels
 from nba_pipeline.partitions import FIRST_GAME_DATE, SEASON_LOOKBACK_DAYS
-from nba_pipeline.recovery import dead_runs
+from nba_pipeline.recovery import DeadRun, dead_runs
 from nba_pipeline.warehouse.base import META, PUBLISHED, QUARANTINED
 from nba_pipeline.warehouse.duckdb_warehouse import DuckDBWarehouse
 
@@ -428,9 +428,12 @@ def _progress(instance: dg.DagsterInstance, runs: Sequence[dg.DagsterRun], now: 
             "eta": eta, "overdue": overdue, "why": why}
 
 
-def in_progress(instance: dg.DagsterInstance, now: float) -> pd.DataFrame:
+def in_progress(instance: dg.DagsterInstance, now: float, dead: Collection[str] = ()) -> pd.DataFrame:
+    """Runs and backfills in progress, but for the runs in `dead` (`recovery.dead_runs`: not in progress, whatever
+    their status says)."""
     columns = ["kind", "id", "status", "done", "total", "rate_per_min", "eta", "overdue", "why"]
-    runs = instance.get_runs(filters=dg.RunsFilter(statuses=_IN_PROGRESS))
+    dead = set(dead)
+    runs = [r for r in instance.get_runs(filters=dg.RunsFilter(statuses=_IN_PROGRESS)) if r.run_id not in dead]
     rows = []
     backfills = backfills_in_progress(instance)
     in_backfill: dict[str, list[dg.DagsterRun]] = {}
@@ -451,13 +454,16 @@ def in_progress(instance: dg.DagsterInstance, now: float) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
-def dead_and_stuck(instance: dg.DagsterInstance) -> pd.DataFrame:
-    """Runs whose process died (still STARTED) and runs that ended but still hold pool slots, with the slots."""
+def dead_and_stuck(instance: dg.DagsterInstance, dead_found: Sequence[DeadRun] | None = None) -> pd.DataFrame:
+    """Runs whose process died (still STARTED) or that never started, and runs that ended but still hold pool slots,
+    with the slots. `dead_found`: `dead_runs(instance)`, if already read."""
     slots = pool_slots_by_run(instance)
-    dead = {d.run_id: d.why for d in dead_runs(instance)}
+    found = dead_runs(instance) if dead_found is None else dead_found
+    dead = {d.run_id: d.why for d in found}
+    status = {d.run_id: d.status for d in found}
     holders = instance.get_runs(filters=dg.RunsFilter(run_ids=list(slots))) if slots else []
     ended = {r.run_id: r.status.value for r in holders if r.status.value in _ENDED}
-    rows = [[rid, "STARTED", why, ", ".join(f"{p}:{s}" for p, s in slots.get(rid, []))] for rid, why in dead.items()]
+    rows = [[rid, status[rid], why, ", ".join(f"{p}:{s}" for p, s in slots.get(rid, []))] for rid, why in dead.items()]
     rows += [[rid, st, f"run ended {st.lower()} but still holds pool slots", ", ".join(f"{p}:{s}" for p, s in slots[rid])]
              for rid, st in ended.items() if rid not in dead]
     return pd.DataFrame(rows, columns=["run_id", "status", "why", "slots"])
@@ -556,8 +562,9 @@ def build_report(
     lap("checks")
     usage = usage_rate_by_season(warehouse, start, end)
     lap("usage_rate")
-    progress = in_progress(instance, now)
-    dead = dead_and_stuck(instance)
+    found = dead_runs(instance, now=now)
+    progress = in_progress(instance, now, {d.run_id for d in found})
+    dead = dead_and_stuck(instance, found)
     failed = failed_runs(instance, start, end, states)
     lap("runs")
     counts = pd.crosstab(states["asset"], states["state"]).reindex(columns=STATES, fill_value=0)

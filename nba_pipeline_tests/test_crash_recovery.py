@@ -27,6 +27,7 @@ import yaml
 
 from nba_pipeline.recovery import dead_run_sweeper
 from nba_pipeline.warehouse import WAREHOUSE_POOL
+from nba_pipeline.warehouse.duckdb_warehouse import DuckDBWarehouse
 from nba_pipeline_tests.conftest import read_table, run_range
 from nba_pipeline_tests.dagster_dev import DagsterDev, progress, start_dagster_dev, stop_dagster_dev
 from nba_pipeline_tests.postgres import INSTANCE_YAMLS
@@ -198,14 +199,15 @@ def test_a_killed_cli_run_is_recovered_by_the_documented_command(tmp_path, recov
     assert run_id in _slots(instance).active_run_ids
 
     if recovery == "sweeper":  # what `make dev` does by itself, every minute
-        reason = dead_run_sweeper(dg.build_sensor_context(instance=instance))
+        context = dg.build_sensor_context(instance=instance, resources={"warehouse": DuckDBWarehouse(database=str(warehouse))})
+        reason = dead_run_sweeper(context)
         assert f"recovered 1 dead run(s): {run_id[:8]}" in reason.skip_message
         expected = dg.DagsterRunStatus.FAILURE
     elif recovery == "nba-pipeline recover":  # the README's one command
         readme = (ROOT / "README.md").read_text()
         assert "nba-pipeline recover" in readme
-        out = subprocess.run([str(BIN / "nba-pipeline"), "recover"], cwd=ROOT, env={**os.environ, "DAGSTER_HOME": str(home)},
-                             capture_output=True, text=True, timeout=120)
+        env = {**os.environ, "DAGSTER_HOME": str(home), "NBA_PIPELINE_WAREHOUSE": str(warehouse)}
+        out = subprocess.run([str(BIN / "nba-pipeline"), "recover"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
         progress(f"$ nba-pipeline recover\n  -> {out.stdout.strip()}")
         assert out.returncode == 0 and f"run {run_id}" in out.stdout and "process" in out.stdout, out.stderr
         expected = dg.DagsterRunStatus.FAILURE

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
@@ -43,6 +44,10 @@ class WarehouseError(RuntimeError):
     """The warehouse cannot be opened or written; the message says why and what to do."""
 
 
+class WarehouseBusy(WarehouseError):
+    """Another process holds the warehouse (a DuckDB file locked by a running step) longer than the caller waits."""
+
+
 class MissingTableError(WarehouseError):
     """An input was requested from a table that no publish has created yet."""
 
@@ -56,6 +61,20 @@ class ColumnTypeChanged(WarehouseError):
 
 
 NOT_PUBLISHED = "nothing of this step was published"
+STAGING_COLUMNS = ["table", "run_prefix", "rows"]
+_STAGING_NAME = re.compile(r"^(?P<flat>[A-Za-z0-9_]+?)__(?P<run>[0-9a-f]{12})$")
+
+
+def run_prefix(run_id: str) -> str:
+    """What a staging table's name keeps of its run id: the first 12 hex digits, dashes left out."""
+    return run_id.replace("-", "")[:12]
+
+
+def staging_names(names: Collection[str]) -> pd.DataFrame:
+    """table, run_prefix of the names among `names` that `stage` makes (`<schema>__<table>__<run prefix>`)."""
+    tables = pd.Series(list(names), dtype="string")
+    found = pd.DataFrame({"table": tables, "run_prefix": tables.str.extract(_STAGING_NAME)["run"]}).dropna()
+    return found.astype(str).sort_values("table", ignore_index=True)
 
 
 @dataclass(frozen=True)
@@ -177,6 +196,16 @@ class Warehouse(dg.ConfigurableResource, ABC):
 
     @abstractmethod
     def drop_staging(self, staging: str, log: Log = None) -> None: ...
+
+    @abstractmethod
+    def staging_tables(self, log: Log = None) -> pd.DataFrame:
+        """Every staging table there is (STAGING_COLUMNS): table, as `stage` named it and `drop_staging` takes it;
+        run_prefix, `run_prefix(run id)` of the run that staged it; rows."""
+
+    def for_housekeeping(self) -> "Warehouse | None":
+        """This warehouse for a sweep that must not wait on a running step: raises WarehouseBusy after a short wait
+        where the warehouse admits one writer and a step holds it. None if there is no warehouse yet to sweep."""
+        return self
 
     @abstractmethod
     def read(self, ref: TableRef, dates: Collection[str] | None, log: Log = None) -> pd.DataFrame:

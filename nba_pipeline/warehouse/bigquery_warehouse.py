@@ -37,6 +37,7 @@ from nba_pipeline.warehouse.base import (
     NOT_PUBLISHED,
     PUBLISHED,
     QUARANTINED,
+    STAGING_COLUMNS,
     ColumnTypeChanged,
     Log,
     FIRST_PUBLISH,
@@ -49,6 +50,8 @@ from nba_pipeline.warehouse.base import (
     changed_types,
     column_type_message,
     legacy_first_seen,
+    run_prefix,
+    staging_names,
     to_frame,
     unpromoted_message,
 )
@@ -213,7 +216,7 @@ class BigQueryWarehouse(Warehouse):
 
         client = self._client()
         self._ensure_dataset(client, "staging")
-        staging = f"{ref.flat}__{run_id.replace('-', '')[:12]}"
+        staging = f"{ref.flat}__{run_prefix(run_id)}"
         table_id = f"{self.project}.{self._dataset('staging')}.{staging}"
         rows = arrow_rows(frame)
         schema = [bigquery.SchemaField(f.name, *bigquery_type(f.type)) for f in rows.schema]
@@ -236,6 +239,19 @@ class BigQueryWarehouse(Warehouse):
     def drop_staging(self, staging: str, log: Log = None) -> None:
         with self._explained(f"drop the staging table {staging}"):
             self._client().delete_table(f"{self.project}.{self._dataset('staging')}.{staging}", not_found_ok=True)
+
+    def staging_tables(self, log: Log = None) -> pd.DataFrame:
+        """The tables of the staging dataset; rows from each table's metadata (no query, nothing billed)."""
+        from google.api_core.exceptions import NotFound
+
+        with self._explained("list the staging tables"):
+            client = self._client()
+            try:
+                names = staging_names(t.table_id for t in client.list_tables(f"{self.project}.{self._dataset('staging')}"))
+            except NotFound:
+                names = staging_names([])
+            rows = [client.get_table(f"{self.project}.{self._dataset('staging')}.{t}").num_rows or 0 for t in names["table"]]
+        return names.assign(rows=pd.Series(rows, index=names.index, dtype="int64"))[STAGING_COLUMNS]
 
     def _prepare(self, client, ref: TableRef, staging: str) -> None:
         """DDL, which BigQuery runs outside transactions: the tables if absent, new columns added (NULL for the

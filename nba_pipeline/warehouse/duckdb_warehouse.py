@@ -34,6 +34,7 @@ from nba_pipeline.warehouse.base import (
     NOT_PUBLISHED,
     PUBLISHED,
     QUARANTINED,
+    STAGING_COLUMNS,
     ColumnTypeChanged,
     Log,
     FIRST_PUBLISH,
@@ -42,15 +43,19 @@ from nba_pipeline.warehouse.base import (
     TableRef,
     UnpromotedCodeRefused,
     Warehouse,
+    WarehouseBusy,
     WarehouseError,
     changed_types,
     column_type_message,
     legacy_first_seen,
+    run_prefix,
+    staging_names,
     to_frame,
     unpromoted_message,
 )
 
 _LOCK_HOLDER = re.compile(r"PID (\d+)")
+HOUSEKEEPING_LOCK_SECONDS = 2.0  # how long a sweep (`nba-pipeline recover`) waits for a step holding the file
 _META_DDL = f"""
 create schema if not exists {META};
 create table if not exists {META}.publish_log (
@@ -153,7 +158,7 @@ class DuckDBWarehouse(Warehouse):
                 waited = time.monotonic() - started
                 holder = _holder(message)
                 if waited >= self.lock_timeout_seconds:
-                    raise WarehouseError(
+                    raise WarehouseBusy(
                         f"the warehouse {path} is locked by {holder} for {waited:.0f} s (limit {self.lock_timeout_seconds:.0f} s). "
                         "Readers should read the Parquet read copy, not the DuckDB file; stop that process and re-run."
                     ) from None
@@ -174,7 +179,7 @@ class DuckDBWarehouse(Warehouse):
     # -- write, audit, publish -----------------------------------------------------------------------------------
     def stage(self, ref: TableRef, frame: pd.DataFrame, run_id: str, log: Log = None) -> str:
         """Write the step's rows to a staging table (durable; nothing a reader or the gate sees)."""
-        staging = f"staging.{ref.flat}__{run_id.replace('-', '')[:12]}"
+        staging = f"staging.{ref.flat}__{run_prefix(run_id)}"
         with self.connect(log) as conn:
             try:
                 conn.execute("create schema if not exists staging")
@@ -275,6 +280,28 @@ class DuckDBWarehouse(Warehouse):
             _record_promotion(conn, asset, code_version, None, f"{FIRST_PUBLISH} (run {run_id[:8]})", "")
         elif promoted["code_version"] != code_version:
             raise UnpromotedCodeRefused(unpromoted_message(asset, code_version, promoted))
+
+    def staging_tables(self, log: Log = None) -> pd.DataFrame:
+        with self.connect(log) as conn:
+            names = staging_names(
+                r[0] for r in conn.execute(
+                    "select table_name from information_schema.tables where table_schema = 'staging'").fetchall()
+            )
+            if names.empty:
+                return pd.DataFrame(columns=STAGING_COLUMNS).astype({"rows": "int64"})
+            counts = " union all ".join(f"select '{t}' as t, count(*) as n from staging.{t}" for t in names["table"])
+            rows = dict(conn.execute(counts).fetchall())
+        return names.assign(rows=names["table"].map(rows).astype("int64"), table="staging." + names["table"])
+
+    def for_housekeeping(self) -> "DuckDBWarehouse | None":
+        """The same file, waiting HOUSEKEEPING_LOCK_SECONDS (not `lock_timeout_seconds`) for a step that holds it;
+        None if the file does not exist (a sweep does not create it)."""
+        if not Path(self.database).exists():
+            return None
+        return DuckDBWarehouse(
+            database=self.database, read_copy_dir=self.read_copy_dir,
+            lock_timeout_seconds=min(self.lock_timeout_seconds, HOUSEKEEPING_LOCK_SECONDS),
+        )
 
     # -- promotion ------------------------------------------------------------------------------------------------
     def promotions(self, log: Log = None) -> pd.DataFrame:

@@ -1,6 +1,6 @@
 """The warehouse contract, one suite run on both implementations: DuckDB (embedded) and BigQuery (a real local
 emulator server, `bigquery_emulator`). Write–audit–publish per date, quarantine, publish records, the code-version
-order, off days and types."""
+order, off days and types, and the staging tables a dead run leaves (listed with their run, dropped)."""
 
 from __future__ import annotations
 
@@ -147,6 +147,21 @@ def _first_seen(warehouse) -> dict[str, dt.datetime]:
     else:
         rows = [tuple(r.values()) for r in warehouse._arrow(warehouse._client(), sql.format(warehouse._id("pipeline", "code_versions"))).to_pylist()]
     return dict(rows)
+
+
+def test_staging_tables_left_behind_are_listed_with_their_run_and_rows_and_dropped_one_at_a_time(warehouse_impl):
+    assert warehouse_impl.staging_tables().empty  # nothing staged yet (BigQuery: no staging dataset yet)
+    killed, other = str(uuid.uuid4()), str(uuid.uuid4())
+    left = warehouse_impl.stage(REF, _rows(1), killed)  # a run killed after staging: never published
+    other_left = warehouse_impl.stage(TYPED_REF, _rows(2, TYPED_DAYS[:1]), other)
+    _publish(warehouse_impl, _rows(3), [True, True, True], str(uuid.uuid4()))  # a publish drops its own staging
+    found = warehouse_impl.staging_tables()
+    assert list(found.columns) == ["table", "run_prefix", "rows"]
+    assert sorted(found.itertuples(index=False, name=None)) == sorted([
+        (left, killed.replace("-", "")[:12], 6), (other_left, other.replace("-", "")[:12], 2)])
+    warehouse_impl.drop_staging(left)
+    assert warehouse_impl.staging_tables()["table"].tolist() == [other_left]
+    assert _by_day(warehouse_impl.read(REF, None)) == {d: [3] for d in ("2024-01-14", "2024-01-15", "2024-01-16")}
 
 
 def test_an_unpublished_table_is_missing_by_name(warehouse_impl):
