@@ -18,6 +18,10 @@ method runs two queries per check (its own, and one for the asset's wipe details
 row — most of `nba-pipeline status`'s time on four seasons. It reads Dagster's tables (`asset_check_executions`,
 `event_logs`; the materializations through Dagster's own table objects and wipe filter) as that method does; other
 storages (PostgreSQL) get Dagster's method, and a test compares the two on real instances in every check state.
+`last_verdicts` reads the same table for the last *completed* evaluation of dates whose latest record is a plan
+(one query on SQLite; elsewhere each check's history through `get_asset_check_execution_history`, which has no
+per-partition "latest completed" query): a run that planned a date and ended without evaluating it revokes no
+verdict (`checks.readiness`).
 """
 
 from __future__ import annotations
@@ -45,6 +49,8 @@ __all__ = [
     "free_slots_of_run",
     "run_start_pid",
     "status_judging",
+    "last_verdicts",
+    "VERDICT_COLUMNS",
     "reader_is_partitioned",
     "AssetCheckEvaluationTargetMaterializationData",
     "automation_instance",
@@ -265,6 +271,113 @@ def status_judging(
         if target is not None and target.storage_id == materialization_storage_id:
             return record.status.value, record.run_id
     return None
+
+
+VERDICT_COLUMNS = ["verdict", "verdict_run_id", "verdict_target_storage_id"]
+_COMPLETED = [AssetCheckExecutionRecordStatus.SUCCEEDED.value, AssetCheckExecutionRecordStatus.FAILED.value]
+_HISTORY_PAGE = 1000
+
+
+def last_verdicts(instance: dg.DagsterInstance, wanted: pd.DataFrame) -> pd.DataFrame:
+    """Per row of `wanted` (asset as user string, check, partition, latest_materialization_storage_id), its last
+    *completed* evaluation (SUCCEEDED or FAILED; a plan is not one), in `wanted`'s order and index (VERDICT_COLUMNS:
+    status value, run id, the materialization it judged; NA where there is none). Of several, the latest one that
+    judged the partition's latest materialization counts, else the latest one — Dagster's "latest" (the run created
+    last) is not always the one that judged the latest materialization (`status_judging`).
+
+    On a SQLite event log one query for every row at once; other storages page through each check's completed
+    history (`get_asset_check_execution_history`, a query per page of a check, never one per partition)."""
+    out = pd.DataFrame({"verdict": pd.Series(None, index=wanted.index, dtype=object),
+                        "verdict_run_id": pd.Series(None, index=wanted.index, dtype=object),
+                        "verdict_target_storage_id": pd.Series(pd.NA, index=wanted.index, dtype="Int64")})
+    wanted = wanted[wanted["partition"].notna()]
+    if wanted.empty:
+        return out
+    pairs = wanted[["asset", "check"]].drop_duplicates()
+    keys = [dg.AssetCheckKey(dg.AssetKey.from_user_string(a), n) for a, n in pairs.itertuples(index=False)]
+    storage = instance.event_log_storage
+    if _one_query_storage(storage):
+        done = _completed_query(storage, keys, (wanted["partition"].min(), wanted["partition"].max()))
+    else:
+        done = _completed_history(storage, keys, wanted)
+    on = ["asset", "check", "partition"]
+    done = _verdict_that_counts(done, wanted)
+    at = pd.MultiIndex.from_frame(done[on]).get_indexer(pd.MultiIndex.from_frame(wanted[on]))
+    hit = wanted.index[at >= 0]
+    chosen = done.iloc[at[at >= 0]]
+    out.loc[hit, "verdict"] = chosen["status"].to_numpy(dtype=object)
+    out.loc[hit, "verdict_run_id"] = chosen["run_id"].to_numpy(dtype=object)
+    out.loc[hit, "verdict_target_storage_id"] = chosen["target"].astype("Int64").to_numpy()
+    return out
+
+
+_DONE_COLUMNS = ["asset", "check", "partition", "status", "run_id", "target", "id"]
+
+
+def _verdict_that_counts(done: pd.DataFrame, wanted: pd.DataFrame) -> pd.DataFrame:
+    """Of the completed executions `done` (_DONE_COLUMNS), one per (asset, check, partition) of `wanted`: the latest
+    that judged the partition's latest materialization, else the latest."""
+    on = ["asset", "check", "partition"]
+    done = done.merge(wanted[[*on, "latest_materialization_storage_id"]].drop_duplicates(on), on=on)
+    latest = done["latest_materialization_storage_id"].astype("Int64")
+    done["judged_latest"] = latest.eq(done["target"].astype("Int64")).fillna(False).astype(bool)
+    return done.sort_values(["judged_latest", "id"]).drop_duplicates(on, keep="last")[_DONE_COLUMNS]
+
+
+def _completed_query(storage, keys: list[dg.AssetCheckKey], between: tuple[str, str]) -> pd.DataFrame:
+    """Every completed execution of `keys` on a partition in `between` (inclusive), one query (as
+    `_check_partition_query` reads Dagster's `asset_check_executions` table)."""
+    db_keys = list(dict.fromkeys(k.asset_key.to_string() for k in keys))
+    names = sorted({k.name for k in keys})
+    marks = lambda values: ", ".join("?" * len(values))  # noqa: E731
+    sql = (
+        "SELECT asset_key, check_name, partition, execution_status, run_id, materialization_event_storage_id, id "
+        f"FROM asset_check_executions WHERE execution_status IN ({marks(_COMPLETED)}) "
+        f"AND asset_key IN ({marks(db_keys)}) AND check_name IN ({marks(names)}) AND partition BETWEEN ? AND ?"
+    )
+    with storage.index_connection() as conn:
+        cursor = conn.connection.cursor()
+        try:
+            rows = cursor.execute(sql, [*_COMPLETED, *db_keys, *names, *between]).fetchall()
+        finally:
+            cursor.close()
+    frame = pd.DataFrame(rows, columns=["db_key", *_DONE_COLUMNS[1:]])
+    users = {k.asset_key.to_string(): k.asset_key.to_user_string() for k in keys}
+    frame.insert(0, "asset", frame.pop("db_key").map(users))
+    frame["target"] = frame["target"].astype("Int64")
+    return frame[_DONE_COLUMNS]
+
+
+def _completed_history(storage, keys: list[dg.AssetCheckKey], wanted: pd.DataFrame) -> pd.DataFrame:
+    """The completed executions of `keys` on the partitions of `wanted`, newest first per check, paged until every
+    wanted partition of the check has one that judged its latest materialization (or the history ends)."""
+    rows = []
+    for key in keys:
+        mine = wanted[(wanted["asset"] == key.asset_key.to_user_string()) & (wanted["check"] == key.name)]
+        latest = dict(zip(mine["partition"], mine["latest_materialization_storage_id"]))
+        open_ = set(latest)
+        cursor = None
+        while open_:
+            page = storage.get_asset_check_execution_history(
+                key, limit=_HISTORY_PAGE, cursor=cursor,
+                status={AssetCheckExecutionRecordStatus.SUCCEEDED, AssetCheckExecutionRecordStatus.FAILED},
+            )
+            for record in page:
+                if record.partition not in latest:
+                    continue
+                event = record.event.dagster_event if record.event else None
+                data = getattr(getattr(event, "event_specific_data", None), "target_materialization_data", None)
+                target = None if data is None else data.storage_id
+                rows.append((key.asset_key.to_user_string(), key.name, record.partition, record.status.value,
+                             record.run_id, target, record.id))
+                if target is not None and not pd.isna(latest[record.partition]) and target == latest[record.partition]:
+                    open_.discard(record.partition)
+            if len(page) < _HISTORY_PAGE:
+                break
+            cursor = page[-1].id
+    frame = pd.DataFrame(rows, columns=_DONE_COLUMNS)
+    frame["target"] = frame["target"].astype("Int64")
+    return frame
 
 
 def run_start_pid(instance: dg.DagsterInstance, run_id: str) -> tuple[int, float, str | None] | None:

@@ -22,7 +22,8 @@ State of a date of an asset (first that applies):
   running      a run in progress will evaluate it (readiness "planned");
   published    the warehouse's latest record is a publish, and the instance saw that run pass every blocking check;
   unverified   published, but the instance did not see that publish pass (stale, not evaluated, no evaluation,
-               or the warehouse disagrees about which run published it);
+               or the warehouse disagrees about which run published it; a plan by a run that ended without
+               publishing the date does not count: its last completed evaluation does, as in the gate);
   blocked      no published rows, and a date it reads of an upstream asset is quarantined, failed or itself
                blocked (named: the root upstream asset, date and check);
   missing      nothing at all yet.

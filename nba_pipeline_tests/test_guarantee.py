@@ -115,13 +115,15 @@ def test_a_run_created_on_a_failed_date_does_not_reopen_it(failed_night, warehou
     run = _create_run(instance, dg.DagsterRunStatus.QUEUED if state == "queued" else dg.DagsterRunStatus.NOT_STARTED)
     if state == "canceled":
         instance.report_run_canceled(run)
-    expected = State.NOT_EVALUATED if state == "canceled" else State.PLANNED
-    assert State.FAILED.value not in _pgs_state(instance)  # Dagster's latest status for BAD is no longer FAILED
+    # Dagster's latest status for BAD is now PLANNED; while the run may still run, BAD is planned (and blocks);
+    # once it ended without evaluating, the last completed evaluation counts again: failed
+    expected = State.FAILED if state == "canceled" else State.PLANNED
     assert expected.value in _pgs_state(instance)
 
     message = _refusal(_launch_factors(instance, warehouse))
-    assert f"player_game_summary {names.USAGE_RATE_POPULATED} on {BAD}" in message
-    assert ("is planned by run " + run.run_id[:8]) in message if state != "canceled" else "ended canceled" in message
+    assert f"player_game_summary failed {names.USAGE_RATE_POPULATED} on {BAD}" in message
+    if state != "canceled":
+        assert f"(its last evaluation); run {run.run_id[:8]} ({state}) will evaluate it again" in message
     assert not instance.get_materialized_partitions(dg.AssetKey("player_composite_factors"))
 
 
@@ -244,6 +246,17 @@ def test_a_kill_between_write_and_audit_publishes_nothing_unaudited(warehouse, t
     assert _pgs_state(instance, END) == {State.PLANNED.value}  # the killed run still shows as started
     message = _refusal(_launch_factors(instance, warehouse))
     assert f"player_game_summary {names.USAGE_RATE_POPULATED} on {START} is planned by run" in message
+
+    # once the killed run is marked failed (as `nba-pipeline recover` does), its plans revoke nothing: a date it did
+    # not publish reads as before it; a date it published without recording a materialization is refused, since
+    # the warehouse names a run this instance never saw pass
+    [killed] = instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED]))
+    instance.report_run_failed(killed)
+    if point == "staged":
+        assert _launch_factors(instance, warehouse).success
+    else:
+        message = _refusal(_launch_factors(instance, warehouse))
+        assert f"player_game_summary on {START}: the warehouse holds rows published by run {killed.run_id[:8]}" in message
 
     assert _cli_materialize(home, warehouse, "group:raw or group:analytics", START, END).returncode == 0
     assert _pgs_state(dg.DagsterInstance.from_config(str(home)), END) == {State.PASSED.value}

@@ -5,10 +5,17 @@ SUCCEEDED and judged that date's latest materialization. Everything else blocks,
 
 - failed: the latest evaluation failed;
 - planned: a run that will evaluate it was created (queued, starting, running) but has not evaluated it yet —
-  creating a run flips the latest status to PLANNED, so a queued or cancelled run on a failed date blocks too;
-- not evaluated: the run that planned it ended (failed, cancelled, killed) without evaluating it;
+  creating a run flips Dagster's latest status to PLANNED, so a queued run on a failed date blocks too, and its
+  message gives each check's last completed verdict (a check that failed reads "failed");
+- not evaluated: the run that planned it ended (failed, cancelled, killed) without evaluating it, and no earlier
+  evaluation judged the date's latest materialization;
 - missing: no evaluation at all (never materialized with its checks, a check added later, a wiped instance);
 - stale: it passed, but on an older materialization than the latest one.
+
+A plan of a run that ended revokes nothing: with write–audit–publish, a date such a run did not materialize still
+holds exactly the rows its last completed evaluation judged. So for a date planned by an ended run, the last
+completed evaluation counts — passed if it succeeded on the date's latest materialization (the ended run
+materialized nothing new), failed if it failed, else not evaluated.
 
 The cross-run gate (`checks.gate`, in the warehouse IO manager's input loading) and the automation condition
 (`automation.gated_eager`) both call `not_readable`.
@@ -26,7 +33,7 @@ import pandas as pd
 from nba_pipeline.dagster_private import (
     AssetCheckExecutionRecordStatus as Status,
 )
-from nba_pipeline.dagster_private import check_partition_frame, status_judging
+from nba_pipeline.dagster_private import check_partition_frame, last_verdicts, status_judging
 
 BLOCKING_CHECKS: dict[dg.AssetKey, tuple[str, ...]] = {}
 """Blocking check names per asset, registered when its check specs are built: a job that selects only a
@@ -106,12 +113,26 @@ def many_check_states(
     state[succeeded & ~current] = _STATES.index(State.STALE)
     planned = status == _STATUSES.index(Status.PLANNED.value)
     run_status = _run_statuses(instance, pd.unique(run_id[planned & pd.notna(run_id)]))
-    ended = pd.Series(run_id[planned]).map(run_status).fillna("DELETED").isin({s.value for s in _FINISHED} | {"DELETED"})
-    state[np.flatnonzero(planned)[~ended.to_numpy()]] = _STATES.index(State.PLANNED)
-    state[np.flatnonzero(planned)[ended.to_numpy()]] = _STATES.index(State.NOT_EVALUATED)
+    ended = np.zeros(offset, dtype=bool)
+    ended[planned] = (pd.Series(run_id[planned]).map(run_status).fillna("DELETED")
+                      .isin({s.value for s in _FINISHED} | {"DELETED"}).to_numpy())
+    state[planned & ~ended] = _STATES.index(State.PLANNED)
+    state[planned & ended] = _STATES.index(State.NOT_EVALUATED)
+    # a plan's last completed verdict: what counts once its run ended, what its message says while it runs
+    verdict = np.full(offset, None, dtype=object)
+    verdict[rows] = found["verdict"].to_numpy(dtype=object)
+    verdict_run = np.full(offset, None, dtype=object)
+    verdict_run[rows] = found["verdict_run_id"].to_numpy(dtype=object)
+    verdict_current = np.zeros(offset, dtype=bool)
+    verdict_current[rows] = found["verdict_current"].to_numpy(dtype=bool)
+    passed_before = ended & (verdict == Status.SUCCEEDED.value) & verdict_current
+    failed_before = ended & (verdict == Status.FAILED.value)
+    state[passed_before] = _STATES.index(State.PASSED)
+    state[failed_before] = _STATES.index(State.FAILED)
+    run_id[passed_before | failed_before] = verdict_run[passed_before | failed_before]
     states["state"] = np.array([s.value for s in _STATES], dtype=object)[state]
     states["run_id"] = run_id
-    states["detail"] = _details(states, state, run_status)
+    states["detail"] = _details(states, state, run_status, np.where(planned & ~ended, verdict, None))
     return states[COLUMNS]
 
 
@@ -128,9 +149,19 @@ def _latest(instance: dg.DagsterInstance, infos: pd.DataFrame, keys: Mapping[str
 
     Dagster's "latest" execution is the one whose run was created last; when an overlapping run created earlier
     materialized later, the evaluation that judged that latest materialization is the one that counts (looked up
-    one by one: only rows that are not current, neither planned nor without a materialization)."""
+    one by one: only rows that are not current, neither planned nor without a materialization).
+
+    Planned rows also get their last completed evaluation (`dagster_private.last_verdicts`, one read for all of
+    them): `verdict` (status value or None), `verdict_run_id`, `verdict_current` (it judged the latest
+    materialization)."""
     found = infos[["partition", "check", "asset", "status", "current", "run_id", "latest_materialization_storage_id"]]
     found = found.rename(columns={"partition": "game_date"}).reset_index(drop=True)
+    planned = found["status"] == Status.PLANNED.value
+    verdicts = last_verdicts(instance, found[planned].rename(columns={"game_date": "partition"}))
+    found = found.join(verdicts.reindex(found.index))
+    latest = found["latest_materialization_storage_id"].astype("Int64")
+    found["verdict_current"] = latest.eq(found["verdict_target_storage_id"]).fillna(False).astype(bool)
+    found = found.drop(columns="verdict_target_storage_id")
     other = (~found["current"] & (found["status"] != Status.PLANNED.value)
              & found["latest_materialization_storage_id"].notna())
     for i in found.index[other.to_numpy()]:
@@ -149,9 +180,10 @@ def _run_statuses(instance: dg.DagsterInstance, run_ids) -> dict[str, str]:
     return {run.run_id: run.status.value for run in runs}
 
 
-def _details(states: pd.DataFrame, state: np.ndarray, run_status: Mapping[str, str]) -> pd.Series:
+def _details(states: pd.DataFrame, state: np.ndarray, run_status: Mapping[str, str], verdict: np.ndarray) -> pd.Series:
     """Why each (date, check) blocks (`state`: each row's index into _STATES), built only for the rows in that state
-    (passed rows get no message)."""
+    (passed rows get no message). `verdict`: the last completed evaluation's status of each planned row whose run is
+    still in progress (None elsewhere)."""
     out = pd.Series("", index=states.index, dtype=object)
     for kind in (State.FAILED, State.PLANNED, State.NOT_EVALUATED, State.MISSING, State.STALE):
         rows = states[state == _STATES.index(kind)]
@@ -163,7 +195,7 @@ def _details(states: pd.DataFrame, state: np.ndarray, run_status: Mapping[str, s
         out[rows.index] = {
             State.FAILED: asset + " failed " + check + " on " + date,
             State.PLANNED: asset + " " + check + " on " + date + " is planned by run " + run + " (" + status
-            + ") and not evaluated yet",
+            + ") and not evaluated yet" + pd.Series(verdict[rows.index], index=rows.index).map(_LAST).fillna(""),
             State.NOT_EVALUATED: asset + " " + check + " on " + date + " was never evaluated: run " + run
             + " planned it and ended " + status,
             State.MISSING: asset + " " + check + " on " + date + " has no evaluation on this instance "
@@ -171,4 +203,15 @@ def _details(states: pd.DataFrame, state: np.ndarray, run_status: Mapping[str, s
             State.STALE: asset + " " + check + " on " + date + " passed on an older materialization; the latest "
             "materialization was not checked",
         }[kind]
+    # a planned check whose last completed evaluation failed reads as failed, as it would without the plan
+    failed = (state == _STATES.index(State.PLANNED)) & (verdict == Status.FAILED.value)
+    if failed.any():
+        rows = states[failed]
+        status = rows["run_id"].map(lambda r: run_status.get(r, "deleted")).str.lower()
+        out[rows.index] = (rows["asset"] + " failed " + rows["check"] + " on " + rows["game_date"]
+                           + " (its last evaluation); run " + rows["run_id"].fillna("").str[:8] + " (" + status
+                           + ") will evaluate it again")
     return out
+
+
+_LAST = {Status.SUCCEEDED.value: " (it passed its last evaluation)"}
