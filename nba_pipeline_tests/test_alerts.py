@@ -15,7 +15,9 @@ from nba_pipeline.checks import names
 from nba_pipeline.clock import GameClock
 from nba_pipeline.simulator import SimulatorFaults
 from nba_pipeline.warehouse.duckdb_warehouse import DuckDBWarehouse
-from nba_pipeline_tests.conftest import run_range
+from nba_pipeline.precompute.assets import player_composite_factors
+from nba_pipeline.resources import resources_for
+from nba_pipeline_tests.conftest import EVERY_PHASE, run_range
 
 START, BAD, END = "2021-10-19", "2021-10-22", "2021-10-25"
 FAULT = SimulatorFaults(game_id_format="vendor", game_id_feed="player_boxscores", affected_dates=[BAD])
@@ -53,14 +55,19 @@ class Webhook:
 @pytest.fixture(scope="module")
 def night(tmp_path_factory):
     """raw + analytics over a week on a persistent instance; vendor game ids in one date's box scores make
-    player_game_summary fail three blocking checks on it, quarantine it, and fail the run."""
+    player_game_summary fail three blocking checks on it and quarantine it; the other dates carry on (the run
+    succeeds). Then a user insists on player_composite_factors for the last date, whose windows read the bad date:
+    that run is refused and fails."""
     root = tmp_path_factory.mktemp("alerts")
     (root / "home").mkdir()
     instance = dg.DagsterInstance.local_temp(str(root / "home"))
     warehouse = str(root / "warehouse.duckdb")
     result = run_range(warehouse, START, END, faults=FAULT, instance=instance)
-    assert not result.success
-    yield instance, warehouse, result.run_id
+    assert result.success
+    refused = dg.materialize(EVERY_PHASE, selection=[player_composite_factors], partition_key=END, instance=instance,
+                             resources=resources_for("local", warehouse_path=warehouse), raise_on_error=False)
+    assert not refused.success
+    yield instance, warehouse, result.run_id, refused.run_id
     instance.dispose()
 
 
@@ -91,7 +98,7 @@ def _alert_lines(text: str) -> list[str]:
 
 
 def test_one_alert_per_incident_and_a_second_tick_sends_nothing(night, webhook, capfd):
-    instance, warehouse, run_id = night
+    instance, warehouse, run_id, refused_id = night
     _logged(capfd)
     cursor, message = _tick(instance, warehouse, url=webhook.url)
     assert message.startswith("2 new incident(s), 2 webhook POST(s), 0 failed")
@@ -101,7 +108,7 @@ def test_one_alert_per_incident_and_a_second_tick_sends_nothing(night, webhook, 
     # the per-date evaluations, the run-level ones and the quarantine record are one incident
     assert check["id"] == f"blocking_check_failed:{run_id}:player_game_summary" and check["dates"] == [BAD]
     assert {names.USAGE_RATE_POPULATED, names.AVG_QUALITY_SCORE, names.PRODUCTION_READY} <= set(check["checks"])
-    assert by_kind["run_failed"]["run_id"] == run_id and f"{START}…{END}" in by_kind["run_failed"]["summary"]
+    assert by_kind["run_failed"]["run_id"] == refused_id and END in by_kind["run_failed"]["summary"]
     assert len(_alert_lines(_logged(capfd))) == 2
 
     _logged(capfd)
@@ -111,7 +118,7 @@ def test_one_alert_per_incident_and_a_second_tick_sends_nothing(night, webhook, 
 
 
 def test_without_a_webhook_the_log_line_is_the_alert(night, capfd, monkeypatch):
-    instance, warehouse, _ = night
+    instance, warehouse, *_ = night
     monkeypatch.delenv("NBA_PIPELINE_ALERT_WEBHOOK_URL", raising=False)
     _logged(capfd)
     _, message = _tick(instance, warehouse)
@@ -120,14 +127,14 @@ def test_without_a_webhook_the_log_line_is_the_alert(night, capfd, monkeypatch):
 
 
 def test_the_url_comes_from_the_environment_at_tick_time(night, webhook, monkeypatch):
-    instance, warehouse, _ = night
+    instance, warehouse, *_ = night
     monkeypatch.setenv("NBA_PIPELINE_ALERT_WEBHOOK_URL", webhook.url)
     _tick(instance, warehouse)
     assert len(webhook.bodies) == 2
 
 
 def test_a_failing_webhook_does_not_crash_the_sensor_and_is_retried(night, webhook, capfd):
-    instance, warehouse, _ = night
+    instance, warehouse, *_ = night
     _logged(capfd)
     webhook.status = 500
     cursor, message = _tick(instance, warehouse, url=webhook.url)
@@ -148,7 +155,7 @@ def test_a_failing_webhook_does_not_crash_the_sensor_and_is_retried(night, webho
 
 
 def test_gives_up_after_max_attempts(night, webhook, capfd):
-    instance, warehouse, _ = night
+    instance, warehouse, *_ = night
     webhook.status = 500
     cursor, _ = _tick(instance, warehouse, url=webhook.url, max_attempts=2)
     cursor, message = _tick(instance, warehouse, cursor=cursor, url=webhook.url, max_attempts=2)
@@ -165,7 +172,7 @@ def _free_port() -> int:
 
 def test_a_new_incident_sends_one_more(night, webhook):
     """A run that stays STARTED past the limit is stuck: one alert, once."""
-    instance, warehouse, _ = night
+    instance, warehouse, *_ = night
     cursor, _ = _tick(instance, warehouse, url=webhook.url)
     assert len(webhook.bodies) == 2
     release = threading.Event()
@@ -203,7 +210,7 @@ def test_a_new_incident_sends_one_more(night, webhook):
 
 
 def test_yesterdays_data_late_is_an_incident_after_the_deadline(night, webhook):
-    instance, warehouse, _ = night
+    instance, warehouse, *_ = night
     cursor, _ = _tick(instance, warehouse, url=webhook.url)
     # 2021-10-23 at 07:59 ET: before the deadline nothing is late; at 08:00 yesterday's quarantined date is
     _, message = _tick(instance, warehouse, cursor=cursor, url=webhook.url, now="2021-10-23T07:59:00")

@@ -51,8 +51,9 @@ def night(tmp_path_factory):
     home.mkdir()
     (home / "dagster.yaml").write_text("")
     instance = dg.DagsterInstance.local_temp(str(home))
-    result = run_range(str(warehouse), START, END, faults=FAULT, instance=instance, assets=EVERY_PHASE)
-    assert not result.success
+    # the bad date is quarantined, the dates reading it held back, the others built; only the model fails (a week
+    # is too short to learn from), so predictions and grading are refused
+    run_range(str(warehouse), START, END, faults=FAULT, instance=instance, assets=EVERY_PHASE)
     report = build_report(instance, str(warehouse))
     return SimpleNamespace(
         home=home, warehouse=warehouse, instance=instance, report=report,
@@ -71,12 +72,14 @@ def test_per_asset_counts(night):
         assert counts[asset]["published"] == 7 and sum(counts[asset].values()) == 7, asset
     summary = counts["player_game_summary"]
     assert summary == {"published": 6, "quarantined": 1, "failed": 0, "blocked": 0, "running": 0, "unverified": 0, "missing": 0}
-    # pre-game assets: the bad date's own slate reads box scores only up to the day before, so it is missing (the
-    # range run skipped it), not blocked; the three dates after it read the bad date and are blocked
+    # pre-game assets: the bad date's own slate reads box scores only up to the day before, so it is built with the
+    # dates before it; the three dates after it read the bad date: held back by the run, blocked
     for asset in PRECOMPUTE_ON:
-        assert (counts[asset]["blocked"], counts[asset]["missing"], counts[asset]["published"]) == (3, 4, 0), asset
+        built = 0 if asset == "points_prop_predictions" else 4  # no model from a week: predictions are not made
+        assert (counts[asset]["blocked"], counts[asset]["missing"], counts[asset]["published"]) == (3, 4 - built, built), asset
     # grading reads the date's own box scores: the bad date itself is blocked too
-    assert (counts["prediction_grading"]["blocked"], counts["prediction_grading"]["missing"]) == (4, 3)
+    grading = counts["prediction_grading"]
+    assert (grading["blocked"], grading["missing"], grading["published"]) == (4, 3, 0)
 
 
 def test_the_blocked_dates_name_the_upstream_check_and_date(night):
@@ -85,7 +88,7 @@ def test_the_blocked_dates_name_the_upstream_check_and_date(night):
     assert blocked["state"] == "blocked"
     assert (blocked["cause_asset"], blocked["cause_date"]) == ("player_game_summary", BAD)
     assert names.USAGE_RATE_POPULATED in blocked["cause_check"]
-    assert dates.loc[("player_composite_factors", BAD), "state"] == "missing"
+    assert ("player_composite_factors", BAD) not in dates.index  # published: its slate reads only the days before
     # blocked transitively: the feature store reads the daily cache, which reads the factors; the root cause is kept
     assert dates.loc[("ml_feature_store", END), "cause_asset"] == "player_game_summary"
     assert dates.loc[("player_game_summary", BAD), "state"] == "quarantined"
@@ -105,7 +108,8 @@ def test_failures_say_why_and_checks_are_counted_by_season(night):
     rates = report.checks.set_index(["asset", "check", "season"])
     row = rates.loc[("player_game_summary", names.USAGE_RATE_POPULATED, "2021-22")]
     assert (row["dates"], row["passed"], row["failed"], row["pass_pct"]) == (7, 6, 1, round(600 / 7, 2))
-    assert rates.loc[("player_composite_factors", names.USAGE_L7_POPULATED, "2021-22"), "other"] == 7  # never judged
+    factors = rates.loc[("player_composite_factors", names.USAGE_L7_POPULATED, "2021-22")]
+    assert (factors["passed"], factors["other"]) == (4, 3)  # the held-back dates are never judged
     # usage_rate populated % per season from the published rows: the quarantined date is not among them
     season = report.usage_rate.set_index("season").loc["2021-22"]
     assert season["dates"] == 6 and season["players_played"] > 0 and season["populated_pct"] == 100.0
@@ -116,8 +120,8 @@ def test_the_verdict_is_critical_and_says_why(night):
     assert report.verdict == CRITICAL and report.exit_code == 2
     assert any(names.USAGE_RATE_POPULATED in r and BAD in r for r in report.reasons)
     assert "16 asset-date(s) blocked" in report.reasons
-    failed_run = report.failed_runs.iloc[0]
-    assert failed_run["step"] == "player_game_summary" and not failed_run["since_fixed"]
+    # the run failed in the model (a week is too short to train), not on the bad date: that one is held per date
+    assert set(report.failed_runs["step"]) == {"points_model"}
 
 
 def test_the_cli_prints_a_table_and_exits_2(night):
@@ -170,11 +174,10 @@ def test_after_the_fix_nothing_is_blocked_and_the_cli_exits_1_then_0(repaired):
     report = build_report(repaired.instance, str(repaired.warehouse))
     counts = _counts(report)
     assert counts["player_game_summary"]["published"] == 7 and counts["player_game_summary"]["quarantined"] == 0
-    assert report.assets["blocked"].sum() == 0  # the precompute dates are no longer waiting on anything: missing
-    assert counts["player_composite_factors"]["missing"] == 7
+    assert report.assets["blocked"].sum() == 0  # the held-back dates are no longer waiting on anything: missing
+    assert (counts["player_composite_factors"]["missing"], counts["player_composite_factors"]["published"]) == (3, 4)
     # what is left is a warning: the simulator's play-by-play covers too few games of one date for shot zones
     assert report.verdict == WARNING and not report.failures["blocking"].astype(bool).any()
-    assert report.failed_runs.iloc[-1]["since_fixed"]  # its failed step's dates are all published now
     assert _cli(repaired.home, repaired.warehouse).returncode == 1
     assert _cli(repaired.home, repaired.warehouse, "--select", "raw,analytics").returncode == 1  # the shot-zone warning
     assert _cli(repaired.home, repaired.warehouse, "--select", "raw").returncode == 0

@@ -16,7 +16,7 @@ START, BAD, END = "2021-10-19", "2021-10-22", "2021-10-25"
 def warehouse(tmp_path_factory):
     path = str(tmp_path_factory.mktemp("validation_job") / "warehouse.duckdb")
     faults = SimulatorFaults(game_id_format="vendor", game_id_feed="player_boxscores", affected_dates=[BAD])
-    assert not run_range(path, START, END, faults=faults, instance=dg.DagsterInstance.ephemeral()).success
+    assert run_range(path, START, END, faults=faults, instance=dg.DagsterInstance.ephemeral()).success  # quarantined, rest on
     return path
 
 
