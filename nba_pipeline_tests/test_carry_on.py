@@ -4,17 +4,21 @@ every downstream step for every date of the range: dagster-io/dagster#26854)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import dagster as dg
 import pandas as pd
 import pytest
 
 from nba_pipeline.checks import names
-from nba_pipeline.simulator import SimulatorFaults
-from nba_pipeline_tests.conftest import EVERY_PHASE, read_table, run_range
+from nba_pipeline_tests.conftest import read_table
+
+ROOT = Path(__file__).resolve().parents[1]
 
 START, BAD, END = "2021-10-19", "2022-03-01", "2022-11-30"
 SEASON_ONE_END = "2022-04-10"
-FAULT = SimulatorFaults(game_id_format="vendor", game_id_feed="player_boxscores", affected_dates=[BAD])
 PRE_GAME = ["player_composite_factors", "player_daily_cache", "ml_feature_store", "points_prop_predictions"]
 
 
@@ -29,15 +33,30 @@ def _days(first: str, last: str) -> set[str]:
 
 @pytest.fixture(scope="module")
 def two_seasons(tmp_path_factory):
-    warehouse = str(tmp_path_factory.mktemp("carry_on") / "warehouse.duckdb")
-    instance = dg.DagsterInstance.ephemeral()
-    result = run_range(warehouse, START, END, faults=FAULT, instance=instance, assets=EVERY_PHASE)
-    return warehouse, instance, result
+    """`nba-pipeline materialize --select '*'` over one whole season and the start of the next, on a real
+    DAGSTER_HOME, with vendor game ids in one date's box scores (usage_rate fails there)."""
+    root = tmp_path_factory.mktemp("carry_on")
+    home, warehouse, faults = root / "home", str(root / "warehouse.duckdb"), root / "faults.yaml"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("")
+    faults.write_text(f"game_id_format: vendor\ngame_id_feed: player_boxscores\naffected_dates: ['{BAD}']\n")
+    env = {"DAGSTER_HOME": str(home), "NBA_PIPELINE_WAREHOUSE": warehouse, "NBA_PIPELINE_FAULTS_FILE": str(faults),
+           "PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "NBA_PIPELINE_GAME_DAY": "off"}
+    cli = subprocess.run([str(Path(sys.executable).with_name("nba-pipeline")), "materialize", "--select", "*",
+                          "--partition-range", f"{START}...{END}"], cwd=ROOT, env=env, capture_output=True, text=True,
+                         timeout=1800)
+    instance = dg.DagsterInstance.from_config(str(home))
+    runs = instance.get_runs()
+    assert len(runs) == 1, cli.stderr[-3000:]
+    yield warehouse, instance, runs[0], cli
+    instance.dispose()
 
 
 def test_one_quarantined_date_holds_back_only_the_dates_that_read_it(two_seasons):
-    warehouse, _, result = two_seasons
-    assert result.success  # every step ran; the bad date is stopped per date, not per step
+    warehouse, _, run, cli = two_seasons
+    assert run.status == dg.DagsterRunStatus.SUCCESS  # every step ran; the bad date is stopped per date, not per step
+    # ... and the CLI says the range it leaves is not all published
+    assert cli.returncode == 1 and "the range is CRITICAL" in cli.stderr, cli.stderr[-3000:]
     assert BAD not in _published(warehouse, "player_game_summary")
     assert _published(warehouse, "player_game_summary") >= _days(START, END) - {BAD} - _days("2022-06-17", "2022-10-17")
     held = _days("2022-03-02", SEASON_ONE_END)  # season 1 after the bad date: their windows read it
@@ -54,19 +73,22 @@ def test_one_quarantined_date_holds_back_only_the_dates_that_read_it(two_seasons
 
 
 def test_the_run_says_which_dates_were_held_back_and_why(two_seasons):
-    _, _, result = two_seasons
-    usage = next(e for e in result.get_asset_check_evaluations()
-                 if e.check_name == names.USAGE_RATE_POPULATED and "dates_checked" in e.metadata)
+    _, instance, run, cli = two_seasons
+    checks = [e.asset_check_evaluation for e in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)]
+    usage = next(e for e in checks if e.check_name == names.USAGE_RATE_POPULATED and "dates_checked" in e.metadata)
     assert not usage.passed and usage.severity == dg.AssetCheckSeverity.WARN  # visible, and not stopping every date
     assert "held back downstream" in usage.description
-    pcf = next(e for e in result.get_asset_materialization_events()
-               if e.asset_key.to_user_string() == "player_composite_factors").materialization.metadata
+    per_date = {e.partition: e.passed for e in checks if e.check_name == names.USAGE_RATE_POPULATED and e.partition}
+    assert per_date[BAD] is False and sum(per_date.values()) == len(per_date) - 1  # the bad date fails, by itself
+    pcf = instance.fetch_materializations(dg.AssetKey("player_composite_factors"), limit=1).records[0]
+    pcf = pcf.asset_materialization.metadata
+    assert "player_composite_factors: holding back 40 of its" in cli.stderr  # the log says it as it happens
     assert pcf["dates_held_back"].value == len(_days("2022-03-02", SEASON_ONE_END))
     assert f"| 2022-03-02 | player_game_summary | {BAD} | player_game_summary failed " in pcf["held_back"].value
 
 
 def test_held_back_dates_stay_unreadable_downstream(two_seasons):
-    _, instance, _ = two_seasons
+    _, instance, _, _ = two_seasons
     from nba_pipeline.checks.gate import blocking_problems
 
     problems = blocking_problems(instance, dg.AssetKey("player_composite_factors"), ["2022-03-05", "2022-10-25"], None)

@@ -126,3 +126,26 @@ def test_the_game_day_can_be_left_out_for_history_only_deployments():
     history_only = build_definitions("local", game_day=False)
     assert not list(history_only.schedules)
     assert {s.name for s in history_only.sensors} == {"late_data_sensor", "keep_downstream_in_step", "dead_run_sweeper", "alert_sensor"}
+
+
+def test_every_daily_input_holds_back_dates_through_the_window_the_graph_declares():
+    """A step holds back exactly its dates that read a failed upstream date (`checks.gate.held_back`), through the
+    window each input registered when its asset was built: every partitioned input of every daily table has one,
+    and it is the partition mapping Dagster sees."""
+    from nba_pipeline.checks.gate import INPUT_WINDOWS
+    from nba_pipeline.tables import PUBLISHED_TABLES
+
+    graph = defs.resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        name = key.to_user_string()
+        if name in UNPARTITIONED:
+            continue
+        assert name in PUBLISHED_TABLES, f"{name} is not built by published_table"
+        asset = graph.get(key).assets_def
+        for input_name, upstream in asset.keys_by_input_name.items():
+            if graph.get(upstream).partitions_def is None:
+                continue  # the model: read whole, not per date
+            lo, hi, _ = INPUT_WINDOWS[(name, input_name)]
+            mapping = asset.get_partition_mapping_for_dep(upstream)
+            declared = (getattr(mapping, "start_offset", 0), getattr(mapping, "end_offset", 0))
+            assert (lo, hi) == declared, (name, input_name)

@@ -198,3 +198,41 @@ def test_recover_refuses_a_negative_wait_before_doing_anything(tmp_path):
     assert out.returncode == 2 and out.stderr.strip() == (
         "error: --never-started-after must be 0 or more seconds, got -5; nothing was recovered")
     assert _instance(home).get_run_by_id(run.run_id).status == dg.DagsterRunStatus.NOT_STARTED
+
+
+def test_a_run_killed_before_it_published_revokes_no_verdict(tmp_path):
+    """The issue's night: an analytics range run is killed before it publishes anything (here: in its first step,
+    right after staging), after an earlier run had published and passed every date. Once `recover` has marked it
+    failed, every one of those dates is readable downstream again: what is published is what passed."""
+    from nba_pipeline.checks.gate import blocking_problems
+    from nba_pipeline.resources import resources_for
+    from nba_pipeline_tests.conftest import RAW_AND_ANALYTICS
+
+    home, warehouse = tmp_path / "home", tmp_path / "warehouse.duckdb"
+    instance = _instance(home)
+    resources = resources_for("local", warehouse_path=str(warehouse))
+    tags = {"dagster/asset_partition_range_start": START, "dagster/asset_partition_range_end": PLANNED_DAY}
+    assert dg.materialize(RAW_AND_ANALYTICS, resources=resources, instance=instance, tags=tags).success
+    dates = [START, END, PLANNED_DAY]
+    env = {**os.environ, "DAGSTER_HOME": str(home), "NBA_PIPELINE_WAREHOUSE": str(warehouse),
+           CRASH_POINT_ENV: "team_offense_game_summary:staged"}
+    killed = subprocess.run(
+        [str(BIN / "dagster"), "asset", "materialize", "-m", "nba_pipeline.definitions", "--select", "group:analytics",
+         "--partition-range", f"{START}...{PLANNED_DAY}"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert killed.returncode == -9, killed.stderr[-3000:]
+    instance = _instance(home)
+    offense = dg.AssetKey("team_offense_game_summary")
+    published = DuckDBWarehouse(database=str(warehouse)).publish_records("team_offense_game_summary", dates)
+    blocked = blocking_problems(instance, offense, dates, published)
+    assert set(blocked["state"]) == {State.PLANNED.value}  # its run still looks alive: a publish may be under way
+
+    recovered = subprocess.run([str(BIN / "nba-pipeline"), "recover"], cwd=ROOT, env=env, capture_output=True,
+                               text=True, timeout=300)
+    assert recovered.returncode == 0 and "marked failed" in recovered.stdout, recovered.stderr[-2000:]
+    instance = _instance(home)
+    for asset in ("team_offense_game_summary", "team_defense_game_summary", "player_game_summary"):
+        records = DuckDBWarehouse(database=str(warehouse)).publish_records(asset, dates)
+        assert blocking_problems(instance, dg.AssetKey(asset), dates, records).empty, asset
+    assert not _staging(warehouse)  # and its never-audited rows are gone

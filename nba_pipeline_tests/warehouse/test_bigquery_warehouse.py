@@ -132,9 +132,8 @@ def test_raw_and_analytics_on_bigquery_compute_the_same_checks_and_rows_as_on_du
     for resources in (local, production):
         assert _run(resources, start="2023-12-24", end="2023-12-24", bad=None).success
     on_duckdb, on_bigquery = _run(local), _run(production)
-    # the bad date fails player_game_summary's blocking checks: the same step fails on both, after publishing
-    failed = [{e.step_key for e in r.all_events if e.is_step_failure} for r in (on_duckdb, on_bigquery)]
-    assert failed[0] == failed[1] == {"player_game_summary"}
+    # the bad date fails player_game_summary's blocking checks on both: quarantined, and the other dates carry on
+    assert on_duckdb.success and on_bigquery.success
     duck_checks, bq_checks = _checks(on_duckdb), _checks(on_bigquery)
     assert any(not passed for _, _, passed, _ in duck_checks)  # the bad date fails checks on both
     assert bq_checks == duck_checks
