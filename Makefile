@@ -34,9 +34,11 @@ dev: setup
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 # the machine's PostgreSQL server and headless chromium, started / installed if missing (.ci/prerequisites)
+# two workers (pytest-xdist), each taking whole test files: module fixtures are built once, and the stories that wait
+# on a real daemon overlap with the rest instead of leaving a core idle
 test: setup
 	./.ci/prerequisites
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2 --dist loadfile
 
 # the full four-season backfill against its floors; BENCH_PG=postgresql+psycopg2://postgres@127.0.0.1:5432/test adds
 # the same backfill on the production (PostgreSQL) instance

@@ -31,7 +31,8 @@ setup(
         # the tests run the production instance against a real PostgreSQL server too, and drive the web UI in the
         # system's headless chromium through selenium (/usr/bin/chromedriver; no browser download)
         # and the BigQuery warehouse against a local emulator server (bqemulator: DuckDB + SQLGlot, from PyPI)
-        "dev": ["pytest>=8", "dagster-postgres==0.29.27", "psycopg2-binary>=2.9,<3", "selenium>=4.20,<5",
+        # pytest-xdist: `make test` runs the suite on both cores, one test file per worker at a time
+        "dev": ["pytest>=8", "pytest-xdist>=3.6,<4", "dagster-postgres==0.29.27", "psycopg2-binary>=2.9,<3", "selenium>=4.20,<5",
                 "dagster-gcp==0.29.27", "google-cloud-bigquery>=3.20,<4", "bqemulator==1.4.0",
                 # and production's model store against a local GCS server
                 "gcp-storage-emulator>=2024"],

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,9 +34,11 @@ def chromedriver() -> str:
 
 def screenshot_file(page: Path, png: Path, width: int = 1400, height: int = 900) -> Path:
     """A PNG of a local HTML file, rendered by headless Chromium from the command line."""
-    command = [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-               f"--window-size={width},{height}", f"--screenshot={png}", page.resolve().as_uri()]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:  # its own: tests run side by side
+        command = [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
+                   "--disable-background-networking", f"--user-data-dir={profile}",
+                   f"--window-size={width},{height}", f"--screenshot={png}", page.resolve().as_uri()]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and png.exists() and png.stat().st_size > 0, done.stderr[-2000:]
     return png
 
