@@ -6,6 +6,7 @@ minutes. `progress()` writes past pytest's capture to the terminal, one timestam
 from __future__ import annotations
 
 import os
+import sys
 import time
 
 import pytest
@@ -23,9 +24,13 @@ def progress(message: str) -> None:
     line = f"[{time.strftime('%H:%M:%S')}] {test + ': ' if test else ''}{message}"
     reporter = _config.pluginmanager.getplugin("terminalreporter") if _config else None
     capture = _config.pluginmanager.getplugin("capturemanager") if _config else None
-    if reporter is None or capture is None:
+    if capture is None:
         print(line, flush=True)
         return
     with capture.global_and_fixture_disabled():
+        worker = os.environ.get("PYTEST_XDIST_WORKER")
+        if worker or reporter is None:  # a pytest-xdist worker's reporter goes nowhere; its stderr is the terminal's
+            print(f"\n[{worker}] {line}" if worker else line, file=sys.stderr, flush=True)
+            return
         reporter.ensure_newline()
         reporter.write_line(line)
