@@ -7,7 +7,6 @@ import logging
 import subprocess
 import sys
 import textwrap
-import time
 
 import dagster as dg
 import duckdb
@@ -124,19 +123,17 @@ def test_a_lock_held_past_the_timeout_fails_naming_the_holder(tmp_path):
     duckdb.connect(str(path)).close()
     holder = _hold_lock(path, 30)
     try:
-        started = time.monotonic()
         with pytest.raises(WarehouseError, match=rf"locked by PID {holder.pid}.*Parquet read copy"):
             DuckDBWarehouse(database=str(path), lock_timeout_seconds=2).read(REF, None)
-        assert time.monotonic() - started < 10
+        assert holder.poll() is None  # it gave up on its own timeout, while the lock was still held
     finally:
         holder.kill()
 
 
-def test_an_unwritable_location_fails_at_once_by_name():
-    started = time.monotonic()
-    with pytest.raises(WarehouseError, match="/proc/nba_pipeline"):
+def test_an_unwritable_location_fails_at_once_by_name(caplog):
+    with caplog.at_level(logging.WARNING), pytest.raises(WarehouseError, match="/proc/nba_pipeline"):
         DuckDBWarehouse(database="/proc/nba_pipeline/warehouse.duckdb").read(REF, None)
-    assert time.monotonic() - started < 5
+    assert not [r for r in caplog.records if "waiting" in r.getMessage()]  # no lock wait: not a lock problem
 
 
 def test_a_reader_holding_the_read_copy_open_through_a_backfill_does_not_block_it(tmp_path):
@@ -161,9 +158,8 @@ def test_a_reader_holding_the_read_copy_open_through_a_backfill_does_not_block_i
     try:
         assert reader.stdout.readline().strip() == "10"
         weeks = {"dagster/asset_partition_range_start": "2024-01-02", "dagster/asset_partition_range_end": "2024-01-15"}
-        started = time.monotonic()
         assert dg.materialize(RAW_AND_ANALYTICS, resources=resources, tags=weeks).success
-        assert time.monotonic() - started < 120 and reader.poll() is None  # done while the reader still holds it
+        assert reader.poll() is None  # done while the reader still holds it
     finally:
         reader.kill()
     published = read_table(str(database), "analytics.player_game_summary")
