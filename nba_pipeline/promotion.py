@@ -24,7 +24,7 @@ import dagster as dg
 import pandas as pd
 
 from nba_pipeline.tables import PUBLISHED_TABLES
-from nba_pipeline.warehouse.base import Warehouse
+from nba_pipeline.warehouse.base import Warehouse, latest_promotions
 
 PROMOTED_CODE_VERSION = "promoted_code_version"  # observation metadata key the automation condition reads
 
@@ -68,19 +68,20 @@ def promote(
     tables whose version changed, an observation on the instance. Returns one row per table (see `Warehouse.promote`)."""
     versions = table_versions(defs, select)
     if dry_run:
-        current = warehouse.promotions().sort_values("promoted_at").groupby("asset").tail(1).set_index("asset")["code_version"]
+        current = latest_promotions(warehouse.promotions()).set_index("asset")["code_version"]
         previous = pd.Series(versions).index.map(current.to_dict())
         return pd.DataFrame({
             "asset": list(versions), "previous_version": previous, "code_version": list(versions.values()),
             "changed": [p != v for p, v in zip(previous, versions.values())], "stale_dates": None,
         })
-    result = warehouse.promote(versions, promoted_by or who(), note)
+    promoted_by = promoted_by or who()
+    result = warehouse.promote(versions, promoted_by, note)
     if instance is not None:
         for row in result[result["changed"]].itertuples():  # one event per promoted table
             instance.report_runless_asset_event(dg.AssetObservation(
                 asset_key=dg.AssetKey(row.asset),
                 metadata={PROMOTED_CODE_VERSION: row.code_version, "previous_code_version": str(row.previous_version),
-                          "promoted_by": promoted_by or who(), "stale_dates": int(row.stale_dates), "note": note},
+                          "promoted_by": promoted_by, "stale_dates": int(row.stale_dates), "note": note},
             ))
     return result
 

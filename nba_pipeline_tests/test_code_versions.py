@@ -229,3 +229,11 @@ def test_two_checkouts_sharing_one_home_and_warehouse(tmp_path):
     assert history["code_version"].tolist()[-1] == new_version and history["note"].tolist()[-1] == "usage fix"
     usage = read_table(str(warehouse), "analytics.player_game_summary")["usage_rate"].dropna()
     assert usage.mean() > 10  # the fixed rows (a percentage), not the stale checkout's fifth of it
+
+
+def test_a_dry_run_says_what_would_be_promoted_and_records_nothing(warehouse):
+    store = DuckDBWarehouse(database=warehouse)
+    promote(store, defs, select=["schedule"], promoted_by="dev@test")
+    dry = promote(store, defs, dry_run=True).set_index("asset")
+    assert not dry.loc["schedule", "changed"] and dry["changed"].sum() == len(dry) - 1
+    assert store.promotions()["asset"].tolist() == ["schedule"]  # the dry run recorded nothing
