@@ -176,6 +176,13 @@ class DuckDBWarehouse(Warehouse):
     def read_copy_root(self) -> Path:
         return Path(self.read_copy_dir) if self.read_copy_dir else Path(self.database).parent / "published"
 
+    def read_copy_source(self, schema: str, table: str) -> str | None:
+        """What DuckDB's `read_parquet(...)` takes to read the read copy of `schema.table` (a quoted path, or a
+        list of them), or None when it has never been published: every reader of the read copy goes through it,
+        so the copy's layout is this class's alone."""
+        path = self.read_copy_root / schema / f"{table}.parquet"
+        return f"'{path}'" if path.exists() else None
+
     # -- write, audit, publish -----------------------------------------------------------------------------------
     def stage(self, ref: TableRef, frame: pd.DataFrame, run_id: str, log: Log = None) -> str:
         """Write the step's rows to a staging table (durable; nothing a reader or the gate sees)."""
