@@ -59,7 +59,7 @@ def size(home: Path) -> str:
     import dagster as dg
 
     from nba_pipeline.dagster_private import check_partition_frame
-    from nba_pipeline.status import partitioned_assets
+    from nba_pipeline.ops.report import partitioned_assets
 
     instance = dg.DagsterInstance.local_temp(str(home))
     assets = partitioned_assets()
@@ -78,13 +78,13 @@ import warnings
 warnings.filterwarnings("ignore", message=".*(beta|preview).*", category=Warning)
 import dagster as dg
 t.append(time.perf_counter())
-from nba_pipeline import status
+from nba_pipeline.ops import published, report as status
 t.append(time.perf_counter())
 status.partitioned_assets()
 t.append(time.perf_counter())
 instance = dg.DagsterInstance.get()
 t.append(time.perf_counter())
-report = status.build_report(instance, status.warehouse_path(None))
+report = status.build_report(instance, published.warehouse_path(None))
 status.report_json(report)
 t.append(time.perf_counter())
 import gc
@@ -142,7 +142,7 @@ def main() -> None:
 
     import dagster as dg
 
-    from nba_pipeline.status import build_report
+    from nba_pipeline.ops.report import build_report
 
     instance = dg.DagsterInstance.local_temp(str(home))
     inproc = []

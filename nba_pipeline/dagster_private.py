@@ -4,11 +4,11 @@ Why these are needed: Dagster's public API has no way to ask, per partition, wha
 was and whether it judged the latest materialization (`AssetCheckPartitionInfo` is only reachable through the
 event log storage), no public way to point a per-partition check evaluation logged from a range run at the
 materialization it judged (`AssetCheckEvaluationTargetMaterializationData`), and no public event-type enum for
-the latest materialization per partition. The status report (`nba_pipeline.status`) also needs what only
+the latest materialization per partition. The status report (`nba_pipeline.ops.report`) also needs what only
 private modules expose: backfills in progress and their done / target subsets (`PartitionBackfill`,
 `BulkActionStatus`), the pool slots a run still holds (`get_concurrency_info`), and the failed check evaluations
 (`get_asset_check_execution_history` with a status filter, to say why a check failed). The alert sensor
-(`nba_pipeline.alerts`) reads check evaluations and run failures after a storage id (`get_asset_check_execution_history` with a status filter: the public `fetch_*`
+(`nba_pipeline.ops.alerts`) reads check evaluations and run failures after a storage id (`get_asset_check_execution_history` with a status filter: the public `fetch_*`
 methods cover materializations, observations and run status changes, not check evaluations). If one of these moves in a Dagster upgrade, this is the one file to fix — with `nba_pipeline/instance_storage.py`,
 the event-log storage class the shipped dagster.yaml loads, which has to subclass Dagster's private SQLite storage.
 

@@ -6,18 +6,18 @@ import os
 
 import dagster as dg
 
-from nba_pipeline.alerts import AlertWebhook, alert_sensor
+from nba_pipeline.ops.alerts import AlertWebhook, alert_sensor
 from nba_pipeline.analytics.assets import analytics_assets
 from nba_pipeline.automation import automation_sensor, daily_job, late_data_sensor
-from nba_pipeline.freshness import with_freshness
+from nba_pipeline.ops.freshness import with_freshness
 from nba_pipeline.game_day import GAME_DAY_JOBS, GAME_DAY_SCHEDULES, GAME_DAY_SENSORS
 from nba_pipeline.ml.assets import ml_assets
 from nba_pipeline.precompute.assets import precompute_assets
 from nba_pipeline.predictions.assets import prediction_assets
 from nba_pipeline.raw.assets import raw_assets
-from nba_pipeline.recovery import dead_run_sweeper
+from nba_pipeline.ops.recovery import dead_run_sweeper
 from nba_pipeline.resources import resources_for
-from nba_pipeline.validation_job import validate_range_job
+from nba_pipeline.ops.validation_job import validate_range_job
 
 ALL_ASSETS = [*raw_assets, *analytics_assets, *precompute_assets, *ml_assets, *prediction_assets]
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import dagster as dg
 
-from nba_pipeline.alerts import AlertWebhook
+from nba_pipeline.ops.alerts import AlertWebhook
 from nba_pipeline.clock import GameClock
 from nba_pipeline.config.resource import ThresholdsResource
 from nba_pipeline.sources import NbaSource, NbaStatsApiSource, SeasonReplaySource, SimulatedLeagueSource

@@ -24,7 +24,7 @@ def _env(**variables) -> dict[str, str]:
         ("2021-10-25...2021-10-19", "range end 2021-10-19 precedes range start 2021-10-25"),
         ("2021-10-19...2021-13-01", "'2021-13-01' is not a real calendar date"),
         ("YESTERDAY...2021-10-19", "'YESTERDAY' is not a game-date partition key"),
-        ("2021-10-19", "must be START...END"),
+        ("2021-10-19...", "must be START...END or one date"),
     ],
 )
 def test_a_bad_range_is_refused_before_any_run_exists(tmp_path, partition_range, message):
@@ -153,15 +153,41 @@ def test_a_good_range_is_handed_to_dagster_with_progress_and_a_summary(tmp_path)
     assert "player_boxscores 2024-01-15 quarantined" in " ".join(failed.split()), failed
 
 
+@pytest.mark.parametrize("command", [["materialize", "--select", "schedule"], ["status"], ["validate", "--phase", "raw"]])
+def test_every_command_takes_a_range_the_same_way(command):
+    from nba_pipeline.cli import RangeError, build_parser, resolve_range
+
+    def resolved(*options: str):
+        return resolve_range(build_parser().parse_args([*command, *options]))
+
+    expected = ("2024-01-01", "2024-01-31")
+    assert resolved("--partition-range", "2024-01-01...2024-01-31") == expected
+    assert resolved("--partition-range", "2024-01-01..2024-01-31") == expected
+    assert resolved("--start", "2024-01-01", "--end", "2024-01-31") == expected
+    assert resolved("--partition-range", "2024-01-05") == ("2024-01-05", "2024-01-05")
+    with pytest.raises(RangeError, match="not both"):
+        resolved("--partition-range", "2024-01-05", "--start", "2024-01-01")
+    with pytest.raises(RangeError, match="precedes"):
+        resolved("--partition-range", "2024-01-31...2024-01-01")
+    if command[0] == "status":  # status alone may be given no range: the dates the warehouse has records of
+        assert resolved() == (None, None)
+    else:
+        with pytest.raises(RangeError, match="a date range is required"):
+            resolved("--start", "2024-01-01")
+
+
 def test_the_parser_imports_no_subcommand_module():
     """Building the parser imports neither validation nor pandas / Dagster: `status` pays only for what it uses."""
-    from nba_pipeline.cli import VALIDATE_PHASES
-    from nba_pipeline.validation import PHASES
+    from nba_pipeline import cli
+    from nba_pipeline.ops import verdict
+    from nba_pipeline.ops.validation import PHASES
 
-    assert VALIDATE_PHASES == PHASES
+    assert cli.VALIDATE_PHASES == PHASES
+    assert (cli.OK, cli.ACTION_NEEDED, cli.BAD_INPUT, cli.NOT_REACHED) == (
+        verdict.OK, verdict.ACTION_NEEDED, verdict.BAD_INPUT, verdict.NOT_REACHED)
     code = ("import sys\nfrom nba_pipeline.cli import main\ntry:\n    main(['validate', '--phase', 'nope', '--start', "
             "'2024-01-01', '--end', '2024-01-02'])\nexcept SystemExit as exit:\n    assert exit.code == 2\n"
-            "print(sorted(m for m in ('nba_pipeline.validation', 'pandas', 'dagster', 'duckdb') if m in sys.modules))")
+            "print(sorted(m for m in ('nba_pipeline.ops.validation', 'pandas', 'dagster', 'duckdb') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and out.stdout.strip() == "[]", out.stderr[-2000:]
     assert "invalid choice: 'nope'" in out.stderr

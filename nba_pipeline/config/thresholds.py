@@ -89,12 +89,23 @@ class PrecomputeRangeThresholds(_Strict):
     usage_l7_populated_min_pct: Percent
 
 
+class MlRangeThresholds(_Strict):
+    success_min_pct: Percent
+    feature_completeness_min_pct: Percent
+
+
+class PredictionsRangeThresholds(_Strict):
+    success_min_pct: Percent
+
+
 class RangeValidationThresholds(_Strict):
     reference_team_games: Annotated[int, Field(gt=0)]
     schedule_known_min_pct: Percent
     raw: RawRangeThresholds
     analytics: AnalyticsRangeThresholds
     precompute: PrecomputeRangeThresholds
+    ml: MlRangeThresholds
+    predictions: PredictionsRangeThresholds
 
 
 class Thresholds(_Strict):

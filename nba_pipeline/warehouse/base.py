@@ -48,6 +48,11 @@ class WarehouseBusy(WarehouseError):
     """Another process holds the warehouse (a DuckDB file locked by a running step) longer than the caller waits."""
 
 
+class WarehouseUnreachable(WarehouseError):
+    """The warehouse could not be read at all (no connection, no credentials, no such file): nothing can be said
+    about what is or is not published, and readers report that rather than "missing" dates."""
+
+
 class MissingTableError(WarehouseError):
     """An input was requested from a table that no publish has created yet."""
 
@@ -63,6 +68,24 @@ class ColumnTypeChanged(WarehouseError):
 NOT_PUBLISHED = "nothing of this step was published"
 STAGING_COLUMNS = ["table", "run_prefix", "rows"]
 _STAGING_NAME = re.compile(r"^(?P<flat>[A-Za-z0-9_]+?)__(?P<run>[0-9a-f]{12})$")
+
+
+PUBLISH_LOG_COLUMNS = ["asset", "game_date", "run_id", "code_version", "outcome", "rows", "failed_checks", "checks",
+                       "recorded_at"]
+
+
+def publish_log_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """A publish log as every reader gets it from either warehouse: PUBLISH_LOG_COLUMNS, game_date as YYYY-MM-DD,
+    recorded_at as naive UTC timestamps, rows as nullable integers, ordered by asset, date and time."""
+    out = frame.reindex(columns=PUBLISH_LOG_COLUMNS).copy()
+    out["game_date"] = pd.to_datetime(out["game_date"]).dt.strftime("%Y-%m-%d").astype(object)
+    recorded = pd.to_datetime(out["recorded_at"])
+    out["recorded_at"] = (recorded.dt.tz_convert("UTC").dt.tz_localize(None) if recorded.dt.tz is not None
+                          else recorded).astype("datetime64[ns]")
+    out["rows"] = pd.to_numeric(out["rows"]).astype("Int64")
+    for column in ("asset", "run_id", "code_version", "outcome", "failed_checks", "checks"):
+        out[column] = out[column].astype(object).where(out[column].notna(), None)
+    return out.sort_values(["asset", "game_date", "recorded_at"], kind="stable").reset_index(drop=True)
 
 
 def run_prefix(run_id: str) -> str:
@@ -219,3 +242,24 @@ class Warehouse(dg.ConfigurableResource, ABC):
     @abstractmethod
     def unrecorded_dates(self, ref: TableRef, asset: str, log: Log = None) -> list[str]:
         """Dates with rows in the table but no publish record: written by something other than a publish."""
+
+    # -- what readers read (status, validation, alerts, freshness): never waits on a writer --------------------------
+    @abstractmethod
+    def where(self) -> str:
+        """Where this warehouse is, for a report's header: a file path, or a BigQuery project (and endpoint)."""
+
+    @abstractmethod
+    def publish_log(
+        self, start: str | None = None, end: str | None = None, *, recorded_after: dt.datetime | None = None,
+        latest: bool = True, log: Log = None,
+    ) -> pd.DataFrame:
+        """The publish records (`publish_log_frame`) of game dates in [start, end] (open ends: every date), recorded
+        after `recorded_after` (naive UTC) if given; with `latest`, only each asset and date's newest record. Empty
+        when nothing was ever published; `WarehouseUnreachable` when the warehouse cannot be read."""
+
+    @abstractmethod
+    def read_published(
+        self, ref: TableRef, start: str, end: str, columns: Collection[str] | None = None, log: Log = None
+    ) -> pd.DataFrame:
+        """The published rows of `ref` with game dates in [start, end] (`columns` only, if given; the date filter
+        runs in the warehouse). Empty, with `columns`, when the table was never published."""

@@ -45,8 +45,11 @@ from nba_pipeline.warehouse.base import (
     MissingTableError,
     TableRef,
     UnpromotedCodeRefused,
+    PUBLISH_LOG_COLUMNS,
     Warehouse,
     WarehouseError,
+    WarehouseUnreachable,
+    publish_log_frame,
     changed_types,
     column_type_message,
     legacy_first_seen,
@@ -55,6 +58,8 @@ from nba_pipeline.warehouse.base import (
     to_frame,
     unpromoted_message,
 )
+
+READ_RETRY_SECONDS, READ_JOB_SECONDS = 15.0, 120.0  # what a reader (status, validation, alerts) waits at most
 
 _PUBLISH_LOG_SCHEMA = (
     "asset STRING, game_date DATE, run_id STRING, code_version STRING, outcome STRING, `rows` INT64, "
@@ -166,7 +171,7 @@ class BigQueryWarehouse(Warehouse):
         except WarehouseError:
             raise
         except auth.GoogleAuthError as err:
-            raise WarehouseError(
+            raise WarehouseUnreachable(
                 f"cannot {doing}: no usable Google credentials ({err}). Set GOOGLE_APPLICATION_CREDENTIALS to a "
                 f"service-account key file or run `gcloud auth application-default login`{tail}"
             ) from None
@@ -183,7 +188,7 @@ class BigQueryWarehouse(Warehouse):
         except api.GoogleAPICallError as err:
             raise WarehouseError(f"BigQuery could not {doing} in {where}: {err.code} {_first_line(err.message)}{tail}") from None
         except (api.RetryError, requests.exceptions.ConnectionError, requests.exceptions.Timeout, TimeoutError) as err:
-            raise WarehouseError(f"cannot reach BigQuery ({where}) to {doing}: {_first_line(str(err))}{tail}") from None
+            raise WarehouseUnreachable(f"cannot reach BigQuery ({where}) to {doing}: {_first_line(str(err))}{tail}") from None
 
     def _dataset(self, schema: str) -> str:
         return f"{self.dataset_prefix}{schema}"
@@ -445,6 +450,52 @@ class BigQueryWarehouse(Warehouse):
                 return self._arrow(self._client(), query).column("d").to_pylist()
             except NotFound:
                 return []
+
+    # -- what readers read: the published tables and the publish log, filtered in BigQuery -----------------------
+    def where(self) -> str:
+        return f"bigquery:{self.project}" + (f" at {self.api_endpoint}" if self.api_endpoint else "") + (
+            f" (datasets {self.dataset_prefix}*)" if self.dataset_prefix else "")
+
+    def publish_log(self, start=None, end=None, *, recorded_after=None, latest=True, log: Log = None) -> pd.DataFrame:
+        from google.api_core.exceptions import NotFound
+
+        where = ["true"]
+        if start is not None:
+            where.append(f"game_date >= date {literal(str(start))}")
+        if end is not None:
+            where.append(f"game_date <= date {literal(str(end))}")
+        if recorded_after is not None:
+            where.append(f"recorded_at > datetime {literal(recorded_after.replace(tzinfo=None).isoformat(sep=' '))}")
+        newest = "qualify row_number() over (partition by asset, game_date order by recorded_at desc) = 1" if latest else ""
+        query = (f"select {', '.join(f'`{c}`' for c in PUBLISH_LOG_COLUMNS)} from {self._id(META, 'publish_log')} "
+                 f"where {' and '.join(where)} {newest}")
+        with self._explained("read the publish log"):
+            try:
+                frame = self._read(query).to_pandas()
+            except NotFound:
+                frame = pd.DataFrame(columns=PUBLISH_LOG_COLUMNS)
+        return publish_log_frame(frame)
+
+    def _read(self, sql: str) -> pa.Table:
+        """A reader's query: a few seconds of retries, not the client's ten minutes, so an unreachable warehouse is
+        reported as such while the operator waits."""
+        from google.cloud.bigquery.retry import DEFAULT_RETRY
+
+        retry = DEFAULT_RETRY.with_deadline(READ_RETRY_SECONDS)
+        job = self._client().query(sql, job_retry=None, retry=retry, timeout=READ_RETRY_SECONDS)
+        return job.result(retry=retry, timeout=READ_JOB_SECONDS).to_arrow(create_bqstorage_client=not self.api_endpoint)
+
+    def read_published(self, ref: TableRef, start: str, end: str, columns=None, log: Log = None) -> pd.DataFrame:
+        from google.api_core.exceptions import NotFound
+
+        wanted = ", ".join(f"`{c}`" for c in columns) if columns else "*"
+        query = (f"select {wanted} from {self._id(ref.schema, ref.table)} "
+                 f"where date({PARTITION_COLUMN}) between date {literal(str(start))} and date {literal(str(end))}")
+        with self._explained(f"read {ref.name}"):
+            try:
+                return to_frame(self._read(query))
+            except NotFound:
+                return pd.DataFrame(columns=list(columns or []))
 
 
 _CANONICAL = {"INTEGER": "INT64", "FLOAT": "FLOAT64", "BOOLEAN": "BOOL"}  # the API's legacy names, as SQL's

@@ -43,8 +43,11 @@ from nba_pipeline.warehouse.base import (
     TableRef,
     UnpromotedCodeRefused,
     Warehouse,
+    PUBLISH_LOG_COLUMNS,
     WarehouseBusy,
     WarehouseError,
+    WarehouseUnreachable,
+    publish_log_frame,
     changed_types,
     column_type_message,
     legacy_first_seen,
@@ -411,6 +414,62 @@ class DuckDBWarehouse(Warehouse):
                 [asset],
             ).fetchdf()
         return frame if dates is None else frame[frame["game_date"].isin(set(dates))].reset_index(drop=True)
+
+    # -- what readers read: the Parquet read copy, never the file a writer may hold ------------------------------
+    def where(self) -> str:
+        return str(self.database)
+
+    def _reachable(self) -> None:
+        if not Path(self.database).exists() and not self.read_copy_root.exists():
+            raise WarehouseUnreachable(
+                f"no DuckDB warehouse at {self.database} (nor a read copy at {self.read_copy_root}): nothing was "
+                f"ever materialized there, or the path is wrong (--warehouse, NBA_PIPELINE_WAREHOUSE)")
+
+    @contextmanager
+    def _reading(self, what: str) -> Iterator[duckdb.DuckDBPyConnection]:
+        self._reachable()
+        try:
+            with duckdb.connect() as conn:
+                yield conn
+        except (duckdb.IOException, OSError) as err:
+            raise WarehouseUnreachable(f"cannot read the read copy of {what} under {self.read_copy_root}: "
+                                       f"{str(err).splitlines()[0]}") from None
+
+    def publish_log(self, start=None, end=None, *, recorded_after=None, latest=True, log: Log = None) -> pd.DataFrame:
+        with self._reading("the publish log") as conn:
+            source = self.read_copy_source(META, "publish_log")
+            if source is None:
+                return publish_log_frame(pd.DataFrame(columns=PUBLISH_LOG_COLUMNS))
+            where, params = ["true"], []
+            if start is not None:
+                where.append("cast(game_date as date) >= cast(? as date)")
+                params.append(start)
+            if end is not None:
+                where.append("cast(game_date as date) <= cast(? as date)")
+                params.append(end)
+            if recorded_after is not None:
+                where.append("recorded_at > cast(? as timestamp)")
+                params.append(recorded_after.isoformat())
+            newest = ("qualify row_number() over (partition by asset, cast(game_date as date) "
+                      "order by recorded_at desc) = 1") if latest else ""
+            frame = conn.execute(
+                f"select {', '.join(PUBLISH_LOG_COLUMNS)} from read_parquet({source}, union_by_name = true) "
+                f"where {' and '.join(where)} {newest}", params,
+            ).fetchdf()
+        return publish_log_frame(frame)
+
+    def read_published(self, ref: TableRef, start: str, end: str, columns=None, log: Log = None) -> pd.DataFrame:
+        with self._reading(ref.name) as conn:
+            source = self.read_copy_source(ref.schema, ref.table)
+            if source is None:
+                return pd.DataFrame(columns=list(columns or []))
+            wanted = ", ".join(f'"{c}"' for c in columns) if columns else "*"
+            rows = conn.sql(
+                f"select {wanted} from read_parquet({source}, union_by_name = true) "
+                f"where cast({PARTITION_COLUMN} as date) between cast($start as date) and cast($end as date)",
+                params={"start": start, "end": end},
+            ).to_arrow_table()
+        return to_frame(rows)
 
 
 def _current_promotion(conn, asset: str) -> dict | None:

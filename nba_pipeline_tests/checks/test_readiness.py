@@ -29,7 +29,8 @@ from nba_pipeline.definitions import ALL_ASSETS, defs
 from nba_pipeline.precompute.assets import player_composite_factors
 from nba_pipeline.resources import resources_for
 from nba_pipeline.simulator import SimulatorFaults
-from nba_pipeline.status import build_report, publish_log
+from nba_pipeline.ops.report import build_report
+from nba_pipeline.warehouse.duckdb_warehouse import DuckDBWarehouse
 from nba_pipeline_tests.conftest import RAW_AND_ANALYTICS, run_range
 from nba_pipeline_tests.postgres import persistent_instance
 
@@ -105,7 +106,7 @@ def _refusal(result: dg.ExecuteInJobResult) -> str:
 
 
 def _published(warehouse: str, asset: str = "player_game_summary"):
-    log = publish_log(warehouse)
+    log = DuckDBWarehouse(database=str(warehouse)).publish_log()
     return log[log["asset"] == asset]
 
 

@@ -8,8 +8,13 @@ Incidents and their ids (an id is sent once):
                                        when both are seen on one tick);
   run_failed:<run>                     a RUN_FAILURE event;
   run_stuck:<run>                      a run STARTED longer than `stuck_after_minutes` (by the clock resource);
-  late:<asset>:<date>                  yesterday's partition of a post-game asset not published by its deadline
-                                       (`nba_pipeline.freshness`).
+  late:<date>                          yesterday's partition of a post-game asset not published by its deadline
+                                       (`nba_pipeline.ops.freshness`);
+  warehouse_unreachable:<where>:<day>  the warehouse could not be read, so quarantines and late data are not
+                                       being watched (once a day while it lasts).
+
+Quarantines and late data come from the warehouse's publish log through the `Warehouse` interface: the same
+incidents on DuckDB and on BigQuery.
 
 Dedup: the sensor cursor holds the storage ids already scanned (check evaluations, run failures), the latest
 quarantine record seen, and the ids sent (the last `MAX_SENT`, enough for weeks of incidents). On the first tick
@@ -28,16 +33,14 @@ import os
 import urllib.error
 import urllib.request
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import dagster as dg
-import duckdb
 from pydantic import Field
 
 from nba_pipeline.clock import GameClock
 from nba_pipeline.checks.readiness import BLOCKING_CHECKS
 from nba_pipeline.dagster_private import failed_check_records
-from nba_pipeline.warehouse.base import META, QUARANTINED, Warehouse
+from nba_pipeline.warehouse.base import QUARANTINED, Warehouse, WarehouseUnreachable
 
 WEBHOOK_ENV = "NBA_PIPELINE_ALERT_WEBHOOK_URL"
 MAX_SENT, MAX_EVENTS_PER_TICK = 2000, 5000
@@ -111,7 +114,7 @@ def _check_summary(incident: Incident) -> str:
 
 
 def _check_incidents(instance: dg.DagsterInstance, cursor: AlertCursor, since: float) -> list[Incident]:
-    from nba_pipeline.status import partitioned_assets
+    from nba_pipeline.ops.report import partitioned_assets
 
     partitioned_assets()  # importing the phases registers their blocking checks
     keys = [dg.AssetCheckKey(asset, name) for asset, names in BLOCKING_CHECKS.items() for name in names]
@@ -134,32 +137,33 @@ def _check_incidents(instance: dg.DagsterInstance, cursor: AlertCursor, since: f
     return list(out.values())
 
 
-def _quarantine_incidents(read_copy_root: Path | None, cursor: AlertCursor, since: float) -> list[Incident]:
-    path = read_copy_root / META / "publish_log.parquet" if read_copy_root is not None else None
-    if path is None or not path.exists():
+def _quarantine_incidents(warehouse: Warehouse | None, cursor: AlertCursor, since: float) -> list[Incident]:
+    """Dates quarantined since the cursor, one incident per (asset, run), from the warehouse's publish log (any
+    warehouse: `Warehouse.publish_log`). A warehouse that cannot be read is an incident of its own."""
+    if warehouse is None:
         return []
     after = cursor.quarantine_after or dt.datetime.fromtimestamp(since, dt.timezone.utc).replace(tzinfo=None).isoformat()
-    with duckdb.connect() as conn:
-        rows = conn.execute(
-            f"""
-            select asset, run_id, list(distinct strftime(game_date, '%Y-%m-%d') order by 1) as dates,
-                   string_agg(distinct failed_checks, ', ') as checks, max(recorded_at) as last,
-                   min(checks) as why
-            from read_parquet('{path}')
-            where outcome = '{QUARANTINED}' and recorded_at > cast(? as timestamp)
-            group by asset, run_id
-            """,
-            [after],
-        ).fetchdf()
+    try:
+        log = warehouse.publish_log(recorded_after=dt.datetime.fromisoformat(after), latest=False)
+    except WarehouseUnreachable as err:
+        day = dt.datetime.fromtimestamp(since, dt.timezone.utc).date().isoformat()
+        return [Incident(id=f"warehouse_unreachable:{warehouse.where()}:{day}", kind="warehouse_unreachable",
+                         summary=f"the warehouse ({warehouse.where()}) cannot be read: quarantines and late data "
+                                 f"are not being watched", detail=str(err))]
+    rows = log[log["outcome"] == QUARANTINED]
     if rows.empty:
         return []
-    cursor.quarantine_after = str(rows["last"].max().isoformat())
+    cursor.quarantine_after = str(rows["recorded_at"].max().isoformat())
+    grouped = rows.sort_values("game_date").groupby(["asset", "run_id"], sort=True).agg(
+        dates=("game_date", lambda d: list(dict.fromkeys(d))),
+        checks=("failed_checks", lambda c: ", ".join(sorted({x.strip() for v in c.dropna() for x in str(v).split(",") if x.strip()}))),
+        why=("checks", lambda c: str(c.dropna().min()) if c.notna().any() else ""),
+    ).reset_index()
     out = []
-    for row in rows.itertuples(index=False):  # one per (asset, run) quarantine, not per row
-        checks = sorted({c.strip() for c in str(row.checks or "").split(",") if c.strip()})
+    for row in grouped.itertuples(index=False):  # one per (asset, run) quarantine, not per row
         incident = Incident(id=f"blocking_check_failed:{row.run_id}:{row.asset}", kind="blocking_check_failed",
-                            summary="", run_id=row.run_id, asset=row.asset, checks=checks, dates=list(row.dates),
-                            detail=str(row.why or ""))
+                            summary="", run_id=row.run_id, asset=row.asset,
+                            checks=[c for c in row.checks.split(", ") if c], dates=row.dates, detail=row.why)
         incident.summary = _check_summary(incident)
         out.append(incident)
     return out
@@ -202,13 +206,13 @@ def _stuck_run_incidents(instance: dg.DagsterInstance, now: float, stuck_after_m
     return out
 
 
-def find_incidents(instance: dg.DagsterInstance, read_copy_root: Path | None, cursor: AlertCursor, now: float,
+def find_incidents(instance: dg.DagsterInstance, warehouse: Warehouse | None, cursor: AlertCursor, now: float,
                    alerts: AlertWebhook, late: list[Incident] | None = None) -> list[Incident]:
     """Every incident found since the cursor (it advances the cursor's scan positions); not yet deduplicated."""
     since = now - 3600 * alerts.lookback_hours
     found: dict[str, Incident] = {}
     for incident in (
-        _check_incidents(instance, cursor, since) + _quarantine_incidents(read_copy_root, cursor, since)
+        _check_incidents(instance, cursor, since) + _quarantine_incidents(warehouse, cursor, since)
         + _failed_run_incidents(instance, since, set(cursor.sent)) + _stuck_run_incidents(instance, now, alerts.stuck_after_minutes)
         + (late or [])
     ):
@@ -249,13 +253,12 @@ def deliver(incidents: list[Incident], cursor: AlertCursor, alerts: AlertWebhook
 def alert_sensor(context: dg.SensorEvaluationContext, alerts: AlertWebhook, warehouse: Warehouse, clock: GameClock):
     """Sends one alert per new incident (failed blocking check / quarantined dates, failed run, stuck run, late data):
     a log line always, a JSON POST to the webhook when NBA_PIPELINE_ALERT_WEBHOOK_URL is set."""
-    from nba_pipeline.freshness import late_incidents
+    from nba_pipeline.ops.freshness import late_incidents
 
     cursor = AlertCursor.parse(context.cursor)
     now = clock.now().timestamp()
-    root = getattr(warehouse, "read_copy_root", None)
-    late = late_incidents(root, clock.now()) if root is not None and alerts.late_data else []
-    counts = deliver(find_incidents(context.instance, root, cursor, now, alerts, late), cursor, alerts, context.log)
+    late = late_incidents(warehouse, clock.now()) if alerts.late_data else []
+    counts = deliver(find_incidents(context.instance, warehouse, cursor, now, alerts, late), cursor, alerts, context.log)
     context.update_cursor(cursor.dump())
     return dg.SkipReason(f"{counts['new']} new incident(s), {counts['posted']} webhook POST(s), "
                          f"{counts['failed']} failed (pending {len(cursor.pending)})")

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from nba_pipeline.status import CRITICAL, HEALTHY, STATES, WARNING, StatusReport
+from nba_pipeline.ops.report import StatusReport
+from nba_pipeline.ops.states import STATES
+from nba_pipeline.ops.verdict import CRITICAL, HEALTHY, UNREACHABLE, WARNING
 
 # one colour per state; the two "a blocking check failed" states share the red family
 COLOURS = {

@@ -25,14 +25,14 @@ import pandas as pd
 import pytest
 import yaml
 
-from nba_pipeline.recovery import dead_run_sweeper
+from nba_pipeline.ops.recovery import dead_run_sweeper
 from nba_pipeline.warehouse import WAREHOUSE_POOL
 from nba_pipeline.warehouse.duckdb_warehouse import DuckDBWarehouse
 from nba_pipeline_tests.conftest import read_table, run_range
 from nba_pipeline_tests.dagster_dev import DagsterDev, progress, start_dagster_dev, stop_dagster_dev
 from nba_pipeline_tests.postgres import INSTANCE_YAMLS
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 RAW = ["schedule", "player_boxscores", "team_boxscores", "shot_zones", "injury_report", "prop_lines"]
 ANALYTICS = ["team_offense_game_summary", "team_defense_game_summary", "player_game_summary"]

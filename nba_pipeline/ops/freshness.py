@@ -22,14 +22,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from pathlib import Path
 
 import dagster as dg
-import duckdb
 
 from nba_pipeline.dates import EASTERN
 from nba_pipeline.partitions import GAME_TIMEZONE
-from nba_pipeline.warehouse.base import META, PUBLISHED
+from nba_pipeline.warehouse.base import PUBLISHED, Warehouse, WarehouseUnreachable
 
 POST_GAME = dg.FreshnessPolicy.cron(deadline_cron="0 8 * * *", lower_bound_delta=dt.timedelta(hours=10), timezone=GAME_TIMEZONE)
 PRE_GAME = dg.FreshnessPolicy.cron(deadline_cron="30 10 * * *", lower_bound_delta=dt.timedelta(hours=2), timezone=GAME_TIMEZONE)
@@ -55,26 +53,26 @@ def with_freshness(assets: Sequence[dg.AssetsDefinition]) -> list[dg.AssetsDefin
     ]
 
 
-def late_dates(read_copy_root: Path, now: dt.datetime) -> tuple[str, list[str]] | None:
+def late_dates(warehouse: Warehouse, now: dt.datetime) -> tuple[str, list[str]] | None:
     """(yesterday, its post-game assets without a published record) once `now` is past the deadline; None before it."""
     local = now.astimezone(EASTERN)
     if local.time() < LATE_DEADLINE:
         return None
     yesterday = (local.date() - dt.timedelta(days=1)).isoformat()
-    path = read_copy_root / META / "publish_log.parquet"
-    published: set[str] = set()
-    if path.exists():
-        with duckdb.connect() as conn:
-            published = {r[0] for r in conn.execute(
-                f"select distinct asset from read_parquet('{path}') where game_date = date '{yesterday}' "
-                f"and outcome = '{PUBLISHED}'").fetchall()}
+    log = warehouse.publish_log(yesterday, yesterday, latest=False)
+    published = set(log.loc[log["outcome"] == PUBLISHED, "asset"])
     return yesterday, [a for a in LATE_ASSETS if a not in published]
 
 
-def late_incidents(read_copy_root: Path | None, now: dt.datetime) -> list:
-    from nba_pipeline.alerts import Incident
+def late_incidents(warehouse: Warehouse | None, now: dt.datetime) -> list:
+    """Yesterday's late post-game assets as one incident; none when the warehouse cannot be read (the alert sensor
+    reports that as its own incident)."""
+    from nba_pipeline.ops.alerts import Incident
 
-    found = late_dates(read_copy_root, now) if read_copy_root is not None else None
+    try:
+        found = late_dates(warehouse, now) if warehouse is not None else None
+    except WarehouseUnreachable:
+        return []
     if not found or not found[1]:
         return []
     day, missing = found

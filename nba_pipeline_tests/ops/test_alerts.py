@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import dagster as dg
 import pytest
 
-from nba_pipeline.alerts import AlertCursor, AlertWebhook, alert_sensor
+from nba_pipeline.ops.alerts import AlertCursor, AlertWebhook, alert_sensor
 from nba_pipeline.checks import names
 from nba_pipeline.clock import GameClock
 from nba_pipeline.simulator import SimulatorFaults

@@ -13,10 +13,12 @@ import pytest
 
 from nba_pipeline.config import ThresholdsError, load_thresholds
 from nba_pipeline.simulator import SimulatorFaults
-from nba_pipeline.validation import FAIL, NOT_JUDGED, PASS, format_validation, validate_range
+from nba_pipeline.warehouse.base import WarehouseUnreachable
+from nba_pipeline.warehouse.duckdb_warehouse import DuckDBWarehouse
+from nba_pipeline.ops.validation import FAIL, NOT_JUDGED, PASS, format_validation, validate_range
 from nba_pipeline_tests.conftest import run_range
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 START, BAD, END = "2021-10-19", "2021-10-22", "2021-10-25"
 FAULT = SimulatorFaults(game_id_format="vendor", game_id_feed="player_boxscores", affected_dates=[BAD])
 OFF_SEASON = ("2022-07-01", "2022-07-03")
@@ -43,7 +45,7 @@ def _measures(result) -> dict[tuple[str, str], dict]:
 
 
 def test_analytics_over_the_week_fails_on_the_quarantined_date(week):
-    result = validate_range(week.parent / "published", "analytics", START, END, load_thresholds())
+    result = validate_range(week, "analytics", START, END, load_thresholds())
     m = _measures(result)
     schedule = _published(week, "raw/schedule")
     games = schedule["game_id"].nunique()
@@ -68,14 +70,14 @@ def test_analytics_over_the_week_fails_on_the_quarantined_date(week):
 
 
 def test_a_range_without_the_bad_date_passes_with_smaller_thresholds(week):
-    result = validate_range(week.parent / "published", "analytics", START, "2021-10-21", load_thresholds())
+    result = validate_range(week, "analytics", START, "2021-10-21", load_thresholds())
     assert result.passed, result.table
     games = _published(week, "raw/schedule").query("game_date <= '2021-10-21'")["game_id"].nunique()
     assert _measures(result)[("team_offense_game_summary", "game_count")]["threshold"] == math.ceil(5600 * 2 * games / 9840)
 
 
 def test_an_off_season_range_is_judged_fairly(week):
-    result = validate_range(week.parent / "published", "analytics", *OFF_SEASON, load_thresholds())
+    result = validate_range(week, "analytics", *OFF_SEASON, load_thresholds())
     m = _measures(result)
     assert result.scheduled_games == 0 and result.passed
     assert m[("team_offense_game_summary", "game_count")]["threshold"] == 0
@@ -85,7 +87,7 @@ def test_an_off_season_range_is_judged_fairly(week):
 
 def test_dates_never_materialized_fail_instead_of_shrinking_the_expectation(week):
     """A range reaching past what was published: the schedule is unknown there, so the phase cannot pass."""
-    result = validate_range(week.parent / "published", "raw", START, "2021-10-27", load_thresholds())
+    result = validate_range(week, "raw", START, "2021-10-27", load_thresholds())
     m = _measures(result)
     known = m[("schedule", "dates_known_pct")]
     assert (known["actual"], known["verdict"]) == (round(700 / 9, 2), FAIL)
@@ -93,10 +95,10 @@ def test_dates_never_materialized_fail_instead_of_shrinking_the_expectation(week
 
 
 def test_raw_and_precompute_phases(week):
-    raw = validate_range(week.parent / "published", "raw", START, END, load_thresholds())
+    raw = validate_range(week, "raw", START, END, load_thresholds())
     assert raw.passed, raw.table
     assert _measures(raw)[("player_boxscores", "records")]["actual"] == len(_published(week, "raw/player_boxscores"))
-    precompute = validate_range(week.parent / "published", "precompute", START, END, load_thresholds())
+    precompute = validate_range(week, "precompute", START, END, load_thresholds())
     m = _measures(precompute)
     assert m[("player_composite_factors", "success_pct")]["actual"] == 0.0  # never built: the run stopped upstream
     assert not precompute.passed
@@ -105,7 +107,7 @@ def test_raw_and_precompute_phases(week):
 def test_thresholds_come_from_the_config_and_are_strict(week, tmp_path):
     override = tmp_path / "lenient.yaml"
     override.write_text("range_validation:\n  analytics:\n    player_game_summary:\n      success_min_pct: 80\n")
-    assert validate_range(week.parent / "published", "analytics", START, END, load_thresholds(override)).passed
+    assert validate_range(week, "analytics", START, END, load_thresholds(override)).passed
     typo = tmp_path / "typo.yaml"
     typo.write_text("range_validation:\n  analytics:\n    player_game_summary:\n      succes_min_pct: 80\n")
     with pytest.raises(ThresholdsError, match="range_validation.analytics.player_game_summary.succes_min_pct"):
@@ -116,9 +118,9 @@ def test_bad_arguments_are_refused_before_any_read(tmp_path):
     with pytest.raises(ValueError, match="precedes"):
         validate_range(tmp_path, "analytics", END, START, load_thresholds())
     with pytest.raises(ValueError, match="unknown phase"):
-        validate_range(tmp_path, "ml", START, END, load_thresholds())
-    with pytest.raises(ValueError, match="no read copy"):
-        validate_range(tmp_path / "nowhere", "analytics", START, END, load_thresholds())
+        validate_range(tmp_path, "model", START, END, load_thresholds())
+    with pytest.raises(WarehouseUnreachable, match="no DuckDB warehouse at .*nowhere"):
+        validate_range(tmp_path / "nowhere" / "warehouse.duckdb", "analytics", START, END, load_thresholds())
 
 
 def _cli(warehouse: Path, *args: str) -> subprocess.CompletedProcess:
@@ -163,7 +165,8 @@ def test_games_not_final_yet_are_not_expected(week, tmp_path):
     log[~(log["asset"].isin(analytics) & (log["game_date"].astype("datetime64[ns]") == day))].to_parquet(
         copy / "pipeline" / "publish_log.parquet")
 
-    result = validate_range(copy, "analytics", "2021-10-23", END, load_thresholds())
+    elsewhere = DuckDBWarehouse(database=str(tmp_path / "absent.duckdb"), read_copy_dir=str(copy))
+    result = validate_range(elsewhere, "analytics", "2021-10-23", END, load_thresholds())
     assert result.passed, result.table
     final = schedule[~pending & schedule["game_date"].astype("datetime64[ns]").between("2021-10-23", END)]["game_id"].nunique()
     assert (result.scheduled_games, result.not_final_games) == (final, schedule.loc[pending, "game_id"].nunique())

@@ -12,12 +12,13 @@ import dagster as dg
 import pytest
 
 from nba_pipeline.simulator import SimulatorFaults
-from nba_pipeline.status import CRITICAL, build_report
-from nba_pipeline.status_html import COLOURS, state_grid
+from nba_pipeline.ops.report import build_report
+from nba_pipeline.ops.verdict import CRITICAL
+from nba_pipeline.ops.html import COLOURS, state_grid
 from nba_pipeline_tests.browser import artifacts_dir, screenshot_file
 from nba_pipeline_tests.conftest import EVERY_PHASE, run_range
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 START, BAD, END = "2021-10-19", "2021-10-22", "2021-10-24"
 FAULT = SimulatorFaults(game_id_format="vendor", game_id_feed="player_boxscores", affected_dates=[BAD])
 
@@ -62,7 +63,7 @@ def page(tmp_path_factory):
 
 def test_the_cli_writes_the_page_and_keeps_its_exit_code(page):
     cli, out, _, _ = page
-    assert cli.returncode == 2, cli.stderr[-2000:]  # CRITICAL, as without --html
+    assert cli.returncode == 1, cli.stderr[-2000:]  # CRITICAL, as without --html
     assert "VERDICT: CRITICAL" in cli.stdout and f"HTML report: {out.resolve()}" in cli.stderr
 
 
@@ -109,4 +110,4 @@ def test_a_bad_html_path_is_refused_before_any_work(tmp_path):
     (tmp_path / "dagster.yaml").write_text("")
     done = subprocess.run([sys.executable, "-m", "nba_pipeline.cli", "status", "--html", str(tmp_path / "no" / "x.html")],
                           cwd=ROOT, capture_output=True, text=True, timeout=120, env=env)
-    assert done.returncode == 3 and "does not exist" in done.stderr and done.stdout == ""
+    assert done.returncode == 2 and "does not exist" in done.stderr and done.stdout == ""

@@ -8,8 +8,8 @@ import dagster as dg
 from pydantic import Field
 
 from nba_pipeline.config.resource import ThresholdsResource
-from nba_pipeline.validation import FAIL, PHASES, RangeValidation, validate_range, validation_markdown
-from nba_pipeline.warehouse.base import Warehouse
+from nba_pipeline.ops.validation import FAIL, PHASES, RangeValidation, validate_range, validation_markdown
+from nba_pipeline.warehouse.base import Warehouse, WarehouseUnreachable
 
 
 class RangeValidationConfig(dg.Config):
@@ -39,14 +39,12 @@ def validation_metadata(result: RangeValidation) -> dict[str, Any]:
 @dg.op(description="Judges a phase over a date range against the range_validation thresholds.")
 def validate_phase_range(context: dg.OpExecutionContext, config: RangeValidationConfig, warehouse: Warehouse,
                          thresholds: ThresholdsResource):
-    root = getattr(warehouse, "read_copy_root", None)
-    if root is None:
-        raise dg.Failure(f"range validation reads the Parquet read copy of the DuckDB warehouse; "
-                         f"{type(warehouse).__name__} has none")
     try:
-        result = validate_range(root, config.phase, config.start, config.end, thresholds.load())
+        result = validate_range(warehouse, config.phase, config.start, config.end, thresholds.load())
     except ValueError as err:  # a reversed or malformed range, an unknown phase: named, nothing read
         raise dg.Failure(description=f"bad range validation config: {err}") from None
+    except WarehouseUnreachable as err:  # not a failed range: nothing could be judged
+        raise dg.Failure(description=f"the warehouse cannot be read, nothing was judged: {err}") from None
     metadata = validation_metadata(result)
     if not result.passed:
         raise dg.Failure(description=f"phase {config.phase} {result.start}…{result.end} failed: "
@@ -55,6 +53,6 @@ def validate_phase_range(context: dg.OpExecutionContext, config: RangeValidation
     return dg.Output(True, metadata=metadata)
 
 
-@dg.job(name="validate_range", description="Range validation of one phase (raw, analytics, precompute): the orchestrator's phase gate.")
+@dg.job(name="validate_range", description="Range validation of one phase (raw, analytics, precompute, ml, predictions): the orchestrator's phase gate.")
 def validate_range_job():
     validate_phase_range()

@@ -25,13 +25,13 @@ from nba_pipeline import recovery as recovery_module
 from nba_pipeline.checks.readiness import State, check_states
 from nba_pipeline.dagster_private import run_start_pid
 from nba_pipeline.definitions import defs
-from nba_pipeline.recovery import NEVER_STARTED_SECONDS, dead_run_sweeper, dead_runs, recover_dead_runs
-from nba_pipeline.status import in_progress
+from nba_pipeline.ops.recovery import NEVER_STARTED_SECONDS, dead_run_sweeper, dead_runs, recover_dead_runs
+from nba_pipeline.ops.runs import in_progress
 from nba_pipeline.tables import CRASH_POINT_ENV
 from nba_pipeline.warehouse.base import TableRef
 from nba_pipeline.warehouse.duckdb_warehouse import DuckDBWarehouse
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 START, END, PLANNED_DAY = "2021-10-19", "2021-10-20", "2021-10-21"
 PGS = dg.AssetKey("player_game_summary")

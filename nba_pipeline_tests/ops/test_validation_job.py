@@ -6,7 +6,7 @@ import pytest
 from nba_pipeline.definitions import defs
 from nba_pipeline.resources import resources_for
 from nba_pipeline.simulator import SimulatorFaults
-from nba_pipeline.validation_job import validate_range_job
+from nba_pipeline.ops.validation_job import validate_range_job
 from nba_pipeline_tests.conftest import run_range
 
 START, BAD, END = "2021-10-19", "2021-10-22", "2021-10-25"

@@ -14,11 +14,11 @@ from dagster._core.workspace.load_target import ModuleTarget
 from dagster._daemon.freshness import FreshnessDaemon
 
 from nba_pipeline.definitions import defs
-from nba_pipeline.freshness import POST_GAME, PRE_GAME
+from nba_pipeline.ops.freshness import POST_GAME, PRE_GAME
 from nba_pipeline.raw.assets import raw_assets
 from nba_pipeline_tests.conftest import run_range
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ET = ZoneInfo("America/New_York")
 
 

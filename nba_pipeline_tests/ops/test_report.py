@@ -15,20 +15,13 @@ import pytest
 from nba_pipeline.checks import names
 from nba_pipeline.checks.gate import first_bad_upstream as _first_bad_upstream
 from nba_pipeline.simulator import SimulatorFaults
-from nba_pipeline.status import (
-    CRITICAL,
-    HEALTHY,
-    RULES,
-    WARNING,
-    StatusReport,
-    _progress,
-    build_report,
-    format_report,
-    verdict,
-)
+from nba_pipeline.ops.report import StatusReport, build_report
+from nba_pipeline.ops.runs import _progress
+from nba_pipeline.ops.text import format_report
+from nba_pipeline.ops.verdict import CRITICAL, HEALTHY, RULES, WARNING, verdict
 from nba_pipeline_tests.conftest import EVERY_PHASE, run_range
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 START, BAD, END = "2021-10-19", "2021-10-22", "2021-10-25"
 FAULT = SimulatorFaults(game_id_format="vendor", game_id_feed="player_boxscores", affected_dates=[BAD])
 RAW = ["schedule", "player_boxscores", "team_boxscores", "shot_zones", "injury_report", "prop_lines", "referee_assignments"]
@@ -117,16 +110,16 @@ def test_failures_say_why_and_checks_are_counted_by_season(night):
 
 def test_the_verdict_is_critical_and_says_why(night):
     report = night.report
-    assert report.verdict == CRITICAL and report.exit_code == 2
+    assert report.verdict == CRITICAL and report.exit_code == 1
     assert any(names.USAGE_RATE_POPULATED in r and BAD in r for r in report.reasons)
     assert "16 asset-date(s) blocked" in report.reasons
     # the run failed in the model (a week is too short to train), not on the bad date: that one is held per date
     assert set(report.failed_runs["step"]) == {"points_model"}
 
 
-def test_the_cli_prints_a_table_and_exits_2(night):
+def test_the_cli_prints_a_table_and_exits_1_on_critical(night):
     out = night.human
-    assert out.returncode == 2, out.stderr[-2000:]
+    assert out.returncode == 1, out.stderr[-2000:]
     assert "VERDICT: CRITICAL" in out.stdout
     assert f"2021-10-23 … {END} (3) player_game_summary usage_rate_populated" in out.stdout
     assert "Verdict rules" in out.stdout and RULES.splitlines()[0] in out.stdout
@@ -134,7 +127,7 @@ def test_the_cli_prints_a_table_and_exits_2(night):
 
 def test_the_cli_json_has_the_same_numbers(night):
     out = night.json
-    assert out.returncode == 2, out.stderr[-2000:]
+    assert out.returncode == 1, out.stderr[-2000:]
     data = json.loads(out.stdout)
     assert data["verdict"] == CRITICAL and data["range"] == {"start": START, "end": END}
     assets = {row["asset"]: row for row in data["assets"]}
@@ -153,14 +146,14 @@ def test_a_range_and_a_selection(night):
     # a range after the bad date still sees it: the lookback reads it, so the precompute dates stay blocked
     later = build_report(night.instance, str(night.warehouse), "2021-10-24", END, select=["player_composite_factors"])
     assert later.assets.set_index("asset").loc["player_composite_factors", "blocked"] == 2
-    assert _cli(night.home, night.warehouse, "--start", "2021-10-25", "--end", "2021-10-19").returncode == 3
+    assert _cli(night.home, night.warehouse, "--start", "2021-10-25", "--end", "2021-10-19").returncode == 2
 
 
 def test_status_reads_the_parquet_copy_not_the_locked_warehouse(night):
     """A step holding the DuckDB file read-write (here: this process) does not make status wait or fail."""
     with duckdb.connect(str(night.warehouse)):
         out = _cli(night.home, night.warehouse, "--json")
-    assert out.returncode == 2 and json.loads(out.stdout)["verdict"] == CRITICAL, out.stderr[-2000:]
+    assert out.returncode == 1 and json.loads(out.stdout)["verdict"] == CRITICAL, out.stderr[-2000:]
 
 
 @pytest.fixture(scope="module")
@@ -170,7 +163,7 @@ def repaired(night):
     return night
 
 
-def test_after_the_fix_nothing_is_blocked_and_the_cli_exits_1_then_0(repaired):
+def test_after_the_fix_nothing_is_blocked_and_a_warning_exits_0_unless_asked(repaired):
     report = build_report(repaired.instance, str(repaired.warehouse))
     counts = _counts(report)
     assert counts["player_game_summary"]["published"] == 7 and counts["player_game_summary"]["quarantined"] == 0
@@ -178,9 +171,12 @@ def test_after_the_fix_nothing_is_blocked_and_the_cli_exits_1_then_0(repaired):
     assert (counts["player_composite_factors"]["missing"], counts["player_composite_factors"]["published"]) == (3, 4)
     # what is left is a warning: the simulator's play-by-play covers too few games of one date for shot zones
     assert report.verdict == WARNING and not report.failures["blocking"].astype(bool).any()
-    assert _cli(repaired.home, repaired.warehouse).returncode == 1
-    assert _cli(repaired.home, repaired.warehouse, "--select", "raw,analytics").returncode == 1  # the shot-zone warning
-    assert _cli(repaired.home, repaired.warehouse, "--select", "raw").returncode == 0
+    warned = _cli(repaired.home, repaired.warehouse, "--json")
+    assert warned.returncode == 0 and json.loads(warned.stdout)["verdict"] == WARNING  # a `set -e` script goes on
+    assert _cli(repaired.home, repaired.warehouse, "--fail-on", "warning").returncode == 1
+    # the shot-zone warning
+    assert _cli(repaired.home, repaired.warehouse, "--select", "raw,analytics", "--fail-on", "warning").returncode == 1
+    assert _cli(repaired.home, repaired.warehouse, "--select", "raw", "--fail-on", "warning").returncode == 0
 
 
 # -- verdict rules and progress, on synthetic inputs ----------------------------------------------------------------
@@ -247,9 +243,9 @@ def test_season_reads_do_not_cross_seasons():
 
 
 def test_status_sees_the_assets_and_warehouse_of_the_definitions():
-    from nba_pipeline import status
     from nba_pipeline.definitions import ALL_ASSETS
+    from nba_pipeline.ops import published, report
     from nba_pipeline.resources import DEFAULT_WAREHOUSE
 
-    assert {a.key for a in status.partitioned_assets()} == {a.key for a in ALL_ASSETS if a.partitions_def is not None}
-    assert status.DEFAULT_WAREHOUSE == DEFAULT_WAREHOUSE
+    assert {a.key for a in report.partitioned_assets()} == {a.key for a in ALL_ASSETS if a.partitions_def is not None}
+    assert published.DEFAULT_WAREHOUSE == DEFAULT_WAREHOUSE
