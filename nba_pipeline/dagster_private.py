@@ -475,7 +475,7 @@ def failed_check_records(
 
 
 def code_server_runs(run: dg.DagsterRun, timeout: int = 10) -> bool | None:
-    """Whether the code server that launched `run` (DefaultRunLauncher's `dagster/grpc_info` tag) is executing it now;
+    """Whether the code server that launched `run` (DefaultRunLauncher's `.dagster/grpc_info` tag) is executing it now;
     None if that server cannot be asked (no tag, or not reachable). `CanCancelExecution` is the gRPC call that asks a
     server about one of its run workers; Dagster has no public client for it."""
     import json
