@@ -1,6 +1,7 @@
 # make run   : set up and materialize the 2023-24 season (every phase, every check) on the embedded default
 # make test  : set up and run the tests
 # make dev   : dagster dev (webserver + daemon) on the same DuckDB warehouse and DAGSTER_HOME
+# make deploy-up / deploy-down : the production deployment in containers (deploy/up; docs/deployment.md)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -9,7 +10,7 @@ export NBA_PIPELINE_WAREHOUSE := $(CURDIR)/data/warehouse.duckdb
 SEASON_START ?= 2023-10-24
 SEASON_END ?= 2024-04-14
 
-.PHONY: setup run dev test benchmark benchmark-events clean
+.PHONY: setup run dev test benchmark benchmark-events clean deploy-up deploy-down
 
 $(BIN)/dagster: setup.py pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +50,14 @@ benchmark: setup
 benchmark-events: setup
 	$(BIN)/python benchmarks/event_cost.py
 	$(BIN)/python benchmarks/instance_compare.py
+
+# code server, webserver and daemon as containers (podman), configured from the environment: DAGSTER_PG_URL,
+# GCP_PROJECT, GCS_BUCKET, ... (deploy/pod.yaml). Builds the image from cached layers first.
+deploy-up:
+	deploy/up
+
+deploy-down:
+	deploy/down
 
 clean:
 	rm -rf data dagster_home/storage dagster_home/history dagster_home/schedules dagster_home/logs

@@ -9,7 +9,9 @@ private modules expose: backfills in progress and their done / target subsets (`
 `BulkActionStatus`), the pool slots a run still holds (`get_concurrency_info`), and the failed check evaluations
 (`get_asset_check_execution_history` with a status filter, to say why a check failed). The alert sensor
 (`nba_pipeline.ops.alerts`) reads check evaluations and run failures after a storage id (`get_asset_check_execution_history` with a status filter: the public `fetch_*`
-methods cover materializations, observations and run status changes, not check evaluations). If one of these moves in a Dagster upgrade, this is the one file to fix — with `nba_pipeline/instance_storage.py`,
+methods cover materializations, observations and run status changes, not check evaluations). The production run
+launcher (`nba_pipeline.run_launcher`) asks a code server whether it still runs a run (`CanCancelExecution`) and
+answers run monitoring with a `CheckRunHealthResult`, neither of which is public. If one of these moves in a Dagster upgrade, this is the one file to fix — with `nba_pipeline/instance_storage.py`,
 the event-log storage class the shipped dagster.yaml loads, which has to subclass Dagster's private SQLite storage.
 
 `check_partition_frame` is the same answer as `get_asset_check_partition_info`, for every check at once, on SQLite
@@ -43,6 +45,8 @@ from dagster._core.storage.asset_check_execution_record import (
 )
 
 __all__ = [
+    "code_server_runs",
+    "worker_health",
     "log_check_evaluations",
     "CHECK_PARTITION_COLUMNS",
     "check_partition_frame",
@@ -468,3 +472,33 @@ def failed_check_records(
             if data is not None:
                 out.append((record.id, record.run_id, record.create_timestamp, data))
     return sorted(out, key=lambda r: r[0])
+
+
+def code_server_runs(run: dg.DagsterRun, timeout: int = 10) -> bool | None:
+    """Whether the code server that launched `run` (DefaultRunLauncher's `.dagster/grpc_info` tag) is executing it now;
+    None if that server cannot be asked (no tag, or not reachable). `CanCancelExecution` is the gRPC call that asks a
+    server about one of its run workers; Dagster has no public client for it."""
+    import json
+
+    from dagster._core.storage.tags import GRPC_INFO_TAG
+    from dagster._grpc.client import DagsterGrpcClient
+    from dagster._grpc.types import CanCancelExecutionRequest, CanCancelExecutionResult
+    from dagster._serdes import deserialize_value
+
+    info = json.loads(run.tags[GRPC_INFO_TAG]) if GRPC_INFO_TAG in run.tags else None
+    if not info:
+        return None
+    client = DagsterGrpcClient(port=info.get("port"), socket=info.get("socket"), host=info.get("host"),
+                               use_ssl=bool(info.get("use_ssl", False)))
+    try:
+        answer = client.can_cancel_execution(CanCancelExecutionRequest(run_id=run.run_id), timeout=timeout)
+    except Exception:  # noqa: BLE001  (DagsterUserCodeUnreachableError, grpc errors: the server is not answering)
+        return None
+    return deserialize_value(answer, CanCancelExecutionResult).can_cancel
+
+
+def worker_health(running: bool, message: str):
+    """A run launcher's answer to run monitoring (`CheckRunHealthResult`, not exported by `dagster`)."""
+    from dagster._core.launcher import CheckRunHealthResult, WorkerStatus
+
+    return CheckRunHealthResult(WorkerStatus.RUNNING if running else WorkerStatus.FAILED, message)

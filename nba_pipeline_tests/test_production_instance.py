@@ -28,7 +28,9 @@ def test_the_production_yaml_keeps_the_local_guarantees_and_no_secret():
     assert production["event_log_storage"]["class"] == "TunedPostgresEventLogStorage"
     assert "storage" not in production and "storage" not in local  # SQLite under DAGSTER_HOME locally
     assert production["run_monitoring"]["max_resume_run_attempts"] == 0  # matches the DefaultRunLauncher
-    assert production["run_launcher"]["class"] == "DefaultRunLauncher"
+    # DefaultRunLauncher plus the worker health check run monitoring needs (nba_pipeline/run_launcher.py)
+    assert (production["run_launcher"]["module"], production["run_launcher"]["class"]) == (
+        "nba_pipeline.run_launcher", "CodeServerRunLauncher")
 
 
 def test_the_production_instance_is_postgres_with_one_warehouse_slot(postgres_url, tmp_path):
