@@ -99,6 +99,7 @@ TEAM_OFFENSE_RULES = [
         "quality_score",
         _everyone,
         lambda t: t.team_offense_game_summary.avg_quality_score_min,
+        unit="/100",
     ),
     min_share(
         names.PRODUCTION_READY,
@@ -169,6 +170,7 @@ PLAYER_GAME_SUMMARY_RULES = [
         "quality_score",
         _played,
         lambda t: t.player_game_summary.avg_quality_score_min,
+        unit="/100",
     ),
     min_share(
         names.PRODUCTION_READY,

@@ -42,7 +42,7 @@ def no_duplicate_keys(name: str, keys: Sequence[str]) -> CheckRule:
         per_date["detail"] = named.reindex(per_date.index).fillna("")
         return verdicts_by_date(per_date.reset_index(names="game_date"), inputs)
 
-    return CheckRule(name, f"No two rows share ({', '.join(keys)}).", evaluate, worse="higher")
+    return CheckRule(name, f"No two rows share ({', '.join(keys)}).", evaluate, worse="higher", unit="rows")
 
 
 def no_bad_rows(
@@ -60,7 +60,7 @@ def no_bad_rows(
         labels = f.loc[mask, list(label_columns)].astype(str).agg("/".join, axis=1) if mask.any() else None
         return _bad_row_verdicts(inputs, mask, labels)
 
-    return CheckRule(name, description, evaluate, blocking=blocking, worse="higher")
+    return CheckRule(name, description, evaluate, blocking=blocking, worse="higher", unit="rows")
 
 
 def no_problem_rows(
@@ -81,7 +81,7 @@ def no_problem_rows(
             labels = f.loc[mask, list(label_columns)].astype(str).agg("/".join, axis=1) + " (" + said[mask] + ")"
         return _bad_row_verdicts(inputs, mask, labels)
 
-    return CheckRule(name, description, evaluate, blocking=blocking, worse="higher")
+    return CheckRule(name, description, evaluate, blocking=blocking, worse="higher", unit="rows")
 
 
 def _bad_row_verdicts(inputs: CheckInputs, mask: pd.Series, labels: pd.Series | None) -> pd.DataFrame:
@@ -120,11 +120,12 @@ def min_share(
         per_date.loc[per_date["passed"], "detail"] = ""
         return verdicts_by_date(per_date.drop(columns="good").reset_index(names="game_date"), inputs)
 
-    return CheckRule(name, description, evaluate, blocking=blocking, threshold=threshold, worse="lower")
+    return CheckRule(name, description, evaluate, blocking=blocking, threshold=threshold, worse="lower", unit="%")
 
 
-def min_mean(name: str, description: str, column: str, population: RowMask, threshold: ThresholdOf) -> CheckRule:
-    """Per date, the mean of `column` over the population is at least `threshold`."""
+def min_mean(name: str, description: str, column: str, population: RowMask, threshold: ThresholdOf,
+             unit: str = "") -> CheckRule:
+    """Per date, the mean of `column` (in `unit`) over the population is at least `threshold`."""
 
     def evaluate(inputs: CheckInputs) -> pd.DataFrame:
         f = inputs.frame
@@ -136,7 +137,7 @@ def min_mean(name: str, description: str, column: str, population: RowMask, thre
         per_date.loc[~per_date["passed"], "detail"] = "mean below threshold"
         return verdicts_by_date(per_date.reset_index(names="game_date"), inputs)
 
-    return CheckRule(name, description, evaluate, threshold=threshold, worse="lower")
+    return CheckRule(name, description, evaluate, threshold=threshold, worse="lower", unit=unit)
 
 
 def skipping_bootstrap(rule: CheckRule, flag: str = "bootstrap_date") -> CheckRule:
@@ -151,7 +152,8 @@ def skipping_bootstrap(rule: CheckRule, flag: str = "bootstrap_date") -> CheckRu
         return verdicts
 
     return CheckRule(
-        rule.name, rule.description + " Bootstrap dates are skipped.", evaluate, rule.blocking, rule.threshold, rule.worse
+        rule.name, rule.description + " Bootstrap dates are skipped.", evaluate, rule.blocking, rule.threshold, rule.worse,
+        rule.unit,
     )
 
 
@@ -171,4 +173,4 @@ def expected_rows(name: str, description: str, reference: str, keys: Sequence[st
         per_date["detail"] = per_date.get("detail", pd.Series(index=per_date.index, dtype=str)).fillna("")
         return verdicts_by_date(per_date.reset_index(names="game_date"), inputs)
 
-    return CheckRule(name, description, evaluate, worse="higher")
+    return CheckRule(name, description, evaluate, worse="higher", unit="rows")

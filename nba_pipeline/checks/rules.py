@@ -61,6 +61,7 @@ class CheckRule:
     threshold: Callable[[Thresholds], float] | None = field(default=None, compare=False)
     # "lower" for shares and means (less populated is worse), "higher" for counts of bad rows (more is worse)
     worse: Worse = "lower"
+    unit: str = ""  # of `value` and `threshold` ("%", "rows", "points"): recorded with every evaluation
 
     def worst(self, values: pd.Series) -> float:
         """The worst of per-date values, in this rule's direction."""
@@ -119,6 +120,8 @@ def to_check_result(rule: CheckRule, verdicts: pd.DataFrame, thresholds: Thresho
     }
     if rule.threshold is not None:
         metadata["threshold"] = float(rule.threshold(thresholds))
+    if rule.unit:
+        metadata["unit"] = rule.unit
     if not values.empty:
         metadata["worst_value"] = rule.worst(values)
     if not failed.empty:
@@ -158,6 +161,8 @@ def to_partition_evaluations(
             metadata["value"] = float(row.value)
         if threshold is not None:
             metadata["threshold"] = threshold
+        if rule.unit:
+            metadata["unit"] = rule.unit
         evaluations.append(
             dg.AssetCheckEvaluation(
                 asset_key=asset_key,

@@ -20,6 +20,7 @@ FEATURE_COMPLETENESS_RULE = skipping_bootstrap(
         "feature_completeness_pct",
         lambda f: ~f["bootstrap"].fillna(True),
         lambda t: t.ml_feature_store.feature_completeness_min_pct,
+        unit="%",
     ),
     flag="bootstrap",
 )

@@ -12,6 +12,14 @@ from nba_pipeline.dagster_private import check_partition_frame, failed_check_eva
 from nba_pipeline.league.seasons import season_labels
 
 LONG_RANGE_DATES = 120
+
+
+def with_unit(values: pd.Series, units: pd.Series) -> pd.Series:
+    """Numbers as people read them: at most two decimals, then the check's unit ("32.12 %", "3 rows"); blank if none."""
+    text = values.map(lambda v: "" if pd.isna(v) else f"{float(v):,.2f}".rstrip("0").rstrip("."))
+    unit = units.fillna("").astype(str)
+    spaced = unit.where(unit.str.startswith("/") | (unit == ""), " " + unit)
+    return (text + spaced).where(text != "", "")
 MAX_EVALUATIONS_FETCHED = 500
 
 
@@ -66,17 +74,19 @@ def check_table(
         instance, {dg.AssetCheckKey(dg.AssetKey(asset), check): v for (asset, check), v in wanted.items()}
     )
     events = pd.DataFrame(
-        [(key.asset_key.to_user_string(), key.name, day, desc, meta.get("value"), meta.get("threshold"), meta.get("detail"))
-         for key, day, desc, meta in evaluations],
-        columns=["asset", "check", "game_date", "description", "value", "threshold", "meta_detail"],
+        [(key.asset_key.to_user_string(), key.name, day, desc, meta.get("value"), meta.get("threshold"), meta.get("unit"),
+          meta.get("detail")) for key, day, desc, meta in evaluations],
+        columns=["asset", "check", "game_date", "description", "value", "threshold", "unit", "meta_detail"],
     )
     failing = failing.merge(events, on=["asset", "check", "game_date"], how="left")
     failing["value"] = pd.to_numeric(failing["value"], errors="coerce")
     failing["threshold"] = pd.to_numeric(failing["threshold"], errors="coerce")
+    failing["value"] = failing["value"].round(2)
+    failing["unit"] = failing["unit"].fillna("")
     detail = failing["meta_detail"].where(~failing["meta_detail"].isin(["passed", ""]))
-    measured = ("value " + failing["value"].round(2).astype(str)
-                + (" (threshold " + failing["threshold"].astype(str) + ")").where(failing["threshold"].notna(), ""))
+    measured = ("value " + with_unit(failing["value"], failing["unit"])
+                + (" (threshold " + with_unit(failing["threshold"], failing["unit"]) + ")").where(failing["threshold"].notna(), ""))
     failing["why"] = (failing["description"].where(failing["description"].fillna("") != "")
                       .fillna(detail).fillna(measured.where(failing["value"].notna())).fillna(""))
-    failures = failing[["asset", "game_date", "check", "blocking", "value", "threshold", "why"]]
+    failures = failing[["asset", "game_date", "check", "blocking", "value", "threshold", "unit", "why"]]
     return rates, failures.sort_values(["game_date", "asset", "check"]).reset_index(drop=True)

@@ -15,6 +15,7 @@ import pandas as pd
 
 from nba_pipeline.ops.report import StatusReport
 from nba_pipeline.ops.states import STATES
+from nba_pipeline.ops.text import measured
 from nba_pipeline.ops.verdict import CRITICAL, HEALTHY, UNREACHABLE, WARNING
 
 # one colour per state; the two "a blocking check failed" states share the red family
@@ -27,6 +28,8 @@ COLOURS = {
     "unverified": "#9c36b5",
     "missing": "#ced4da",
 }
+# a published date whose non-blocking check failed: readable, but the verdict is WARNING because of it
+WARNED, WARNED_COLOUR = "warned", "#fab005"
 MEANING = {
     "published": "published, and the instance saw every blocking check pass",
     "quarantined": "failed a blocking check: rows quarantined, never published",
@@ -35,8 +38,9 @@ MEANING = {
     "running": "a run in progress will evaluate it",
     "unverified": "published, but the instance did not see that publish pass",
     "missing": "nothing yet",
+    WARNED: "published, but a non-blocking check failed (the WARNING)",
 }
-VERDICT_COLOURS = {HEALTHY: "#2f9e44", WARNING: "#f59f00", CRITICAL: "#c92a2a"}
+VERDICT_COLOURS = {HEALTHY: "#2f9e44", WARNING: "#f59f00", CRITICAL: "#c92a2a", UNREACHABLE: "#495057"}
 LABEL_WIDTH, MAX_GRID_WIDTH, MAX_CELL, MIN_CELL, ROW_HEIGHT, AXIS_HEIGHT = 210, 1100, 18, 3, 18, 70
 
 CSS = """
@@ -55,7 +59,8 @@ th { background: #f1f3f5; } td.num { text-align: right; }
 
 
 def state_grid(report: StatusReport) -> pd.DataFrame:
-    """asset, game_date, state for every asset of the report and every date of its range (asset order kept)."""
+    """asset, game_date, state, detail, colour for every asset of the report and every date of its range (asset
+    order kept). A published date with a failed non-blocking check keeps its state and gets the warning colour."""
     assets = list(report.assets["asset"])
     dates = list(pd.date_range(report.start, report.end).strftime("%Y-%m-%d"))
     grid = pd.MultiIndex.from_product([assets, dates], names=["asset", "game_date"]).to_frame(index=False)
@@ -63,6 +68,13 @@ def state_grid(report: StatusReport) -> pd.DataFrame:
     grid = grid.merge(known, on=["asset", "game_date"], how="left")
     grid["state"] = grid["state"].fillna("published")
     grid["detail"] = grid["detail"].fillna("")
+    soft = report.failures[~report.failures["blocking"].astype(bool)]
+    warned = soft.groupby(["asset", "game_date"])["check"].agg(", ".join).rename("warned").reset_index()
+    grid = grid.merge(warned, on=["asset", "game_date"], how="left")
+    is_warned = grid["warned"].notna() & grid["state"].eq("published")
+    grid["colour"] = grid["state"].map(COLOURS).where(~is_warned, WARNED_COLOUR)
+    grid["detail"] = grid["detail"].where(~is_warned, "non-blocking check(s) failed: " + grid["warned"].fillna(""))
+    grid["warned"] = is_warned
     return grid
 
 
@@ -86,9 +98,10 @@ def heatmap_svg(report: StatusReport) -> str:
     y = (AXIS_HEIGHT + row * ROW_HEIGHT).astype(str)
     tip = _esc(grid["asset"] + " " + grid["game_date"] + ": " + grid["state"]
                + grid["detail"].where(grid["detail"] == "", " — " + grid["detail"].str.slice(0, 300)))
-    rects = ('<rect class="cell state-' + grid["state"] + '" data-asset="' + _esc(grid["asset"]) + '" data-date="'
+    rects = ('<rect class="cell state-' + grid["state"] + grid["warned"].map({True: " " + WARNED, False: ""})
+             + '" data-asset="' + _esc(grid["asset"]) + '" data-date="'
              + grid["game_date"] + '" data-state="' + grid["state"] + '" x="' + x + '" y="' + y + '" width="'
-             + str(max(cell - 1, 1)) + '" height="' + str(ROW_HEIGHT - 2) + '" fill="' + grid["state"].map(COLOURS)
+             + str(max(cell - 1, 1)) + '" height="' + str(ROW_HEIGHT - 2) + '" fill="' + grid["colour"]
              + '"><title>' + tip + "</title></rect>")
     labels = [f'<text x="{LABEL_WIDTH - 6}" y="{AXIS_HEIGHT + i * ROW_HEIGHT + ROW_HEIGHT - 6}" text-anchor="end">'
               f"{html.escape(a)}</text>" for i, a in enumerate(assets)]
@@ -114,7 +127,9 @@ def render_html(report: StatusReport) -> str:
         f'<span class="legend-item state-{s}" title="{html.escape(MEANING[s])}"><span class="swatch" '
         f'style="background:{COLOURS[s]}"></span>{s} ({int(report.assets[s].sum()) if s in report.assets else 0})</span>'
         for s in STATES
-    )
+    ) + (f'<span class="legend-item {WARNED}" title="{html.escape(MEANING[WARNED])}"><span class="swatch" '
+         f'style="background:{WARNED_COLOUR}"></span>published with a non-blocking failure '
+         f'({int(state_grid(report)["warned"].sum())})</span>')
     reasons = "".join(f"<li>{html.escape(r)}</li>" for r in report.reasons) or "<li>nothing to report</li>"
     blocked = report.dates[report.dates["state"] == "blocked"]
     if not blocked.empty:
@@ -126,7 +141,7 @@ def render_html(report: StatusReport) -> str:
     bad = report.dates[report.dates["state"].isin(["quarantined", "failed"])]
     bad = bad[["asset", "game_date", "state", "cause_check", "detail"]].rename(columns={"cause_check": "checks", "detail": "why"})
     soft = report.failures[~report.failures["blocking"].astype(bool)]
-    soft = soft[["asset", "game_date", "check", "value", "threshold", "why"]]
+    soft = measured(soft).assign(why=soft["why"])
     runs = report.failed_runs[["run_id", "partitions", "step", "since_fixed", "error"]]
     colour = VERDICT_COLOURS[report.verdict]
     title = f"nba-pipeline status {report.start} … {report.end}"

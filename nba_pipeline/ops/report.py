@@ -33,6 +33,7 @@ import dagster as dg
 import pandas as pd
 
 from nba_pipeline.ops.checks import check_infos, check_table
+from nba_pipeline.ops.freshness import LATE_DEADLINE, late_dates
 from nba_pipeline.ops.published import as_warehouse, usage_rate_by_season
 from nba_pipeline.ops.recovery import dead_runs
 from nba_pipeline.ops.runs import dead_and_stuck, failed_runs, in_progress
@@ -53,10 +54,11 @@ class StatusReport:
     dates: pd.DataFrame  # asset, game_date, state, cause_asset, cause_date, cause_check, detail (every non-published)
     checks: pd.DataFrame  # asset, check, blocking, season, dates, passed, failed, other, pass_pct
     usage_rate: pd.DataFrame  # season, dates, players_played, usage_populated, populated_pct, min_date_pct
-    failures: pd.DataFrame  # asset, game_date, check, blocking, state, why, value, threshold
+    failures: pd.DataFrame  # asset, game_date, check, blocking, state, value, threshold, unit, why
     failed_runs: pd.DataFrame  # run_id, job, partitions, created_at, step, error
     in_progress: pd.DataFrame  # kind, id, status, done, total, rate_per_min, eta, overdue, why
     dead_runs: pd.DataFrame  # run_id, status, why, slots
+    late: dict = field(default_factory=dict)  # {"date", "assets", "deadline"}: yesterday's post-game tables not published in time
     verdict: str = HEALTHY
     reasons: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
@@ -85,6 +87,7 @@ class StatusReport:
             "failed_runs": records(self.failed_runs),
             "in_progress": records(self.in_progress),
             "dead_runs": records(self.dead_runs),
+            "late": self.late,
             "timings_seconds": self.timings,
         }
 
@@ -154,13 +157,13 @@ def unreachable_report(instance: dg.DagsterInstance, warehouse: Warehouse, start
     if start is None or end is None:
         start, end = default_range(pd.DataFrame(columns=["game_date"]))
     found = dead_runs(instance, now=now)
-    empty = pd.DataFrame()
     report = StatusReport(
         start=start, end=end, instance=str(getattr(instance, "root_directory", None) or "ephemeral"),
         warehouse=warehouse.where(), generated_at=dt.datetime.fromtimestamp(now, dt.timezone.utc).isoformat(timespec="seconds"),
         assets=pd.DataFrame(columns=["asset", *STATES, "dates"]),
         dates=pd.DataFrame(columns=["asset", "game_date", "state", "cause_asset", "cause_date", "cause_check", "detail"]),
-        checks=empty, usage_rate=empty, failures=pd.DataFrame(columns=["asset", "game_date", "check", "blocking", "state", "value", "threshold", "why"]),
+        checks=pd.DataFrame(columns=["asset", "check", "blocking", "season", "dates", "passed", "failed", "other", "pass_pct"]),
+        usage_rate=pd.DataFrame(columns=["season", "dates", "players_played", "usage_populated", "populated_pct", "min_date_pct"]), failures=pd.DataFrame(columns=["asset", "game_date", "check", "blocking", "state", "value", "threshold", "unit", "why"]),
         failed_runs=pd.DataFrame(columns=["run_id", "job", "partitions", "created_at", "step", "error", "since_fixed"]),
         in_progress=in_progress(instance, now, {d.run_id for d in found}), dead_runs=dead_and_stuck(instance, found),
         verdict=UNREACHABLE, reasons=[f"the warehouse cannot be read, so nothing is judged: {why}"],
@@ -184,7 +187,7 @@ def _build_report(
         clock = time.perf_counter()
 
     now = time.time() if now is None else now
-    whole = None
+    whole, end_given = None, end is not None
     if start is None or end is None:
         whole = warehouse.publish_log()
         first, last = default_range(whole)
@@ -213,7 +216,7 @@ def _build_report(
     lap("date_states")
     checks, failures = check_table(instance, shown, dates, infos)
     failures = failures.merge(states[["asset", "game_date", "state"]], on=["asset", "game_date"], how="left")
-    failures = failures[["asset", "game_date", "check", "blocking", "state", "value", "threshold", "why"]]
+    failures = failures[["asset", "game_date", "check", "blocking", "state", "value", "threshold", "unit", "why"]]
     lap("checks")
     usage = usage_rate_by_season(warehouse, start, end)
     lap("usage_rate")
@@ -233,5 +236,21 @@ def _build_report(
         checks=checks, usage_rate=usage, failures=failures, failed_runs=failed, in_progress=progress, dead_runs=dead,
         timings=timings,
     )
+    report.late = late_in_view(warehouse, now, start, end, end_given, log)
     report.verdict, report.reasons = verdict(report)
     return report
+
+
+def late_in_view(warehouse: Warehouse, now: float, start: str, end: str, end_given: bool, log: pd.DataFrame) -> dict:
+    """Yesterday's post-game tables not published by their deadline (`ops.freshness`), when the report looks at
+    yesterday: it is in the range, or the range was left to default and the warehouse is live (records within a
+    week of yesterday). Empty otherwise, or before the deadline."""
+    found = late_dates(warehouse, dt.datetime.fromtimestamp(now, dt.timezone.utc))
+    if not found or not found[1]:
+        return {}
+    day, missing = found
+    last = str(log["game_date"].max()) if not log.empty else None
+    live = not end_given and last is not None and last >= (dt.date.fromisoformat(day) - dt.timedelta(days=7)).isoformat()
+    if not (start <= day <= end or live):
+        return {}
+    return {"date": day, "assets": missing, "deadline": f"{LATE_DEADLINE:%H:%M} ET"}

@@ -6,6 +6,7 @@ import json
 
 import pandas as pd
 
+from nba_pipeline.ops.checks import with_unit
 from nba_pipeline.ops.report import StatusReport
 from nba_pipeline.ops.verdict import RULES, UNREACHABLE
 
@@ -25,6 +26,12 @@ def _table(frame: pd.DataFrame, indent: str = "  ") -> str:
         return indent + "(none)"
     text = frame.astype(object).where(frame.notna(), "").to_string(index=False)
     return "\n".join(indent + line for line in text.splitlines())
+
+
+def measured(failures: pd.DataFrame) -> pd.DataFrame:
+    """asset, game_date, check, value, threshold: the numbers with their unit ("32.12 %" against "40 %")."""
+    return failures[["asset", "game_date", "check"]].assign(
+        value=with_unit(failures["value"], failures["unit"]), threshold=with_unit(failures["threshold"], failures["unit"]))
 
 
 def format_report(report: StatusReport, explain: bool = True) -> str:
@@ -59,7 +66,7 @@ def format_report(report: StatusReport, explain: bool = True) -> str:
     lines += ["", "Failed blocking checks (quarantined / failed, not since fixed)",
               _table(bad[["asset", "game_date", "state", "cause_check"]].assign(why=_short(bad["detail"])).rename(columns={"cause_check": "checks"}).head(30))]
     soft = report.failures[~report.failures["blocking"].astype(bool)]
-    lines += ["", "Failed non-blocking checks", _table(soft[["asset", "game_date", "check", "value", "threshold"]].assign(why=_short(soft["why"])).head(30))]
+    lines += ["", "Failed non-blocking checks", _table(measured(soft).assign(why=_short(soft["why"])).head(30))]
     other = report.dates[report.dates["state"].isin(["missing", "unverified", "running"])]
     if not other.empty:
         grouped = _ranges(other, ["asset", "state"])

@@ -4,6 +4,7 @@ Verdict:
   CRITICAL  a blocking check's latest evaluation failed on a date in range (quarantined or failed: not since
             fixed), or a run holds pool slots although it died or ended (every later step of that pool waits);
   WARNING   dates in range are missing, blocked or unverified; a non-blocking check's latest evaluation failed;
+            yesterday's post-game tables are not published by 08:00 ET (late; when the report looks at yesterday);
             a run or backfill is in progress past its ETA (its running step has taken more than twice the time
             its rate predicts and at least 10 minutes, or no step finished within 60 minutes of the run
             starting); a run died without holding slots (run `nba-pipeline recover`);
@@ -69,6 +70,9 @@ def verdict(report: StatusReport) -> tuple[str, list[str]]:
                        + "; ".join((soft["asset"] + " " + soft["check"] + " on " + soft["game_date"]).head(5)))
     for row in report.in_progress[report.in_progress["overdue"].astype(bool)].itertuples(index=False):
         warning.append(f"{row.kind} {row.id[:8]} is past its ETA: {row.why}")
+    if report.late:
+        warning.append(f"yesterday's data is late: {report.late['date']} not published by {report.late['deadline']} "
+                       f"for {', '.join(report.late['assets'])}")
     if critical:
         return CRITICAL, critical + warning
     return (WARNING, warning) if warning else (HEALTHY, [])

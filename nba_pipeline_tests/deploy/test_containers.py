@@ -246,20 +246,21 @@ def _story(tmp_path: Path, pod: str, env: dict, webhook: _Webhook, endpoint: str
     assert set(latest["run_id"]) <= {r.run_id for r in runs}
     assert set(latest["outcome"]) <= {"published", "quarantined"} and "published" in set(latest["outcome"])
 
-    # 7. `nba-pipeline status`, as a team reads it: inside the code-server container, on the same instance
-    status = subprocess.run(["podman", "exec", code_server, "nba-pipeline", "status", "--start", DATES[0],
-                             "--end", DATES[-1]], capture_output=True, text=True, timeout=300)
-    print(status.stdout)  # shown with -s, or when the story fails
-    assert status.returncode in (0, 1, 2), status.stderr[-3000:]  # a verdict, not a crash
-    failed_section = status.stdout.split("Failed runs touching the range", 1)
-    assert len(failed_section) == 2 and killed[:8] in failed_section[1], status.stdout
-    # the completed dates, as far as the instance tells: every check of the backfilled assets judged on every date
-    unjudged = status.stdout.split("Checks with dates not judged", 1)[1].split("\n\n", 1)[0]
-    assert not any(f" {asset} " in unjudged for asset in RAW + ANALYTICS), unjudged
-    # BIGQUERY-PUBLISH-IN-STATUS: status reads the DuckDB read copy today (so it calls every date "missing" and the
-    # failed run not "since_fixed"); once it reads the production warehouse (BigQuery), assert here that it reports
-    # DATES of RAW + ANALYTICS as published by the second backfill and the failed run as since fixed.
-    progress("nba-pipeline status (in the code-server container) reports the failed run and the judged dates")
+    # 7. `nba-pipeline status`, as a team reads it: inside the code-server container, on the same instance and the
+    # production warehouse (BigQuery's publish log, through the Warehouse interface)
+    status = subprocess.run(["podman", "exec", code_server, "nba-pipeline", "status", "--partition-range",
+                             f"{DATES[0]}...{DATES[-1]}", "--select", "raw,analytics", "--json"],
+                            capture_output=True, text=True, timeout=300)
+    print(status.stdout[-5000:])  # shown with -s, or when the story fails
+    assert status.returncode in (0, 1), status.stderr[-3000:]  # a verdict (HEALTHY/WARNING 0, CRITICAL 1), not a crash
+    report = json.loads(status.stdout)
+    assert report["warehouse"].startswith(f"bigquery:{PROJECT}"), report["warehouse"]
+    assert killed in {r["run_id"] for r in report["failed_runs"]}
+    counts = {row["asset"]: row for row in report["assets"]}
+    for asset in RAW + ANALYTICS:  # every date published (or quarantined) by the second backfill: none missing
+        assert counts[asset]["published"] + counts[asset]["quarantined"] == len(DATES), (asset, counts[asset])
+    assert counts["player_game_summary"]["published"] == int((latest["outcome"] == "published").sum())
+    progress("nba-pipeline status (in the code-server container) reports the failed run and the dates published in BigQuery")
 
     # 8. the alert sensor (daemon container, every 60 s) POSTed the failed run to the webhook
     def alerted():

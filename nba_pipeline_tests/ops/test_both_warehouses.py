@@ -2,9 +2,9 @@
 `status --json`, `validate --json`, alert incidents and late-data verdict on DuckDB and on BigQuery (the real local
 emulator), and a warehouse that cannot be reached is reported as such, never as missing dates.
 
-One range (raw + analytics over five dates, one date's box scores with vendor game ids: quarantined) is run twice with
-production's binding and the local one, each on its own Dagster instance; then the CLI runs against each, in its own
-environment, as an operator would."""
+One range (raw + analytics over five dates, one date's box scores with vendor game ids: quarantined) is run twice:
+with the local binding on a SQLite instance, and with production's (the shipped PostgreSQL instance, BigQuery);
+then the CLI runs against each, in its own environment, as an operator would."""
 
 from __future__ import annotations
 
@@ -35,6 +35,7 @@ from nba_pipeline.warehouse.bigquery_warehouse import BigQueryWarehouse
 from nba_pipeline.warehouse.duckdb_warehouse import DuckDBWarehouse
 from nba_pipeline_tests.bigquery_emulator import PROJECT
 from nba_pipeline_tests.conftest import RAW_AND_ANALYTICS
+from nba_pipeline_tests.postgres import PG_URL_ENV, fresh_database, persistent_instance
 
 ROOT = Path(__file__).resolve().parents[2]
 START, BAD, END = "2023-12-22", "2023-12-25", "2023-12-26"
@@ -63,11 +64,16 @@ def _run(resources: dict, instance: dg.DagsterInstance) -> dg.ExecuteInJobResult
 
 @pytest.fixture(scope="module")
 def deployments(tmp_path_factory, bigquery_emulator):
-    root = tmp_path_factory.mktemp("both")
+    with fresh_database() as url:
+        yield _deployments(tmp_path_factory.mktemp("both"), bigquery_emulator, url)
+
+
+def _deployments(root: Path, bigquery_emulator: str, pg_url: str) -> SimpleNamespace:
+    """Local: a SQLite instance and the DuckDB file; production: the shipped PostgreSQL instance and BigQuery."""
     prefix = f"ops{uuid.uuid4().hex[:8]}_"
     production_env = {"NBA_PIPELINE_ENV": "production", "GCP_PROJECT": PROJECT, "GCS_BUCKET": "models",
                       "BIGQUERY_EMULATOR_HOST": bigquery_emulator, "NBA_PIPELINE_BIGQUERY_DATASET_PREFIX": prefix,
-                      "NBA_PIPELINE_SOURCE": "simulator"}
+                      "NBA_PIPELINE_SOURCE": "simulator", PG_URL_ENV: pg_url}
     with pytest.MonkeyPatch.context() as patch:
         for key, value in production_env.items():
             patch.setenv(key, value)
@@ -77,13 +83,30 @@ def deployments(tmp_path_factory, bigquery_emulator):
                            env={"NBA_PIPELINE_ENV": "local", "NBA_PIPELINE_WAREHOUSE": str(root / "warehouse.duckdb")})
     bq = SimpleNamespace(home=root / "bq", env=production_env,
                          warehouse=BigQueryWarehouse(project=PROJECT, api_endpoint=bigquery_emulator, dataset_prefix=prefix))
+    duck.instance = _instance(duck.home)
     for side, resources in ((duck, local), (bq, production)):
-        side.instance = _instance(side.home)
         with pytest.MonkeyPatch.context() as patch:
             for key, value in side.env.items():
                 patch.setenv(key, value)
+            if side is bq:
+                bq.instance = persistent_instance(bq.home, "production")
             assert _run(resources, side.instance).success
     return SimpleNamespace(duck=duck, bq=bq)
+
+
+def test_status_shows_a_quarantined_date_and_a_late_day_on_the_production_instance(deployments):
+    """The morning after the range's last date + 1, nothing of that date published: late, beside the quarantine."""
+    day = (dt.date.fromisoformat(END) + dt.timedelta(days=1)).isoformat()
+    morning = dt.datetime.combine(dt.date.fromisoformat(day) + dt.timedelta(days=1), dt.time(9), EASTERN).timestamp()
+    reports = {name: build_report(getattr(deployments, name).instance, getattr(deployments, name).warehouse, START, day,
+                                  now=morning) for name in ("duck", "bq")}
+    on_bq = reports["bq"]
+    assert on_bq.verdict == CRITICAL and on_bq.late["date"] == day and "player_game_summary" in on_bq.late["assets"]
+    assert any(r.startswith("1 asset-date(s) failed a blocking check") and BAD in r for r in on_bq.reasons)
+    assert any(r.startswith(f"yesterday's data is late: {day}") for r in on_bq.reasons)
+    assert on_bq.reasons == reports["duck"].reasons and on_bq.late == reports["duck"].late
+    before_deadline = morning - 2 * 3600  # 07:00 ET: not late yet
+    assert build_report(deployments.bq.instance, deployments.bq.warehouse, START, day, now=before_deadline).late == {}
 
 
 def _cli(side: SimpleNamespace, *args: str) -> subprocess.CompletedProcess:

@@ -14,8 +14,9 @@ import pytest
 from nba_pipeline.simulator import SimulatorFaults
 from nba_pipeline.ops.report import build_report
 from nba_pipeline.ops.verdict import CRITICAL
-from nba_pipeline.ops.html import COLOURS, state_grid
-from nba_pipeline_tests.browser import artifacts_dir, screenshot_file
+from nba_pipeline.ops.checks import with_unit
+from nba_pipeline.ops.html import COLOURS, WARNED_COLOUR, state_grid
+from nba_pipeline_tests.browser import artifacts_dir
 from nba_pipeline_tests.conftest import EVERY_PHASE, run_range
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -98,11 +99,49 @@ def test_the_page_is_self_contained_with_legend_verdict_and_tables(page):
     assert BAD in failed and "quarantined" in failed and "sr:match:" in failed
 
 
-def test_chromium_renders_it(page):
-    _, out, _, _ = page
-    png = screenshot_file(out, artifacts_dir("status") / "status.png")
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
-    print(f"screenshot: {png}")
+def test_chromium_renders_what_the_report_says(page):
+    """The page as a browser shows it: the verdict banner in its colour, the reasons, a visible heat-map cell per
+    asset-date with the quarantined date in red, and the failed date in the table (a screenshot is kept as well)."""
+    from nba_pipeline_tests.browser import webdriver
+
+    _, out, parsed, report = page
+    driver = webdriver()
+    try:
+        driver.get(out.resolve().as_uri())
+        banner = driver.find_element("id", "verdict")
+        assert banner.text == "VERDICT: CRITICAL" and banner.is_displayed()
+        assert banner.value_of_css_property("background-color") in ("rgba(201, 42, 42, 1)", "rgb(201, 42, 42)")
+        reasons = [li.text for li in driver.find_elements("css selector", "ul.reasons li")]
+        assert reasons == report.reasons
+        cells = driver.find_elements("css selector", "rect.cell")
+        assert len(cells) == len(parsed.cells) and all(c.size["width"] >= 1 for c in cells[:50])
+        bad = driver.find_element("css selector", f'rect[data-asset="player_game_summary"][data-date="{BAD}"]')
+        assert bad.is_displayed() and bad.get_attribute("fill") == COLOURS["quarantined"]
+        failed = driver.find_element("id", "failed").find_element("xpath", "following-sibling::table[1]")
+        assert BAD in failed.text and "quarantined" in failed.text
+        png = artifacts_dir("status") / "status.png"
+        driver.save_screenshot(str(png))
+        print(f"screenshot: {png}")
+    finally:
+        driver.quit()
+
+
+def test_a_published_date_with_a_non_blocking_failure_is_coloured_and_numbers_carry_units(page):
+    _, out, parsed, report = page
+    soft = report.failures[~report.failures["blocking"].astype(bool)]
+    assert not soft.empty  # the simulator's thin play-by-play on a date: a shot-zone coverage warning
+    grid = state_grid(report).set_index(["asset", "game_date"])
+    for row in soft.itertuples():
+        if grid.loc[(row.asset, row.game_date), "state"] == "published":
+            cell = parsed.cells[(row.asset, row.game_date)]
+            assert "warned" in cell["class"] and cell["fill"] == WARNED_COLOUR, cell
+    text = out.read_text(encoding="utf-8")
+    assert f'background:{WARNED_COLOUR}' in text and "published with a non-blocking failure" in text
+    table = text.split("<h2>Failed non-blocking checks</h2>", 1)[1].split("<h2>", 1)[0]
+    units = set(soft["unit"])
+    assert units and units <= {"%", "rows", "/100"}
+    shown = with_unit(soft["value"], soft["unit"]).iloc[0]
+    assert shown in table and shown.endswith(("%", "rows", "/100")), (shown, table[:2000])
 
 
 def test_a_bad_html_path_is_refused_before_any_work(tmp_path):

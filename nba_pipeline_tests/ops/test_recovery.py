@@ -21,7 +21,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from nba_pipeline import recovery as recovery_module
+from nba_pipeline.ops import recovery as recovery_module
 from nba_pipeline.checks.readiness import State, check_states
 from nba_pipeline.dagster_private import run_start_pid
 from nba_pipeline.definitions import defs

@@ -206,12 +206,13 @@ def test_verdict_rules():
                         columns=["kind", "id", "status", "done", "total", "rate_per_min", "eta", "overdue", "why"])
     assert verdict(_report(in_progress=late))[0] == WARNING
     assert verdict(_report(in_progress=late.assign(overdue=False)))[0] == HEALTHY
-    soft = pd.DataFrame([["a", START, "c", False, "published", 1.0, 2.0, "low"]],
-                        columns=["asset", "game_date", "check", "blocking", "state", "value", "threshold", "why"])
+    soft = pd.DataFrame([["a", START, "c", False, "published", 32.116788, 40.0, "%", "low"]],
+                        columns=["asset", "game_date", "check", "blocking", "state", "value", "threshold", "unit", "why"])
     assert verdict(_report(failures=soft))[0] == WARNING
     report = _report(failures=soft)
     report.verdict, report.reasons = verdict(report)
     assert "VERDICT: WARNING" in format_report(report) and "a c on 2021-10-19" in format_report(report)
+    assert "32.12 %" in format_report(report) and "40 %" in format_report(report)  # numbers with their unit
 
 
 def test_progress_rate_eta_and_overdue():
