@@ -52,8 +52,9 @@ def dated(frame: pd.DataFrame) -> pd.DataFrame:
     if (days.dropna() != days.dropna().dt.normalize()).any():
         raise WarehouseError(f"{PARTITION_COLUMN} holds a time of day ({days[days != days.dt.normalize()].iloc[0]}): it must "
                              f"be a calendar date; {NOT_PUBLISHED}")
-    return frame.assign(**{PARTITION_COLUMN: pa.array(days.dt.tz_localize(None) if days.dt.tz else days, pa.timestamp("ns"))
-                           .cast(pa.date32()).to_pandas(types_mapper=pd.ArrowDtype)})
+    naive = days.dt.tz_localize(None) if days.dt.tz else days
+    as_dates = pa.array(naive, pa.timestamp("ns")).cast(pa.date32())
+    return frame.assign(**{PARTITION_COLUMN: pd.Series(as_dates, index=frame.index, dtype=pd.ArrowDtype(pa.date32()))})
 
 
 class WarehouseError(RuntimeError):

@@ -316,5 +316,9 @@ def test_game_date_is_published_as_a_date_and_a_table_that_holds_timestamps_is_m
 
 
 def test_a_new_table_stores_game_date_as_a_date(warehouse_impl):
-    _publish(warehouse_impl, _rows(1), [True, False, True], "run-1")
+    rows = _rows(1).assign(pts=pd.array(range(6), dtype="Int64"))
+    kept = rows[rows["game_date"] != DAYS[0]]  # a step's rows after its held-back dates are dropped: index 2..5
+    _publish(warehouse_impl, kept, [True, False], "run-1", days=DAYS[1:])
     assert _game_date_types(warehouse_impl) == {"table": "DATE", "quarantine": "DATE"}
+    assert _by_day(warehouse_impl.read(REF, None)) == {"2024-01-15": [2, 3]}
+    assert _by_day(warehouse_impl.read(TableRef("quarantine", REF.flat), None)) == {"2024-01-16": [4, 5]}
