@@ -20,6 +20,10 @@ method runs two queries per check (its own, and one for the asset's wipe details
 row — most of `nba-pipeline status`'s time on four seasons. It reads Dagster's tables (`asset_check_executions`,
 `event_logs`; the materializations through Dagster's own table objects and wipe filter) as that method does; other
 storages (PostgreSQL) get Dagster's method, and a test compares the two on real instances in every check state.
+`mark_partitions_failed` gives a date that a range step materialized but did not publish (quarantined, held back)
+the partition status FAILED: Dagster OSS derives FAILED only from a failed run (a step's output covers its whole range,
+dagster-io/dagster#17836) and its per-partition `ASSET_FAILED_TO_MATERIALIZE` event is neither stored nor read by OSS
+storages (`can_store_asset_failure_events` is False), so the step writes the asset's partition status cache itself.
 `last_verdicts` reads the same table for the last *completed* evaluation of dates whose latest record is a plan
 (one query on SQLite; elsewhere each check's history through `get_asset_check_execution_history`, which has no
 per-partition "latest completed" query): a run that planned a date and ended without evaluating it revokes no
@@ -66,6 +70,7 @@ __all__ = [
     "pool_slots_by_run",
     "failed_check_evaluations",
     "failed_check_records",
+    "mark_partitions_failed",
 ]
 
 
@@ -241,6 +246,24 @@ def materialization_targets(
         key: AssetCheckEvaluationTargetMaterializationData(storage_id=sid, run_id=run_id, timestamp=now)
         for key, sid in storage_ids.items()
     }
+
+
+def mark_partitions_failed(
+    instance: dg.DagsterInstance, asset_key: dg.AssetKey, partitions_def: dg.PartitionsDefinition, partition_keys: Collection[str]
+) -> None:
+    """Partition status FAILED (partition bar, asset health, `get_status_by_partition`) for partitions whose
+    materialization this run has just stored: the cache is brought up to date first (so it holds this run's
+    materializations), then the keys are added to its failed subset. A later materialization of a key clears it
+    (Dagster's own incremental update); a wiped or rebuilt cache forgets it (the key then reads MATERIALIZED again)."""
+    from dagster._core.storage.partition_status_cache import get_and_update_asset_status_cache_value
+
+    if not partition_keys or not instance.event_log_storage.can_write_asset_status_cache():
+        return
+    value = get_and_update_asset_status_cache_value(instance, asset_key, partitions_def)
+    if value is None:
+        return
+    failed = value.deserialize_failed_partition_subsets(partitions_def).with_partition_keys(partition_keys)
+    instance.update_asset_cached_status_data(asset_key, value._replace(serialized_failed_partition_subset=failed.serialize()))
 
 
 def automation_instance(context: dg.AutomationContext) -> dg.DagsterInstance:

@@ -9,8 +9,9 @@ into a daily-partitioned asset whose step always runs in this order:
 4. write: the rows go to a staging table;  audit: every rule judges every date of the staged rows;
 5. publish: one transaction replaces only the dates that passed every blocking check, quarantines the others
    and records, per date, run, code version and verdicts in the warehouse;
-6. Dagster learns the outcome: one materialization (metadata: per date published or quarantined) and the
-   check results, per date.
+6. Dagster learns the outcome: one materialization (metadata: per date published or quarantined), the check
+   results per date, and partition status FAILED for every date of the step whose rows were not published
+   (quarantined or held back): the partition bar and the asset's health agree with the warehouse.
 
 Each asset's `code_version` is a hash of its transform's source, so it changes when the transform does. The
 warehouse publishes only the asset's *promoted* code version (`nba-pipeline promote` records one; a table's first
@@ -36,6 +37,7 @@ from nba_pipeline.checks.gate import note_held_in_run, register_input_window, ta
 from nba_pipeline.checks.rules import CheckInputs, CheckRule
 from nba_pipeline.checks.runner import audit, check_results, check_specs
 from nba_pipeline.config import ThresholdsError
+from nba_pipeline.dagster_private import mark_partitions_failed
 from nba_pipeline.dates import InvalidGameDate, parse_game_date_range
 from nba_pipeline.metadata import frame_summary, markdown_table
 from nba_pipeline.partitions import game_date_partitions
@@ -219,6 +221,10 @@ def _write_audit_publish(context, transform, params, upstream, rules, ref: Table
     yield dg.MaterializeResult(
         metadata={**frame_summary(staged, **table.metadata), **_publish_metadata(outcomes), **_held_metadata(held)}
     )
+    # the step's output materialized every date of its range (Dagster has no per-partition output): a date whose
+    # rows were not published must not read as materialized on the partition bar, the asset's health or the API
+    unpublished = sorted({f"{d:%Y-%m-%d}" for d in quarantined} | set(held["game_date"]))
+    mark_partitions_failed(context.instance, context.asset_key, game_date_partitions, unpublished)
     # in a range run, a date that failed is quarantined and the dates reading it are held back downstream: the
     # run-level result must not stop every other date's downstream steps (Dagster's in-run blocking is per step)
     yield from check_results(context, result, carry_on=not context.has_partition_key and bool(outcomes["passed"].any()))

@@ -94,3 +94,21 @@ def test_held_back_dates_stay_unreadable_downstream(two_seasons):
 
     problems = blocking_problems(instance, dg.AssetKey("player_composite_factors"), ["2022-03-05", "2022-10-25"], None)
     assert set(problems["game_date"]) == {"2022-03-05"}
+
+
+def test_the_partition_status_agrees_with_the_warehouse(two_seasons):
+    """Each step's output covered its whole range, yet a date it did not publish (quarantined, or held back because
+    it reads one) reads FAILED through Dagster's partition status, what the UI's partition bar shows."""
+    warehouse, instance, _, _ = two_seasons
+    failed, materialized = dg.AssetPartitionStatus.FAILED, dg.AssetPartitionStatus.MATERIALIZED
+    partitions = instance.get_status_by_partition
+    from nba_pipeline.partitions import game_date_partitions
+
+    around = ["2022-02-28", BAD, "2022-03-02"]
+    assert partitions(dg.AssetKey("player_game_summary"), around, game_date_partitions) == {
+        "2022-02-28": materialized, BAD: failed, "2022-03-02": materialized}
+    held = sorted(_days("2022-03-02", SEASON_ONE_END) & _published(warehouse, "player_game_summary"))
+    for asset in PRE_GAME:
+        status = partitions(dg.AssetKey(asset), ["2022-02-28", BAD, *held, "2022-10-18"], game_date_partitions)
+        assert {d for d, s in status.items() if s == failed} == set(held), asset
+        assert status["2022-02-28"] == status[BAD] == status["2022-10-18"] == materialized, asset

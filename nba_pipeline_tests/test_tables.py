@@ -10,14 +10,17 @@ import textwrap
 import dagster as dg
 import duckdb
 
+from nba_pipeline.partitions import game_date_partitions
 from nba_pipeline.raw.assets import raw_assets
 from nba_pipeline.resources import resources_for
+from nba_pipeline.simulator import SimulatorFaults
 from nba_pipeline.sources import SimulatedLeagueSource
 from nba_pipeline.analytics.assets import team_offense_game_summary
 from nba_pipeline.warehouse.duckdb_warehouse import DuckDBWarehouse
 from nba_pipeline.warehouse.io_manager import WarehouseIOManager
 from nba_pipeline_tests.conftest import read_table, run_range
 
+FAILED, MATERIALIZED = dg.AssetPartitionStatus.FAILED, dg.AssetPartitionStatus.MATERIALIZED
 DAY = "2024-01-15"
 BOXSCORES = [a for a in raw_assets if a.key.path[-1] == "player_boxscores"]
 
@@ -75,3 +78,28 @@ def test_an_input_the_warehouse_cannot_give_fails_the_step_with_the_warehouse_s_
     assert error.cls_name == "Failure"
     assert "Failure: cannot read raw." in error.message
     assert f"is locked by PID {holder.pid}" in error.message and "Parquet read copy" in error.message
+
+
+def test_a_date_whose_rows_were_not_published_reads_failed_until_a_run_publishes_it(tmp_path):
+    """The step's one output materializes its whole range; a quarantined date still reads FAILED through Dagster's
+    public partition status (the UI's partition bar and asset health read the same), the published dates
+    MATERIALIZED, and a later run that publishes the date makes it MATERIALIZED."""
+    dates = ["2021-10-19", "2021-10-20", "2021-10-21", "2021-10-22", "2021-10-23"]
+    bad = "2021-10-22"
+    faults = SimulatorFaults(game_id_format="vendor", game_id_feed="player_boxscores", affected_dates=[bad])
+    (tmp_path / "home").mkdir()
+    instance = dg.DagsterInstance.local_temp(str(tmp_path / "home"))
+    warehouse = str(tmp_path / "warehouse.duckdb")
+    summary, boxscores = dg.AssetKey("player_game_summary"), dg.AssetKey(["player_boxscores"])
+    status = lambda key: instance.get_status_by_partition(key, dates, game_date_partitions)  # noqa: E731
+
+    assert run_range(warehouse, dates[0], dates[-1], faults=faults, instance=instance).success
+    quarantined = read_table(warehouse, "pipeline.publish_log where outcome = 'quarantined'")
+    assert set(quarantined["asset"]) == {"player_game_summary"}
+    assert set(quarantined["game_date"].astype(str)) == {bad}
+    assert status(summary) == {d: FAILED if d == bad else MATERIALIZED for d in dates}
+    assert status(boxscores) == dict.fromkeys(dates, MATERIALIZED)  # its vendor ids are valid raw rows
+
+    assert run_range(warehouse, bad, instance=instance).success  # the feed fixed: the date publishes
+    assert status(summary) == dict.fromkeys(dates, MATERIALIZED)
+    instance.dispose()

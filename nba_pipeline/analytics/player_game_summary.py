@@ -14,6 +14,8 @@ from nba_pipeline.analytics.game_ids import normalize_game_ids
 from nba_pipeline.analytics.quality import score_rows
 from nba_pipeline.league.seasons import season_labels
 
+NOT_PLAYED = "not_played"  # quality_tier of a player who did not play (quality_score NULL)
+
 PLAYER_GAME_SUMMARY = {
     "game_id": schemas.STR,
     "source_game_id": schemas.STR,
@@ -97,6 +99,10 @@ def build_player_game_summary(
     p["season"] = season_labels(p["game_date"])
 
     played = p["played"].fillna(False)
+    # the formula estimates a share of the team's plays: above 100 (a few seconds on the floor) or below 0 it is
+    # the formula's artefact, not the player's usage — the value stays (it is the reference formula's), the row is
+    # not fit for use
+    usage_impossible = played & ((p["usage_rate"] > 100) | (p["usage_rate"] < 0)).fillna(False)
     quality = score_rows(
         p.index,
         {
@@ -105,10 +111,15 @@ def build_player_game_summary(
             "minutes_missing": (played & p["minutes"].isna(), 35),
             "impossible_stats": (impossible_stats(p.assign(minutes=p["minutes"].astype("string")), max_minutes), 50),
             "no_shot_zones": (played & (p["fga"] > 0) & ~p["has_shot_zones"], 10),
+            "usage_rate_out_of_range": (usage_impossible, 30),
         },
     )
+    # a player who did not play has no stats to judge: no score (averages of quality are over players who played)
+    # and his own tier; issues about the row itself (an unmatched game id) are still named
+    quality["quality_score"] = quality["quality_score"].mask(~played)
+    quality["quality_tier"] = quality["quality_tier"].mask(~played, NOT_PLAYED)
     p = pd.concat([p, quality], axis=1)
     p["production_ready"] = (
-        played & (p["quality_score"] >= 75) & p["usage_rate"].notna() & p["minutes"].notna()
+        played & (p["quality_score"] >= 75).fillna(False) & p["usage_rate"].notna() & p["minutes"].notna() & ~usage_impossible
     ).astype("boolean")
     return schemas.conform(p, PLAYER_GAME_SUMMARY, "player_game_summary")

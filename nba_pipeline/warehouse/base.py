@@ -30,14 +30,31 @@ _NULLABLE_TYPES = {
 
 
 def to_frame(table: pa.Table) -> pd.DataFrame:
-    """Arrow to pandas with nullable types, as every transform and rule expects."""
-    frame = table.to_pandas(types_mapper=_NULLABLE_TYPES.get)
+    """Arrow to pandas with nullable types, as every transform and rule expects; a DATE column (`game_date` is
+    stored as one) comes back as datetime64, as transforms make it."""
+    frame = table.to_pandas(types_mapper=_NULLABLE_TYPES.get, date_as_object=False)
     for column in frame.columns:
         if isinstance(frame[column].dtype, pd.DatetimeTZDtype):  # zoned: in UTC, whatever zone the engine used
             frame[column] = frame[column].dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
         elif pd.api.types.is_datetime64_any_dtype(frame[column]):
             frame[column] = frame[column].astype("datetime64[ns]")
     return frame
+
+
+def dated(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows as they are staged: `game_date` (transforms make it a midnight datetime64) as a calendar date, so
+    published tables store a DATE, not a TIMESTAMP. A time of day in it is refused, never truncated."""
+    from nba_pipeline.warehouse import PARTITION_COLUMN
+
+    if PARTITION_COLUMN not in frame or not pd.api.types.is_datetime64_any_dtype(frame[PARTITION_COLUMN]):
+        return frame
+    days = frame[PARTITION_COLUMN]
+    if (days.dropna() != days.dropna().dt.normalize()).any():
+        raise WarehouseError(f"{PARTITION_COLUMN} holds a time of day ({days[days != days.dt.normalize()].iloc[0]}): it must "
+                             f"be a calendar date; {NOT_PUBLISHED}")
+    naive = days.dt.tz_localize(None) if days.dt.tz else days
+    as_dates = pa.array(naive, pa.timestamp("ns")).cast(pa.date32())
+    return frame.assign(**{PARTITION_COLUMN: pd.Series(as_dates, index=frame.index, dtype=pd.ArrowDtype(pa.date32()))})
 
 
 class WarehouseError(RuntimeError):

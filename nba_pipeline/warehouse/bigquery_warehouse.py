@@ -1,6 +1,6 @@
 """Production warehouse: the same write–audit–publish on BigQuery.
 
-One dataset per phase (`raw`, `analytics`, ...), tables partitioned by `DATE(game_date)`. A step's rows are loaded
+One dataset per phase (`raw`, `analytics`, ...), tables partitioned by `game_date`, a DATE. A step's rows are loaded
 into `staging.<schema>__<table>__<run>`, created first with a schema taken from the frame's own types (so an off
 day's empty frame still makes a typed table, and nullable Int64/boolean/string, dates and naive timestamps come
 back as they went in). The audit reads them back. Publishing then: DDL outside any transaction (BigQuery allows
@@ -51,6 +51,7 @@ from nba_pipeline.warehouse.base import (
     WarehouseUnreachable,
     publish_log_frame,
     changed_types,
+    dated,
     column_type_message,
     legacy_first_seen,
     run_prefix,
@@ -223,7 +224,7 @@ class BigQueryWarehouse(Warehouse):
         self._ensure_dataset(client, "staging")
         staging = f"{ref.flat}__{run_prefix(run_id)}"
         table_id = f"{self.project}.{self._dataset('staging')}.{staging}"
-        rows = arrow_rows(frame)
+        rows = arrow_rows(dated(frame))
         schema = [bigquery.SchemaField(f.name, *bigquery_type(f.type)) for f in rows.schema]
         client.delete_table(table_id, not_found_ok=True)
         client.create_table(bigquery.Table(table_id, schema=schema))
@@ -265,7 +266,7 @@ class BigQueryWarehouse(Warehouse):
             self._ensure_dataset(client, schema)
         target, quarantine, source = self._id(ref.schema, ref.table), self._id("quarantine", ref.flat), self._id("staging", staging)
         self._query(client, f"""
-            create table if not exists {target} partition by date({PARTITION_COLUMN}) as select * from {source} limit 0;
+            create table if not exists {target} partition by {PARTITION_COLUMN} as select * from {source} limit 0;
             create table if not exists {quarantine} as
                 select *, '' as _run_id, datetime(current_timestamp()) as _quarantined_at from {source} limit 0;
             create table if not exists {self._id(META, 'publish_log')} ({_PUBLISH_LOG_SCHEMA});
@@ -275,6 +276,8 @@ class BigQueryWarehouse(Warehouse):
         staged = client.get_table(f"{self.project}.{self._dataset('staging')}.{staging}").schema
         for schema, table in ((ref.schema, ref.table), ("quarantine", ref.flat)):
             fields = client.get_table(f"{self.project}.{self._dataset(schema)}.{table}").schema
+            if _type_name(next(f for f in staged if f.name == PARTITION_COLUMN)) == "DATE":
+                fields = self._dates_from_datetimes(client, schema, table, fields, partitioned=schema == ref.schema)
             changed = changed_types(
                 {f.name: _type_name(f) for f in fields}, {f.name: _type_name(f) for f in staged}, _WIDENING,
                 lambda column: self._arrow(client, f"select count(`{column}`) as n from {source}").column("n")[0].as_py() > 0,
@@ -289,6 +292,23 @@ class BigQueryWarehouse(Warehouse):
                     for f in new
                 )
                 self._query(client, f"alter table {self._id(schema, table)} {added}")
+
+    def _dates_from_datetimes(self, client, schema: str, table: str, fields, *, partitioned: bool):
+        """A table published before game_date was staged as a DATE holds it as a midnight DATETIME: BigQuery cannot
+        retype a column in place, so the table is rebuilt once with the column as a DATE (partitioned by it), when
+        every value is a midnight (else it is left, and the step is refused by name). The fields it has then."""
+        kind = next((_type_name(f) for f in fields if f.name == PARTITION_COLUMN), None)
+        if kind not in ("DATETIME", "TIMESTAMP"):
+            return fields
+        name, column = self._id(schema, table), PARTITION_COLUMN
+        off = self._arrow(client, f"select count(*) as n from {name} where {column} != cast(cast({column} as date) as {kind})")
+        if off.column("n")[0].as_py():
+            return fields
+        self._query(client, f"""
+            create or replace table {name} {f"partition by {column}" if partitioned else ""} as
+            select * replace (cast({column} as date) as {column}) from {name}
+        """)
+        return client.get_table(f"{self.project}.{self._dataset(schema)}.{table}").schema
 
     def _ensure_meta(self, client) -> None:
         self._ensure_dataset(client, META)
@@ -390,7 +410,7 @@ class BigQueryWarehouse(Warehouse):
         log_table = self._id(META, "publish_log")
         a, v, r = literal(asset), literal(code_version), literal(run_id)
         columns = ", ".join(f"`{f.name}`" for f in client.get_table(f"{self.project}.{self._dataset('staging')}.{staging}").schema)
-        date_of = f"date({PARTITION_COLUMN})"
+        date_of = f"cast({PARTITION_COLUMN} as date)"
         self._query(client, f"""
             begin transaction;{first}
             delete from {target} where {date_of} in unnest({date_list(passed)});
@@ -412,7 +432,7 @@ class BigQueryWarehouse(Warehouse):
 
         query = f"select * from {self._id(ref.schema, ref.table)}"
         if dates is not None:
-            query += f" where date({PARTITION_COLUMN}) in unnest({date_list(sorted(dates))})"
+            query += f" where cast({PARTITION_COLUMN} as date) in unnest({date_list(sorted(dates))})"
         with self._explained(f"read {ref.name}"):
             try:
                 return to_frame(self._arrow(self._client(), query))
@@ -440,8 +460,8 @@ class BigQueryWarehouse(Warehouse):
         from google.api_core.exceptions import NotFound
 
         query = f"""
-            select distinct format_date('%Y-%m-%d', date({PARTITION_COLUMN})) as d from {self._id(ref.schema, ref.table)}
-            where date({PARTITION_COLUMN}) not in (
+            select distinct format_date('%Y-%m-%d', cast({PARTITION_COLUMN} as date)) as d from {self._id(ref.schema, ref.table)}
+            where cast({PARTITION_COLUMN} as date) not in (
               select game_date from {self._id(META, 'publish_log')} where asset = {literal(asset)} and outcome = '{PUBLISHED}')
             order by d
         """

@@ -49,6 +49,7 @@ from nba_pipeline.warehouse.base import (
     WarehouseUnreachable,
     publish_log_frame,
     changed_types,
+    dated,
     column_type_message,
     legacy_first_seen,
     run_prefix,
@@ -190,6 +191,7 @@ class DuckDBWarehouse(Warehouse):
     def stage(self, ref: TableRef, frame: pd.DataFrame, run_id: str, log: Log = None) -> str:
         """Write the step's rows to a staging table (durable; nothing a reader or the gate sees)."""
         staging = f"staging.{ref.flat}__{run_prefix(run_id)}"
+        frame = dated(frame)
         with self.connect(log) as conn:
             try:
                 conn.execute("create schema if not exists staging")
@@ -516,6 +518,8 @@ def _reconcile_columns(conn, target: str, staging: str) -> None:
     """A new code version may add columns (older published rows get NULLs in them); it may not retype one."""
     have = dict(conn.execute(f"select column_name, column_type from (describe {target})").fetchall())
     staged = dict(conn.execute(f"select column_name, column_type from (describe {staging})").fetchall())
+    if have.get(PARTITION_COLUMN) in _TIMESTAMPS and staged.get(PARTITION_COLUMN) == "DATE":
+        have[PARTITION_COLUMN] = _dates_from_timestamps(conn, target, have[PARTITION_COLUMN])
     changed = changed_types(
         have, staged, _WIDENING,
         lambda column: conn.execute(f'select count("{column}") from {staging}').fetchone()[0] > 0,
@@ -525,6 +529,16 @@ def _reconcile_columns(conn, target: str, staging: str) -> None:
     for name, kind in staged.items():
         if name not in have:
             conn.execute(f'alter table {target} add column "{name}" {kind}')
+
+
+def _dates_from_timestamps(conn, target: str, kind: str) -> str:
+    """A table published before game_date was staged as a DATE holds it as a midnight TIMESTAMP: retype the column
+    once, inside the publish transaction, when every value is a midnight (else leave it: the step is refused by name)."""
+    column = PARTITION_COLUMN
+    if conn.execute(f"select count(*) from {target} where {column} <> cast({column} as date)").fetchone()[0]:
+        return kind
+    conn.execute(f"alter table {target} alter column {column} set data type date")
+    return "DATE"
 
 
 def _copy_is_current(conn, table: str, path: Path) -> bool:

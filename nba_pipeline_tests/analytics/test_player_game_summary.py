@@ -72,3 +72,29 @@ def test_a_dnp_comment_is_not_played_and_a_clock_without_one_is(feeds):
     assert not summary.loc[has_comment, "played"].any()
     assert summary.loc[~has_comment, "played"].all()
     assert (summary.loc[has_comment, "dnp_reason"] == box.loc[has_comment, "comment"]).all()
+
+
+def test_a_player_who_did_not_play_has_no_quality_score_and_his_own_tier(feeds):
+    box = feeds["player_boxscores"]
+    summary = _summary(feeds, box).set_index(box.index)
+    dnp = summary[~summary["played"]]
+    assert len(dnp) and dnp["quality_score"].isna().all() and (dnp["quality_tier"] == "not_played").all()
+    assert not dnp["production_ready"].any()
+    played = summary[summary["played"]]
+    assert played["quality_score"].notna().all() and not (played["quality_tier"] == "not_played").any()
+
+
+def test_a_usage_rate_above_100_is_kept_but_never_production_ready(feeds):
+    """A few seconds on the floor and one shot: the reference formula gives more than 100 % of the team's plays."""
+    box = feeds["player_boxscores"].copy()
+    played = box.index[box["comment"].fillna("") == ""]
+    cameo = box.loc[played].drop_duplicates("game_id").index[:2]
+    box.loc[cameo, "minutes"] = "0:12"
+    box.loc[cameo, ["fga", "fgm", "fg3a", "fg3m", "fta", "ftm", "pts", "tov"]] = [3, 0, 0, 0, 0, 0, 0, 1]
+    summary = _summary(feeds, box).set_index(box.index)
+    assert (summary.loc[cameo, "usage_rate"] > 100).all()  # the formula's value, unchanged
+    assert not summary.loc[cameo, "production_ready"].any()
+    assert (summary.loc[cameo, "quality_tier"] != "gold").all()
+    assert summary.loc[cameo, "quality_issues"].str.contains("usage_rate_out_of_range").all()
+    others = summary.drop(index=cameo)
+    assert not others["quality_issues"].str.contains("usage_rate_out_of_range").any()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
+import duckdb
 import pandas as pd
 import pytest
 
@@ -272,3 +273,52 @@ def test_a_widened_or_all_null_column_still_publishes(warehouse_impl):
     share = published.groupby(published["game_date"].dt.strftime("%Y-%m-%d"))["share"].apply(lambda s: s.tolist()).to_dict()
     assert share["2024-01-14"] == [1.0, 2.0] and share["2024-01-16"] == [0.5, 0.5]
     assert pd.isna(share["2024-01-15"]).all()
+
+
+def _game_date_types(warehouse: Warehouse) -> dict[str, str]:
+    """The stored type of game_date in the table and its quarantine."""
+    tables = {"table": REF, "quarantine": TableRef("quarantine", REF.flat)}
+    if isinstance(warehouse, DuckDBWarehouse):
+        with duckdb.connect(warehouse.database, read_only=True) as conn:
+            return {k: conn.execute(f"select column_type from (describe {t.name}) where column_name = 'game_date'")
+                    .fetchone()[0] for k, t in tables.items()}
+    client = warehouse._client()
+    return {k: next(f.field_type for f in client.get_table(f"{PROJECT}.{warehouse._dataset(t.schema)}.{t.table}").schema
+                    if f.name == "game_date") for k, t in tables.items()}
+
+
+def test_game_date_is_published_as_a_date_and_a_table_that_holds_timestamps_is_migrated(warehouse_impl, monkeypatch):
+    """game_date is a calendar date: published (and quarantined) as DATE, not TIMESTAMP. A table published by the
+    code before (game_date staged as it was made, a midnight TIMESTAMP / DATETIME) becomes DATE on its next
+    publish, every row kept; the column-type guard does not refuse that one change."""
+    for module in ("duckdb_warehouse", "bigquery_warehouse"):  # the code before: rows staged as the transform made them
+        monkeypatch.setattr(f"nba_pipeline.warehouse.{module}.dated", lambda frame: frame)
+    _publish(warehouse_impl, _rows(10), [True, False, True], "run-1")
+    old = _game_date_types(warehouse_impl)
+    assert set(old.values()) <= {"TIMESTAMP", "TIMESTAMP_NS", "DATETIME"}, old
+    monkeypatch.undo()
+
+    later = DAYS[1:]
+    _publish(warehouse_impl, _rows(20, later), [True, False], "run-2", days=later)
+    assert _game_date_types(warehouse_impl) == {"table": "DATE", "quarantine": "DATE"}
+    published = warehouse_impl.read(REF, None)
+    assert published["game_date"].dtype == "datetime64[ns]"  # what transforms make and read
+    assert _by_day(published) == {"2024-01-14": [10], "2024-01-15": [20], "2024-01-16": [10]}
+    assert _by_day(warehouse_impl.read(REF, ["2024-01-16"])) == {"2024-01-16": [10]}
+    quarantined = warehouse_impl.read(TableRef("quarantine", REF.flat), None)
+    assert quarantined.groupby("_run_id")["game_date"].agg(lambda d: sorted(d.dt.strftime("%Y-%m-%d").unique())).to_dict() == {
+        "run-1": ["2024-01-15"], "run-2": ["2024-01-16"]}
+    if isinstance(warehouse_impl, DuckDBWarehouse):  # the Parquet read copy readers open
+        copy = warehouse_impl.read_copy_root / "analytics" / "scores.parquet"
+        with duckdb.connect() as conn:
+            assert conn.execute(f"select column_type from (describe select * from '{copy}') where column_name = 'game_date'"
+                                ).fetchone()[0] == "DATE"
+
+
+def test_a_new_table_stores_game_date_as_a_date(warehouse_impl):
+    rows = _rows(1).assign(pts=pd.array(range(6), dtype="Int64"))
+    kept = rows[rows["game_date"] != DAYS[0]]  # a step's rows after its held-back dates are dropped: index 2..5
+    _publish(warehouse_impl, kept, [True, False], "run-1", days=DAYS[1:])
+    assert _game_date_types(warehouse_impl) == {"table": "DATE", "quarantine": "DATE"}
+    assert _by_day(warehouse_impl.read(REF, None)) == {"2024-01-15": [2, 3]}
+    assert _by_day(warehouse_impl.read(TableRef("quarantine", REF.flat), None)) == {"2024-01-16": [4, 5]}
