@@ -16,6 +16,7 @@ from nba_pipeline.precompute.assets import precompute_assets
 from nba_pipeline.predictions.assets import prediction_assets
 from nba_pipeline.raw.assets import raw_assets
 from nba_pipeline.ops.recovery import dead_run_sweeper
+from nba_pipeline.ops.run_host import recording_host
 from nba_pipeline.resources import resources_for
 from nba_pipeline.ops.validation_job import validate_range_job
 
@@ -46,8 +47,9 @@ def build_definitions(
                  alert_sensor]
         + ([dead_run_sweeper] if deployment == "local" else []),
         resources=resources,
-        # One DuckDB file admits one writer: steps run in one process locally; BigQuery can fan out.
-        executor=dg.in_process_executor if deployment == "local" else dg.multiprocess_executor,
+        # One DuckDB file admits one writer: steps run in one process locally; BigQuery can fan out. Each run records
+        # the host and process executing it (run_host), which recovery judges by.
+        executor=recording_host(dg.in_process_executor if deployment == "local" else dg.multiprocess_executor),
     )
 
 
