@@ -63,7 +63,7 @@ class ElsewhereRun:
 
     run_id: str
     job_name: str
-    host: str
+    where: str  # "host NAME", or with the pid namespace when the host is this one
     pid: int
 
 
@@ -92,8 +92,8 @@ class Recovery:
             f"run {r.run_id} ({r.job_name}): marked failed" + (", pool slots freed — its " if r.pid is not None else " — ")
             + r.why for r in self.dead
         ] or ["no run whose process died; nothing to recover"]
-        out += [f"left alone: run {r.run_id} ({r.job_name}) started on host {r.host} (pid {r.pid}); only that host "
-                "can tell whether it is alive" for r in self.elsewhere]
+        out += [f"left alone: run {r.run_id} ({r.job_name}) started on {r.where} (pid {r.pid}); only there can it be "
+                "told whether it is alive" for r in self.elsewhere]
         out += [f"dropped {d.table} ({d.rows:,} rows, never published): {d.why}" for d in self.dropped]
         out += [f"kept {table}: its run is in flight" for table in self.kept]
         if self.staging_not_checked:
@@ -121,8 +121,9 @@ def _judge(
         process = run_process(instance, run)
         if process is None:
             continue
-        if process.elsewhere:
-            elsewhere.append(ElsewhereRun(run.run_id, run.job_name, process.host, process.pid))
+        where = process.elsewhere
+        if where is not None:
+            elsewhere.append(ElsewhereRun(run.run_id, run.job_name, where, process.pid))
             continue
         why = process_gone(process)
         if why is not None:
@@ -217,7 +218,7 @@ def dead_run_sweeper(context: dg.SensorEvaluationContext, warehouse: Warehouse):
         said.append(f"recovered {len(recovered.dead)} dead run(s): " + ", ".join(r.run_id[:8] for r in recovered.dead))
     if recovered.elsewhere:
         said.append(f"left alone {len(recovered.elsewhere)} run(s) of other hosts: "
-                    + ", ".join(f"{r.run_id[:8]} on {r.host}" for r in recovered.elsewhere))
+                    + ", ".join(f"{r.run_id[:8]} on {r.where}" for r in recovered.elsewhere))
     if recovered.dropped:
         said.append(f"dropped {len(recovered.dropped)} staging table(s) ("
                     f"{sum(d.rows for d in recovered.dropped)} rows): " + ", ".join(d.table for d in recovered.dropped))

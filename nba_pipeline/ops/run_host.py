@@ -16,13 +16,16 @@ id in `RUN_TAG` until its own executor overwrites them: such tags are not believ
 of their RUN_START event, judged as a process of this machine (there is nothing to say otherwise).
 
 `process_gone` judges with psutil (Linux, macOS, Windows alike): a run of another host is never judged here; on
-this host with another boot id the machine has rebooted since, so the process is dead; otherwise it is alive while
-its pid exists, is not a zombie and has the create time recorded (another create time: the pid was reused).
+this host with another boot id the machine has rebooted since, so the process is dead; a run of another pid namespace
+of this host (a container sharing the host's name, as `deploy/pod.yaml`'s do with hostNetwork) is not judged here
+either, its pid means nothing outside; otherwise it is alive while its pid exists, is not a zombie and has the create
+time recorded (another create time: the pid was reused).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -38,10 +41,12 @@ BOOT_TAG = "nba_pipeline/boot_id"
 PID_TAG = "nba_pipeline/pid"
 PID_CREATED_TAG = "nba_pipeline/pid_created_at"  # epoch seconds, psutil's create_time()
 RUN_TAG = "nba_pipeline/tagged_run"
+PID_NAMESPACE_TAG = "nba_pipeline/pid_namespace"  # Linux only; not one of HOST_TAGS, which every platform writes
 HOST_TAGS = (HOST_TAG, BOOT_TAG, PID_TAG, PID_CREATED_TAG, RUN_TAG)
 # create times are read from the same clock-tick count every time on one boot; a reused pid started later
 CREATE_TIME_TOLERANCE = 1.0
 _LINUX_BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
+_LINUX_PID_NAMESPACE = Path("/proc/self/ns/pid")
 
 
 def this_host() -> str:
@@ -56,11 +61,21 @@ def boot_id() -> str:
         return f"boot-time-{int(psutil.boot_time())}"
 
 
+def pid_namespace() -> str | None:
+    """The pid namespace this process sees pids in (Linux: e.g. "pid:[4026531836]"), None where there is none."""
+    try:
+        return os.readlink(_LINUX_PID_NAMESPACE)
+    except OSError:
+        return None
+
+
 def process_tags(run_id: str, pid: int | None = None) -> dict[str, str]:
     """The tags that say the process `pid` (default: this one) on this machine executes the run `run_id`."""
     process = psutil.Process(pid)
-    return {HOST_TAG: this_host(), BOOT_TAG: boot_id(), PID_TAG: str(process.pid),
+    tags = {HOST_TAG: this_host(), BOOT_TAG: boot_id(), PID_TAG: str(process.pid),
             PID_CREATED_TAG: repr(process.create_time()), RUN_TAG: run_id}
+    namespace = pid_namespace()
+    return tags if namespace is None else {**tags, PID_NAMESPACE_TAG: namespace}
 
 
 class _RecordingExecutor(dg.Executor):
@@ -102,11 +117,19 @@ class RunProcess:
     boot_id: str | None = None
     created_at: float | None = None
     not_after: float | None = None
+    pid_namespace: str | None = None
 
     @property
-    def elsewhere(self) -> bool:
-        """A process of another machine: only that machine can tell whether it is alive."""
-        return self.host is not None and self.host != this_host()
+    def elsewhere(self) -> str | None:
+        """Where the process is, if not here (another host, or another pid namespace of this host while it has not
+        rebooted): only there can it be told whether it is alive. None: judged here."""
+        if self.host is not None and self.host != this_host():
+            return f"host {self.host}"
+        if self.boot_id is not None and self.boot_id != boot_id():
+            return None  # this host rebooted: dead, whatever namespace it ran in
+        if self.pid_namespace is not None and pid_namespace() is not None and self.pid_namespace != pid_namespace():
+            return f"host {self.host} (another pid namespace, {self.pid_namespace}: a container?)"
+        return None
 
 
 def run_process(instance: dg.DagsterInstance, run: dg.DagsterRun) -> RunProcess | None:
@@ -115,7 +138,8 @@ def run_process(instance: dg.DagsterInstance, run: dg.DagsterRun) -> RunProcess 
     tags = run.tags
     if all(t in tags for t in HOST_TAGS) and tags[RUN_TAG] == run.run_id:
         try:
-            return RunProcess(int(tags[PID_TAG]), tags[HOST_TAG], tags[BOOT_TAG], float(tags[PID_CREATED_TAG]))
+            return RunProcess(int(tags[PID_TAG]), tags[HOST_TAG], tags[BOOT_TAG], float(tags[PID_CREATED_TAG]),
+                              pid_namespace=tags.get(PID_NAMESPACE_TAG))
         except ValueError:
             pass  # edited by hand into nonsense: the RUN_START event still says which process began the run
     started = run_start_pid(instance, run.run_id)

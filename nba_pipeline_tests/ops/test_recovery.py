@@ -302,8 +302,8 @@ def test_only_this_hosts_dead_runs_are_failed_and_another_hosts_are_listed(tmp_p
             f"process (started {_at(recorded.created_at)}; the run's process started {_at(recorded.created_at - 3600)})",
             f"run {rebooted} (waiting_job): marked failed, pool slots freed — its process {rebooted_process.pid}'s "
             "machine has rebooted since the run started (boot id 00000000…)",
-            f"left alone: run {other} (__ASSET_JOB) started on host other-machine.example (pid {other_pid}); only that "
-            "host can tell whether it is alive",
+            f"left alone: run {other} (__ASSET_JOB) started on host other-machine.example (pid {other_pid}); only there "
+            "can it be told whether it is alive",
             f"kept {staged}: its run is in flight",  # the other host's run may still publish it
         ]), out.stdout
         instance = _instance(home)
@@ -313,7 +313,7 @@ def test_only_this_hosts_dead_runs_are_failed_and_another_hosts_are_listed(tmp_p
 
         context = dg.build_sensor_context(instance=instance, resources={"warehouse": DuckDBWarehouse(database=str(warehouse))})
         assert dead_run_sweeper(context).skip_message == (
-            f"left alone 1 run(s) of other hosts: {other[:8]} on other-machine.example")
+            f"left alone 1 run(s) of other hosts: {other[:8]} on host other-machine.example")
         assert {r: instance.get_run_by_id(r).status for r in (other, live)} == {
             other: dg.DagsterRunStatus.STARTED, live: dg.DagsterRunStatus.STARTED}
         assert list(_staging(warehouse)) == [staged]

@@ -20,9 +20,11 @@ from nba_pipeline.ops.run_host import (
     BOOT_TAG,
     HOST_TAGS,
     PID_CREATED_TAG,
+    PID_NAMESPACE_TAG,
     RUN_TAG,
     RunProcess,
     boot_id,
+    pid_namespace,
     process_gone,
     process_tags,
     recording_host,
@@ -31,7 +33,8 @@ from nba_pipeline.ops.run_host import (
 
 
 def _process(tags: dict[str, str]) -> RunProcess:
-    return RunProcess(int(tags["nba_pipeline/pid"]), tags["nba_pipeline/host"], tags[BOOT_TAG], float(tags[PID_CREATED_TAG]))
+    return RunProcess(int(tags["nba_pipeline/pid"]), tags["nba_pipeline/host"], tags[BOOT_TAG], float(tags[PID_CREATED_TAG]),
+                      pid_namespace=tags.get(PID_NAMESPACE_TAG))
 
 
 def test_this_process_is_alive_a_reused_pid_or_a_reboot_is_not_and_another_host_is_not_judged():
@@ -44,8 +47,15 @@ def test_this_process_is_alive_a_reused_pid_or_a_reboot_is_not_and_another_host_
     rebooted = dataclasses.replace(me, boot_id="00000000-0000-0000-0000-000000000000")  # same host name, other boot
     assert process_gone(rebooted) == (f"process {os.getpid()}'s machine has rebooted since the run started "
                                       "(boot id 00000000…)")
-    assert dataclasses.replace(me, host=f"not-{me.host}").elsewhere
-    assert not dataclasses.replace(me, host=None).elsewhere  # no host recorded: judged here, by pid
+    assert dataclasses.replace(me, host=f"not-{me.host}").elsewhere == f"host not-{me.host}"
+    assert dataclasses.replace(me, host=None).elsewhere is None  # no host recorded: judged here, by pid
+
+    # a container sharing this host's name (deploy/pod.yaml: hostNetwork) sees other pids: not judged here, unless
+    # the machine has rebooted since
+    assert me.pid_namespace == pid_namespace() and me.pid_namespace.startswith("pid:[")
+    container = dataclasses.replace(me, pid_namespace="pid:[4026532999]")
+    assert container.elsewhere == f"host {me.host} (another pid namespace, pid:[4026532999]: a container?)"
+    assert dataclasses.replace(container, boot_id="00000000-0000-0000-0000-000000000000").elsewhere is None
 
 
 def test_a_process_that_exited_is_dead_whether_or_not_its_parent_reaped_it():
@@ -85,7 +95,8 @@ def test_a_run_records_the_process_that_executes_it_and_tags_it_did_not_write_ar
         run = instance.get_run_by_id(result.run_id)
         assert set(HOST_TAGS) <= set(run.tags) and run.tags[RUN_TAG] == run.run_id
         process = run_process(instance, run)
-        assert process == RunProcess(os.getpid(), socket.gethostname(), boot_id(), psutil.Process().create_time())
+        assert process == RunProcess(os.getpid(), socket.gethostname(), boot_id(), psutil.Process().create_time(),
+                                     pid_namespace=pid_namespace())
         assert run_start_pid(instance, run.run_id)[0] == process.pid
 
         # tags of another run (a re-execution copies its parent's, until its own executor overwrites them): the
