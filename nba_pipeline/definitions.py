@@ -42,10 +42,11 @@ def build_definitions(
         assets=with_freshness(ALL_ASSETS),
         jobs=[all_phases_job, daily_job, *GAME_DAY_JOBS, validate_range_job],
         schedules=GAME_DAY_SCHEDULES if game_day else [],
-        # the sweeper reads pids of this machine: only where runs execute on it
+        # the sweeper fails only the dead runs of its own host and pid namespace (`ops.run_host`) and leaves the
+        # rest to their host (in production, run monitoring); the staging tables of runs not in flight it drops on
+        # either warehouse
         sensors=[late_data_sensor, *(GAME_DAY_SENSORS if game_day else []), automation_sensor(automation_interval_seconds),
-                 alert_sensor]
-        + ([dead_run_sweeper] if deployment == "local" else []),
+                 alert_sensor, dead_run_sweeper],
         resources=resources,
         # One DuckDB file admits one writer: steps run in one process locally; BigQuery can fan out. Each run records
         # the host and process executing it (run_host), which recovery judges by.
