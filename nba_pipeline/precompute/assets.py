@@ -46,7 +46,8 @@ def player_composite_factors(
     """One row per player on a date's slate, as known before tip-off: every player with a points line, plus every
     player whose team (that of his latest game this season before the date) plays that day. Opponent and venue
     from the schedule; 7-game usage average, projected usage, usage spike score and its context (rest,
-    back-to-back, teammates out, opponent defense), 5/10-game points and minutes averages, completeness flags
+    back-to-back, teammates out, opponent defense), 5/10-game points and minutes averages, their EWMAs (halflives 3-20
+    games) and last game, shot-volume and usage EWMAs, completeness flags
     with reasons. Nothing in a row depends on whether the date's games were played.
 
     Source: analytics.player_game_summary and analytics.team_defense_game_summary for the date's season *before*

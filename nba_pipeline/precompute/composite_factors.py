@@ -21,6 +21,9 @@ from nba_pipeline.precompute.windows import game_windows
 
 USAGE_WINDOW = 7
 SCORING_WINDOWS = {"l5": 5, "l10": 10}
+# form weighted toward the latest games (halflives in games): points and minutes at several speeds, shots and usage
+FORM_HALFLIVES = (3, 5, 10, 20)
+SHOT_VALUES, SHOT_HALFLIFE = ("fga", "fta", "fg3a"), 10
 OPPONENT_WINDOW = 10
 # projected usage: recent form weighted against the season, lifted a little per absent teammate (capped at 3)
 RECENT_WEIGHT, USAGE_LIFT_PER_TEAMMATE_OUT, MAX_TEAMMATES_OUT = 0.7, 0.03, 3
@@ -49,6 +52,10 @@ PLAYER_COMPOSITE_FACTORS = {
     "minutes_avg_last_5": schemas.FLOAT,
     "minutes_avg_last_10": schemas.FLOAT,
     "points_season_avg": schemas.FLOAT,
+    **{f"{v}_ewma_{h}": schemas.FLOAT for v in ("points", "minutes") for h in FORM_HALFLIVES},
+    **{f"{v}_ewma_{SHOT_HALFLIFE}": schemas.FLOAT for v in (*SHOT_VALUES, "usage_rate")},
+    "last_points": schemas.FLOAT,
+    "last_minutes": schemas.FLOAT,
     **{f"{w}_{field}": dtype for w in ("l5", "l7", "l10") for field, dtype in (
         ("games", schemas.INT), ("is_complete", schemas.BOOL), ("incomplete_reason", schemas.STR)
     )},
@@ -182,8 +189,11 @@ def build_player_composite_factors(
     history = history.rename(columns={"pts": "points"}).dropna(subset=["season"])
     rows = pre_game_population(pgs_history, schedule_history, prop_lines, dates)
 
-    usage = game_windows(history, rows, key="player_id", values=["usage_rate"], sizes={"l7": USAGE_WINDOW})
-    scoring = game_windows(history, rows, key="player_id", values=["points", "minutes"], sizes=SCORING_WINDOWS)
+    usage = game_windows(history, rows, key="player_id", values=["usage_rate"], sizes={"l7": USAGE_WINDOW},
+                         halflives=(SHOT_HALFLIFE,))
+    scoring = game_windows(history, rows, key="player_id", values=["points", "minutes"], sizes=SCORING_WINDOWS,
+                           halflives=FORM_HALFLIVES)
+    shots = game_windows(history, rows, key="player_id", values=list(SHOT_VALUES), sizes={}, halflives=(SHOT_HALFLIFE,))
     defense = defense_history[defense_history["production_ready"].notna()].assign(ok=defense_history["production_ready"])
     opponents = rows[["opponent_team_id", "season", "game_date"]].rename(columns={"opponent_team_id": "team_id"})
     known_opponent = opponents["team_id"].notna()
@@ -211,6 +221,13 @@ def build_player_composite_factors(
         out[f"points_avg_last_{size}"] = scoring[f"{window}_points_avg"]
         out[f"minutes_avg_last_{size}"] = scoring[f"{window}_minutes_avg"]
     out["points_season_avg"] = scoring["points_season_avg"]
+    for value in ("points", "minutes"):
+        for h in FORM_HALFLIVES:
+            out[f"{value}_ewma_{h}"] = scoring[f"{value}_ewma_{h}"]
+        out[f"last_{value}"] = scoring[f"last_{value}"]
+    for value in SHOT_VALUES:
+        out[f"{value}_ewma_{SHOT_HALFLIFE}"] = shots[f"{value}_ewma_{SHOT_HALFLIFE}"]
+    out[f"usage_rate_ewma_{SHOT_HALFLIFE}"] = usage[f"usage_rate_ewma_{SHOT_HALFLIFE}"]
 
     rest = (out["game_date"] - out["last_game_date"]).dt.days
     out["rest_days"] = pd.array(rest, dtype="Int64")

@@ -35,13 +35,16 @@ def game_windows(
     values: Sequence[str],
     sizes: Mapping[str, int],
     ok: str = "ok",
+    halflives: Sequence[float] = (),
 ) -> pd.DataFrame:
     """Window statistics for `targets` (key, season, game_date) from `games` (key, season, game_date, values, ok).
 
     `games` holds only the games that count (a DNP is not a game played); `ok` marks the ones that passed upstream.
     Returns, aligned with `targets`: `games_before` (this season), `last_game_date`, `last_<value>`,
     `<value>_season_avg` (over ok games), and per window name in `sizes`: `<w>_games`, `<w>_failed_games`,
-    `<w>_is_complete`, `<w>_incomplete_reason`, `<w>_<value>_avg`, `<w>_<value>_std`.
+    `<w>_is_complete`, `<w>_incomplete_reason`, `<w>_<value>_avg`, `<w>_<value>_std`; per halflife h in
+    `halflives`, `<value>_ewma_<h>`: the exponentially weighted mean of the season's usable games before the date,
+    weights halving every h games (the latest game weighs most; NULL before the first such game).
     """
     pairs = pd.concat([games[[key, "season"]], targets[[key, "season"]]], ignore_index=True).drop_duplicates()
     index = pd.MultiIndex.from_frame(pairs.astype({key: "int64", "season": "object"}))
@@ -105,6 +108,12 @@ def game_windows(
         last_value = np.append(raw, np.nan)[np.where(has_last, last, len(g))]
         out[f"last_{value}"] = pd.array(last_value, dtype="Float64")
         season_n = counts[pos] - counts[start]
+        for halflife in halflives:
+            # pandas' grouped EWM (compiled, no per-group Python): a game that is not usable keeps the mean as it was
+            code = pd.Series(g["_sort"].to_numpy() >> _DAY_BITS)
+            ewma = pd.Series(np.where(usable, raw, np.nan)).groupby(code).ewm(halflife=halflife, ignore_na=True).mean()
+            ewma = np.append(ewma.droplevel(0).sort_index().to_numpy(), np.nan)
+            out[f"{value}_ewma_{halflife:g}"] = pd.array(np.where(season_n > 0, ewma[np.where(has_last, last, len(g))], np.nan), dtype="Float64")
         with np.errstate(invalid="ignore", divide="ignore"):
             out[f"{value}_season_avg"] = pd.array(np.where(season_n > 0, (sums[pos] - sums[start]) / season_n, np.nan), dtype="Float64")
 

@@ -199,3 +199,19 @@ def test_composite_factors_with_a_null_points_game_are_honest(simulated_season):
     rule = next(r for r in COMPOSITE_FACTOR_RULES if r.name == names.WINDOWS_HONEST)
     inputs = CheckInputs(frame=factors, dates=dates, thresholds=load_thresholds())
     assert rule.evaluate(inputs)["passed"].all()
+
+
+def test_the_ewma_weighs_the_seasons_usable_games_before_the_date_by_a_halflife_in_games():
+    games = _games()
+    games.loc[(games["game_date"] == pd.Timestamp("2023-11-01")) & (games["player_id"] == 1), "ok"] = False  # not averaged
+    targets = pd.DataFrame({"player_id": [1, 1, 1, 2], "season": "2023-24",
+                            "game_date": pd.to_datetime(["2023-11-09", "2023-10-24", "2023-10-26", "2023-11-02"])})
+    w = game_windows(games[games["played"]], targets, key="player_id", values=["points"], sizes={"l5": 5}, halflives=(10, 3))
+    usable = [10.0, 12.0, 14.0, 8.0, 10.0, 20.0]  # this season before Nov 9: the DNP and the failed game left out
+    a = 0.5 ** (1 / 10)
+    weights = a ** np.arange(len(usable))[::-1]  # the latest game weighs 1, each earlier one a halflife-th less
+    assert w["points_ewma_10"].iloc[0] == pytest.approx(float(np.dot(weights, usable) / weights.sum()), rel=1e-12)
+    short = (0.5 ** (1 / 3)) ** np.arange(len(usable))[::-1]
+    assert w["points_ewma_3"].iloc[0] == pytest.approx(float(np.dot(short, usable) / short.sum()), rel=1e-12)
+    assert pd.isna(w["points_ewma_10"].iloc[1])  # the season's opener: nothing before it (last season not crossed)
+    assert w["points_ewma_10"].iloc[2] == 10.0 and w["points_ewma_10"].iloc[3] == 6.0  # one game: its own points
