@@ -10,7 +10,7 @@ export NBA_PIPELINE_WAREHOUSE := $(CURDIR)/data/warehouse.duckdb
 SEASON_START ?= 2023-10-24
 SEASON_END ?= 2024-04-14
 
-.PHONY: setup run dev test benchmark benchmark-events clean deploy-up deploy-down
+.PHONY: setup run dev test benchmark benchmark-model benchmark-events clean deploy-up deploy-down
 
 $(BIN)/dagster: setup.py pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,11 @@ test: setup
 # the same backfill on the production (PostgreSQL) instance
 benchmark: setup
 	$(BIN)/python benchmarks/backfill_benchmark.py $(if $(BENCH_PG),--postgres $(BENCH_PG))
+
+# the points model on the real 2023-24 replay and the simulated season, out of sample: MAE against the simple
+# averages and the line, calibration of P(OVER), OVER/UNDER picks (a few minutes per season)
+benchmark-model: setup
+	$(BIN)/python benchmarks/model_benchmark.py
 
 # ms per stored Dagster event (check evaluations, planned, materializations): stock SQLite vs shipped vs PostgreSQL
 benchmark-events: setup

@@ -43,12 +43,12 @@ ALL_GROUPS = ["raw", "analytics", "precompute", "ml", "predictions"]
 TRAIN = """
 import sys, time, duckdb
 from nba_pipeline.ml.features import with_labels
-from nba_pipeline.ml.model import train_points_model
+from nba_pipeline.ml.model import train_walk_forward
 conn = duckdb.connect(sys.argv[1], read_only=True)
 store = conn.execute("select * from ml.ml_feature_store").fetchdf()
 store = with_labels(store, conn.execute("select * from analytics.player_game_summary").fetchdf())
 started = time.perf_counter()
-model = train_points_model(store)
+model = train_walk_forward(store).latest
 print(f"{time.perf_counter() - started:.1f} {len(store)} {store['season'].nunique()} {model.metrics['mae']:.3f} {model.metrics['baseline_mae_10_game_avg']:.3f}")
 """
 

@@ -131,10 +131,21 @@ def format_results(result: SeasonResult, spans: list[Span] | None = None) -> str
     if g:
         out.append(
             f"   prediction_grading: {_number(g.get('predictions'))} predictions, {_number(g.get('out_of_sample_predictions'))} "
-            f"out of sample, {_number(g.get('bets'))} bets — out-of-sample MAE {_number(g.get('out_of_sample_mae'))} (naive baseline "
-            f"{_number(g.get('baseline_mae'))}), hit rate {_number(g.get('out_of_sample_hit_rate'))} (baseline "
-            f"{_number(g.get('baseline_hit_rate'))}) against the SYNTHETIC book's lines"
+            f"out of sample, {_number(g.get('bets'))} bets, lines: {g.get('line_sources')}"
         )
+        out.append(
+            f"   MAE on {_number(g.get('compared_rows'))} played out-of-sample rows: model {_number(g.get('out_of_sample_mae_compared'))}, "
+            f"10-game {_number(g.get('baseline_mae_10_game_avg'))}, season {_number(g.get('baseline_mae_season_avg'))}, "
+            f"EWMA(10) {_number(g.get('baseline_mae_ewma_10'))} — the model {g.get('verdict')}"
+        )
+        for source in str(g.get("line_sources", "")).split(", "):
+            if f"brier_{source}" in g:
+                out.append(
+                    f"   P(OVER) on {source} lines: slope {_number(g.get(f'calibration_slope_{source}'))}, Brier "
+                    f"{_number(g.get(f'brier_{source}'))} (constant {_number(g.get(f'brier_constant_{source}'))}); OVER "
+                    f"{_number(g.get(f'over_picks_{source}'))} picks hit {_number(g.get(f'over_hit_rate_{source}'))}, UNDER "
+                    f"{_number(g.get(f'under_picks_{source}'))} hit {_number(g.get(f'under_hit_rate_{source}'))}"
+                )
     return "\n".join(out)
 
 

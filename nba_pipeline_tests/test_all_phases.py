@@ -56,18 +56,25 @@ def test_one_prediction_per_points_line_and_every_final_game_graded(season_run):
 def test_model_and_grading_metrics_are_in_asset_metadata(season_run):
     _, result = season_run
     model = _metadata(result, "points_model")
-    assert model["mae"] > 0 and model["baseline_mae_10_game_avg"] > 0 and "naive" in model["walk_forward"]
+    assert model["mae"] > 0 and model["baseline_mae_10_game_avg"] > 0 and "10-game" in model["walk_forward"]
     assert model["models"] >= 5  # one per two-week cutoff of the season
     grading = _metadata(result, "prediction_grading")
     for key in ("out_of_sample_hit_rate", "out_of_sample_mae", "baseline_hit_rate", "baseline_mae", "by_season", "by_confidence_bucket"):
         assert key in grading
     assert 0 < grading["out_of_sample_hit_rate"] < 1 and grading["out_of_sample_predictions"] > 1000
     assert 0 < grading["baseline_hit_rate"] < 1 and grading["baseline_mae"] > 0
-    assert "| confidence |" in grading["by_confidence_bucket"] and "| 2023-24 |" in grading["by_season"]
-    assert "| season | predictions | bets | hit rate | baseline hit rate | MAE | baseline MAE |" in grading["by_season"]
+    assert "| confidence / line source |" in grading["by_confidence_bucket"] and "| 2023-24 / simulated |" in grading["by_season"]
+    assert "| season / line source | predictions | bets | hit rate | 10-game hit rate | MAE | 10-game MAE |" in grading["by_season"]
+    # the simple averages on the same rows, the verdict only when earned, calibration of P(OVER) with its plot
+    best = grading["best_simple_baseline_mae"]
+    assert grading["beats_best_simple_baseline"] == (grading["out_of_sample_mae_compared"] < best)
+    assert grading["verdict"].startswith("beats" if grading["beats_best_simple_baseline"] else "does not beat")
+    assert "| month |" in grading["mae_by_month"] and "| expected minutes |" in grading["mae_by_minutes"]
+    assert 0 < grading["brier_simulated"] < 0.3 and "| simulated |" in grading["reliability"]
+    assert grading["reliability_plot"].startswith("![reliability of P(OVER)](data:image/svg+xml;base64,")
     # numeric, so the UI plots them: the model's over time, grading's per partition (date and season figures)
     raw = {m.asset_key.to_user_string(): m.materialization.metadata for m in result.get_asset_materialization_events()}
-    for key in ("mae", "baseline_mae_10_game_avg", "mae_on_baseline_rows"):
+    for key in ("mae", "baseline_mae_10_game_avg", "baseline_mae_ewma_10", "calibration_slope"):
         assert isinstance(raw["points_model"][key], dg.FloatMetadataValue), key
     late = next(m.materialization.metadata for m in result.get_asset_materialization_events()
                 if m.asset_key.to_user_string() == "prediction_grading" and m.partition == "2024-04-10")

@@ -13,7 +13,7 @@ import pandas as pd
 
 from nba_pipeline import schemas
 
-FEATURE_VERSION = "v1"
+FEATURE_VERSION = "v2"
 FEATURES_V1 = (
     "avg_usage_rate_last_7_games",
     "projected_usage_rate",
@@ -30,12 +30,21 @@ FEATURES_V1 = (
     "opponent_def_rating",
     "is_home",
 )
+# v2: form as EWMAs (halflives in games) and the last game, shot volume, and how many games the season has shown
+# (early rows are learned from too)
+FEATURES = (
+    *FEATURES_V1,
+    *(f"{v}_ewma_{h}" for v in ("points", "minutes") for h in (3, 5, 10, 20)),
+    "fga_ewma_10", "fta_ewma_10", "fg3a_ewma_10", "usage_rate_ewma_10",
+    "last_points", "last_minutes",
+    "games_before",
+)
 BOOTSTRAP_GAMES = 10  # the longest window: before it fills, a row is bootstrap
 
 ML_FEATURE_STORE = {
     **schemas.PLAYER_GAME_KEYS,
     "feature_version": schemas.STR,
-    **{f: schemas.FLOAT for f in FEATURES_V1},
+    **{f: schemas.FLOAT for f in FEATURES},
     "feature_completeness": schemas.FLOAT,
     "bootstrap": schemas.BOOL,
     "bootstrap_date": schemas.BOOL,
@@ -48,10 +57,10 @@ LABELS = {"played": schemas.BOOL, "actual_points": schemas.INT, "actual_minutes"
 def build_feature_store(daily_cache: pd.DataFrame) -> pd.DataFrame:
     """Features from the pre-game cache, nothing else: no column of a row depends on its game having been played."""
     f = daily_cache.copy()
-    for feature in FEATURES_V1:
+    for feature in FEATURES:
         f[feature] = f[feature].astype("Float64")
     f["feature_version"] = FEATURE_VERSION
-    f["feature_completeness"] = f[list(FEATURES_V1)].notna().mean(axis=1).astype("Float64")
+    f["feature_completeness"] = f[list(FEATURES)].notna().mean(axis=1).astype("Float64")
     f["bootstrap"] = (f["games_before"] < BOOTSTRAP_GAMES).astype("boolean")
     f["latest_input_game_date"] = f[["last_game_date", "opponent_last_game_date"]].max(axis=1)
     return schemas.conform(f, ML_FEATURE_STORE, "ml_feature_store")

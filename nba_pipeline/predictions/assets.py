@@ -28,8 +28,9 @@ def points_prop_predictions(
     limits: Thresholds,
     previous: pd.DataFrame | None,
 ) -> Table:
-    """One row per player with a points line per game date: predicted points, the line and the snapshot it was
-    posted in, OVER/UNDER/PASS, a confidence, the naive baseline, the model version and the run that predicted it.
+    """One row per player with a points line per game date: predicted points, the line, its source (vendor,
+    synthetic, simulated), price and the snapshot it was posted in, P(OVER), OVER/UNDER only where that probability
+    clears the price's break-even (else PASS; a placeholder line is never called), the simple averages, the model version and the run that predicted it.
     The model is the latest of ml.points_model's walk-forward series trained strictly before the date. Re-run after
     a line refresh, a row keeps its earlier prediction unless its line, model or features changed. Source: the
     date's raw.prop_lines (latest snapshot) and ml.ml_feature_store (both pre-game), ml.points_model. Exists for
@@ -57,13 +58,15 @@ def points_prop_predictions(
 def prediction_grading(
     points_prop_predictions: pd.DataFrame, player_game_summary: pd.DataFrame, schedule: pd.DataFrame
 ) -> Table:
-    """One row per prediction once its game is final: actual points, absolute error, WIN/LOSS/PUSH/VOID/NO_BET, and
-    the naive baseline graded on the same line; out-of-sample hit rate and MAE against the baseline overall, by
-    season and by confidence bucket in metadata. Source: predictions.points_prop_predictions,
+    """One row per prediction once its game is final: actual points, absolute error, WIN/LOSS/PUSH/VOID/NO_BET, whether
+    it went over, and the 10-game average graded on the same line. Metadata, out of sample: the model's MAE against
+    the 10-game average, the season average and the EWMA on the same rows (overall, by season, minutes bucket and
+    month; "beats the best simple baseline" only when it does), OVER and UNDER picks per line source (never mixed;
+    hit rate against the market on vendor lines only), the reliability table, Brier score and plot of P(OVER). Source: predictions.points_prop_predictions,
     analytics.player_game_summary, raw.schedule."""
     frame = grade_predictions(points_prop_predictions, player_game_summary, schedule)
     summary = grading_summary(frame)
-    tables = {k: dg.MetadataValue.md(summary.pop(k)) for k in ("by_season", "by_confidence_bucket")}
+    tables = {k: dg.MetadataValue.md(summary.pop(k)) for k in grading.MARKDOWN_KEYS}
     return Table(frame, metadata={**summary, **tables}, schedule=schedule, by_date=grading_by_date(frame))
 
 

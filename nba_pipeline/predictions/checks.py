@@ -1,4 +1,5 @@
-"""Rules for predictions (one per points line, each with a number) and grading (final games get graded)."""
+"""Rules for predictions (one per points line, each with a number, no placeholder line) and grading (final games get
+graded)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,14 @@ PREDICTION_RULES = [
         "no_prediction_reason.",
         lambda f, _: f["predicted_points"].isna() & f["model_version"].notna(),
         ["game_id", "player_id"],
+    ),
+    no_bad_rows(
+        names.NO_PLACEHOLDER_LINES,
+        "No points line is a placeholder: one value shared by more than a quarter of a date's lines from one source "
+        "(at least 20 of them) is a default such as 20 for every player, not a price (raw.lines.placeholder_lines); "
+        "such a date is refused, its lines neither bet nor graded.",
+        lambda f, _: f["placeholder_line"],
+        ["game_date", "player_id", "prop_line"],
     ),
 ]
 

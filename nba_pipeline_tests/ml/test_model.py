@@ -6,11 +6,19 @@ import pytest
 
 from nba_pipeline.config.resource import ThresholdsResource
 from nba_pipeline.definitions import ALL_ASSETS
+from nba_pipeline.checks import names
 from nba_pipeline.ml import checks
 from nba_pipeline.ml.assets import points_model
 from nba_pipeline.analytics.checks import PLAYER_GAME_SUMMARY_RULES
-from nba_pipeline.ml.features import FEATURES_V1, LABELS, build_feature_store, with_labels
-from nba_pipeline.ml.model import FeatureVersionMismatch, train_points_model
+from nba_pipeline.ml.features import FEATURE_VERSION, FEATURES, LABELS, build_feature_store, with_labels
+from nba_pipeline.ml.model import (
+    FeatureVersionMismatch,
+    compare_with_baselines,
+    out_of_sample_predictions,
+    simple_baselines,
+    train_walk_forward,
+    training_rows,
+)
 from nba_pipeline.precompute.composite_factors import build_player_composite_factors
 from nba_pipeline.precompute.daily_cache import build_player_daily_cache
 from nba_pipeline.resources import resources_for
@@ -46,17 +54,64 @@ def test_every_feature_comes_from_before_the_game(store):
     assert (store.loc[dated, "latest_input_game_date"] < store.loc[dated, "game_date"]).all()
     past = store[~store["bootstrap"]]
     assert past["feature_completeness"].mean() > 0.95
-    assert set(FEATURES_V1) <= set(store.columns) and (store["feature_version"] == "v1").all()
+    assert set(FEATURES) <= set(store.columns) and (store["feature_version"] == FEATURE_VERSION).all()
 
 
-def test_model_is_compared_with_the_ten_game_average_on_later_dates(store):
-    model = train_points_model(store)
-    m = model.metrics
+@pytest.fixture(scope="module")
+def walk_forward(store):
+    return train_walk_forward(store, every_days=14, workers=2)
+
+
+def test_each_model_learns_all_history_and_is_judged_out_of_sample_against_every_simple_average(store, walk_forward):
+    models = walk_forward.models
+    rows = training_rows(store)
+    for model in models:  # every labelled row up to the cutoff, none held out
+        assert model.metrics["train_rows"] == int((rows["game_date"] <= pd.Timestamp(model.trained_through)).sum())
+    assert (rows["bootstrap"]).any() and models[-1].metrics["train_rows"] == len(rows)  # early-season rows included
+    first, latest = models[0].metrics, models[-1].metrics
+    assert first["validation_rows"] == 0 and first["calibration_out_of_sample"] is False
+    m = latest
     assert m["validation_rows"] > 1000 and m["train_rows"] > m["validation_rows"]
-    assert m["train_dates"].split("..")[1] < m["validation_dates"].split("..")[0]
-    assert 2 < m["mae"] < 6 and 2 < m["baseline_mae_10_game_avg"] < 6
+    assert m["validation_dates"].split("..")[0] > f"{models[0].trained_through:%Y-%m-%d}"  # the first model's out-of-sample rows
+    # the same numbers, recomputed from the walk-forward predictions: each row by the latest model before its date
+    predicted = out_of_sample_predictions(rows, list(models))
+    valid = ~pd.isna(predicted)
+    again = compare_with_baselines(predicted[valid], rows["actual_points"].astype(float).to_numpy()[valid], simple_baselines(rows[valid]))
+    assert again == {k: m[k] for k in again}
+    assert 2 < m["mae"] < 6 and m["best_simple_baseline"] in ("10_game_avg", "season_avg", "ewma_10")
+    assert m["beats_best_simple_baseline"] == (m["mae"] < m["best_simple_baseline_mae"])
     with pytest.raises(FeatureVersionMismatch):
-        model.predict(store.assign(feature_version="v0").head())
+        models[-1].predict(store.assign(feature_version="v0").head())
+
+
+def test_early_season_rows_are_shrunk_toward_what_is_known(walk_forward):
+    from nba_pipeline.ml.model import Shrinkage
+
+    rows = pd.DataFrame({"games_before": [0, 0, 2, 20], "points_season_avg": [None, None, 30.0, 30.0],
+                         "minutes_ewma_10": [None, None, 20.0, 20.0], "prop_line": [None, 14.5, 14.5, 14.5]})
+    s = Shrinkage(prior_games=2.0, points_per_minute=0.5, new_player_points=6.0)
+    # no game: the line if priced, else a new player's typical first game; two games: half the season, half the role
+    assert s.estimate(rows).tolist() == pytest.approx([6.0, 14.5, 0.5 * 30 + 0.5 * 10, 20 / 22 * 30 + 2 / 22 * 10], rel=1e-12)
+    model = walk_forward.latest
+    store = pd.DataFrame({f: [pd.NA] for f in FEATURES}).assign(feature_version=FEATURE_VERSION, games_before=0, prop_line=pd.NA)
+    assert model.predict(store).tolist() == [model.shrinkage.new_player_points]  # a new player: no tree's guess
+
+
+def test_p_over_is_calibrated_out_of_sample(store, walk_forward):
+    import numpy as np
+
+    rows = training_rows(store)
+    rows = rows[rows["prop_line"].notna()]
+    which = walk_forward.model_index(rows["game_date"])
+    rows, which = rows[which >= 0], which[which >= 0]
+    predicted = out_of_sample_predictions(rows, list(walk_forward.models))
+    line = rows["prop_line"].astype(float).to_numpy()
+    p = np.concatenate([walk_forward.models[i].p_over(predicted[which == i], line[which == i]) for i in np.unique(which)])
+    order = np.concatenate([np.flatnonzero(which == i) for i in np.unique(which)])
+    went_over = (rows["actual_points"].astype(float).to_numpy() > line)[order]
+    assert ((p > 0) & (p < 1)).all() and p.std() > 0.02
+    assert abs(p.mean() - went_over.mean()) < 0.03  # calibrated in level
+    assert np.mean((p - went_over) ** 2) < np.mean((went_over.mean() - went_over) ** 2) + 0.002  # no worse than a constant
 
 
 def _publish(warehouse: str, instance: dg.DagsterInstance, frame: pd.DataFrame, thresholds_file=None, table="ml_feature_store") -> None:
@@ -104,9 +159,16 @@ def test_the_model_refuses_to_train_on_failing_features_and_names_the_dates(feat
     assert "2024-01-10" in failure.description and "2024-01-11" in failure.description
 
     _publish(warehouse, instance, features)
-    assert dg.materialize(
+    trained = dg.materialize(
         ALL_ASSETS, selection=[points_model], resources=resources_for("local", warehouse_path=warehouse), instance=instance
-    ).success
+    )
+    assert trained.success
+    # the newest model against the best simple average on its validation rows: a visible, non-blocking verdict
+    (check,) = trained.get_asset_check_evaluations()
+    metadata = trained.get_asset_materialization_events()[0].materialization.metadata
+    beats = metadata["beats_best_simple_baseline"].value
+    assert check.check_name == names.BEATS_BEST_SIMPLE_BASELINE and not check.blocking and check.passed == beats
+    assert check.description.startswith("beats the best simple baseline" if beats else "does not beat the best simple baseline")
 
 
 def test_walk_forward_uses_the_latest_model_trained_strictly_before_each_date():
@@ -119,7 +181,7 @@ def test_walk_forward_uses_the_latest_model_trained_strictly_before_each_date():
     )
     dates = pd.Series(pd.to_datetime(["2024-01-07", "2024-01-08", "2024-01-21", "2024-01-22", "2024-03-01"]))
     assert models.model_index(dates).tolist() == [-1, 0, 0, 1, 1]
-    assert models.latest.version == "points-v1-through-2024-01-21"
+    assert models.latest.version == f"points-{FEATURE_VERSION}-through-2024-01-21"
 
 
 def test_walk_forward_fits_each_distinct_history_once_across_a_break(store, monkeypatch):
@@ -135,9 +197,9 @@ def test_walk_forward_fits_each_distinct_history_once_across_a_break(store, monk
     fits = []
     original = model_module._train
 
-    def counting(rows, validation_share, seed):
+    def counting(rows, seed):
         fits.append(rows["game_date"].max())
-        return original(rows, validation_share, seed)
+        return original(rows, seed)
 
     monkeypatch.setattr(model_module, "_train", counting)
     models = model_module.train_walk_forward(short, every_days=5, min_dates=7, workers=1)
@@ -152,20 +214,20 @@ def test_walk_forward_fits_each_distinct_history_once_across_a_break(store, monk
     assert [m.trained_through for m in parallel.models] == expected
     sample = short.head(500)
     for one, two in zip(models.models, parallel.models):
-        assert np.array_equal(one.predict(sample), two.predict(sample)) and one.metrics == two.metrics
+        assert np.array_equal(one.predict(sample), two.predict(sample)) and pd.Series(one.metrics).equals(pd.Series(two.metrics))
 
 
 GUARDLESS_SCRIPT = '''
 import warnings
 import numpy as np
 import pandas as pd
-from nba_pipeline.ml.features import FEATURE_VERSION, FEATURES_V1
+from nba_pipeline.ml.features import FEATURE_VERSION, FEATURES
 from nba_pipeline.ml.model import train_walk_forward
 
 # no `if __name__ == "__main__":` guard: a spawned worker re-runs this file and cannot start processes of its own
 rng = np.random.default_rng(7)
 dates = pd.date_range("2023-11-01", periods=24, freq="D").repeat(60)
-store = pd.DataFrame({f: rng.normal(10, 3, len(dates)) for f in FEATURES_V1})
+store = pd.DataFrame({f: rng.normal(10, 3, len(dates)) for f in FEATURES})
 store = store.assign(game_date=dates, played=True, bootstrap=False, feature_version=FEATURE_VERSION,
                      actual_points=rng.normal(12, 4, len(dates)).round())
 with warnings.catch_warnings(record=True) as caught:

@@ -48,3 +48,27 @@ def test_the_injury_report_has_an_evening_and_a_final_morning_version():
     evening, morning = report("2023-12-15T17:00:00"), report("2023-12-16T08:00:00")
     assert (evening["status"] == "Out").all() and len(evening) > 0
     assert len(morning) > len(evening) and set(morning["report_at"]) == {pd.Timestamp("2023-12-16 08:00")}
+
+
+def test_every_line_is_labelled_by_source_and_its_price_sets_the_break_even():
+    from nba_pipeline.raw.lines import break_even, line_source
+    from nba_pipeline.sources.replay import SYNTHETIC_BOOK
+
+    books = pd.Series([SYNTHETIC_BOOK, "SimBook", "DraftKings", None])
+    assert line_source(books).tolist() == ["synthetic", "simulated", "vendor", "vendor"]
+    assert line_source(_board("2023-12-16T12:00:00")["sportsbook"]).eq("simulated").all()
+    needs = break_even(pd.Series([-110, +150, -200, None]))
+    assert needs.round(4).tolist() == [0.5238, 0.4, 0.6667, 0.5238]  # unpriced: -110
+
+
+def test_a_placeholder_line_shared_by_much_of_a_dates_board_is_flagged():
+    from nba_pipeline.raw.lines import placeholder_lines
+
+    board = _board("2023-12-16T12:00:00")
+    assert not placeholder_lines(board).any()  # a real-looking board: many values, none dominant
+    defaulted = board.copy()
+    defaulted.loc[defaulted.index[: len(board) // 2], "line"] = 20.0  # half the board at a default of 20
+    flagged = placeholder_lines(defaulted)
+    assert flagged.sum() == (defaulted["line"] == 20.0).sum() and flagged[defaulted["line"] == 20.0].all()
+    small = defaulted.head(10)  # too few lines to call a shared value a default
+    assert not placeholder_lines(small).any()
