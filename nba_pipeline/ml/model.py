@@ -25,6 +25,8 @@ BASELINE = "points_avg_last_10"
 EWMA = "points_ewma_10"
 BASELINES = ("10_game_avg", "season_avg", "ewma_10")  # the simple averages every model is judged against
 QUANTILE_LEVELS = np.linspace(0.0, 1.0, 201)
+TRUST_GAMES = 5.0  # until the out-of-sample record chooses (TRUST_GRID): measured best on the 2023-24 replay
+TRUST_GRID = (1.0, 2.0, 3.0, 5.0, 8.0, 12.0, 20.0)
 MIN_RECALIBRATION_ROWS = 300  # fewer out-of-sample lines than this: the distribution's P(OVER) is used as it is
 
 
@@ -104,14 +106,16 @@ def fit_shrinkage(rows: pd.DataFrame) -> Shrinkage:
 
 @dataclass(frozen=True)
 class Blend:
-    """The mean of a ridge regression (scaled features, missing ones imputed and flagged) and gradient-boosted trees
-    (absolute error): the linear part carries the averages' signal steadily, the trees the interactions."""
+    """The mean of a ridge regression (scaled features, missing ones imputed and flagged; shifted to the median of
+    its residuals, since points are right-skewed and the loss is absolute error) and gradient-boosted trees (absolute
+    error): the linear part carries the averages' signal steadily, the trees the interactions."""
 
     ridge: Any
     trees: Any
+    ridge_shift: float = 0.0  # median of the ridge's training residuals: from a mean toward a median (absolute error)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        return 0.5 * (self.ridge.predict(x) + self.trees.predict(x))
+        return 0.5 * (self.ridge.predict(x) + self.ridge_shift + self.trees.predict(x))
 
 
 @dataclass(frozen=True)
@@ -168,28 +172,36 @@ class PointsModel:
     features: tuple[str, ...] = FEATURES
     shrinkage: Shrinkage | None = None
     calibration: OverCalibration | None = None
+    trust_games: float = TRUST_GAMES  # the blend's weight is games / (games + trust_games), the shrunk estimate's the rest
 
     @property
     def version(self) -> str:
         return f"points-{self.feature_version}-through-{self.trained_through:%Y-%m-%d}"
 
     def predict(self, rows: pd.DataFrame) -> np.ndarray:
-        """Points: the blend's, except before BOOTSTRAP_GAMES games this season, where the shrunk estimate weighs
-        in as much as the games are few (none at a player's first game)."""
+        """Points: the blend's and the shrunk season-so-far estimate's, the blend weighing games / (games +
+        trust_games): a player's first game is all shrinkage (no tree's guess), a veteran's nearly all blend."""
         versions = set(rows["feature_version"].dropna())
         if versions - {self.feature_version}:
             raise FeatureVersionMismatch(f"model trained on {self.feature_version}, rows are {sorted(versions)}")
         predicted = self.estimator.predict(_matrix(rows, self.features))
         if self.shrinkage is None:
             return predicted
-        n = np.nan_to_num(_col(rows, "games_before"), nan=0.0)
-        w = np.clip(n / BOOTSTRAP_GAMES, 0.0, 1.0)
-        return np.where(w < 1, w * predicted + (1 - w) * self.shrinkage.estimate(rows), predicted)
+        return combine(predicted, self.shrinkage.estimate(rows), _games(rows), self.trust_games)
 
     def p_over(self, predicted: np.ndarray, line: np.ndarray) -> np.ndarray:
         if self.calibration is None:
             raise ValueError(f"{self.version} has no calibration")
         return self.calibration.p_over(predicted, line)
+
+
+def _games(rows: pd.DataFrame) -> np.ndarray:
+    return np.nan_to_num(_col(rows, "games_before"), nan=0.0)
+
+
+def combine(blend: np.ndarray, shrunk: np.ndarray, games: np.ndarray, trust_games: float) -> np.ndarray:
+    w = games / (games + trust_games)
+    return w * blend + (1 - w) * shrunk
 
 
 def _matrix(rows: pd.DataFrame, features: tuple[str, ...]) -> np.ndarray:
@@ -220,7 +232,7 @@ def _train(rows: pd.DataFrame, seed: int) -> PointsModel:
         l2_regularization=1.0, random_state=seed,
     ).fit(np.where(np.isnan(x).all(axis=0), 0.0, x), y)  # a feature with no value yet (early cutoffs): constant, unused
     return PointsModel(
-        estimator=Blend(ridge, trees),
+        estimator=Blend(ridge, trees, float(np.median(y - ridge.predict(x)))),
         residual_std=float("nan"),
         trained_through=pd.Timestamp(rows["game_date"].max()).date(),
         metrics={"train_rows": len(rows), "train_dates": f"{rows['game_date'].min():%Y-%m-%d}..{rows['game_date'].max():%Y-%m-%d}"},
@@ -284,36 +296,49 @@ def out_of_sample_predictions(rows: pd.DataFrame, models: list[PointsModel]) -> 
 
 def judge_and_calibrate(rows: pd.DataFrame, models: list[PointsModel]) -> tuple[PointsModel, ...]:
     """Each model's validation rows are those its predecessors predicted out of sample, up to its own cutoff (the
-    walk-forward record so far, never a date it held out from itself): its MAE against each simple average there,
-    and its P(OVER) calibrated on them. The first model, with no predecessor, is calibrated on its own training
-    rows and says so."""
-    predicted = out_of_sample_predictions(rows, models)
+    walk-forward record so far, never a date it held out from itself). On them: how far its blend is trusted
+    against the shrunk estimate (`trust_games`, from TRUST_GRID), its MAE against each simple average, and its
+    P(OVER) calibration. The first model, with no predecessor, keeps TRUST_GAMES and is calibrated on its own
+    training rows, and says so."""
+    which = WalkForwardModels(tuple(models)).model_index(rows["game_date"])
+    blend, shrunk = np.full(len(rows), np.nan), np.full(len(rows), np.nan)
+    for i in np.unique(which[which >= 0]):  # each row by its predecessor: the blend and the shrunk estimate apart
+        use = which == i
+        blend[use] = models[i].estimator.predict(_matrix(rows[use], models[i].features))
+        shrunk[use] = models[i].shrinkage.estimate(rows[use])
+    games = _games(rows)
     actual = rows["actual_points"].astype(float).to_numpy()
     line = _col(rows, "prop_line") if "prop_line" in rows else np.full(len(rows), np.nan)
     baselines = simple_baselines(rows)
     dates = rows["game_date"].to_numpy(dtype="datetime64[ns]")
-    judged = []
+    predicted = np.full(len(rows), np.nan)
+    judged: list[PointsModel] = []
     for k, model in enumerate(models):
+        if k:  # what the predecessor, as judged, predicted
+            block = which == k - 1
+            predicted[block] = combine(blend[block], shrunk[block], games[block], judged[-1].trust_games)
         through = np.datetime64(model.trained_through, "ns")
         valid = np.isfinite(predicted) & (dates <= through)
         if valid.any():
+            errors = [np.mean(np.abs(combine(blend[valid], shrunk[valid], games[valid], t) - actual[valid])) for t in TRUST_GRID]
+            trust = TRUST_GRID[int(np.argmin(errors))]
             calibration = fit_calibration(predicted[valid], actual[valid], line[valid])
             comparison = compare_with_baselines(predicted[valid], actual[valid], baselines[valid])
             validation_dates = f"{pd.Timestamp(dates[valid].min()):%Y-%m-%d}..{pd.Timestamp(dates[valid].max()):%Y-%m-%d}"
             residual_std = float(np.std(predicted[valid] - actual[valid]))
         else:
             own = dates <= through
-            in_sample = model.predict(rows[own])
+            trust, in_sample = TRUST_GAMES, model.predict(rows[own])
             calibration = fit_calibration(in_sample, actual[own], line[own], out_of_sample=False)
             comparison = compare_with_baselines(np.full(0, np.nan), np.full(0, np.nan), baselines.iloc[:0])
             validation_dates, residual_std = "none (first model)", float(np.std(in_sample - actual[own]))
         metrics = {
             **model.metrics, "validation_rows": int(valid.sum()), "validation_dates": validation_dates, **comparison,
-            "calibration_rows": calibration.rows, "calibration_line_rows": calibration.line_rows,
+            "trust_games": trust, "calibration_rows": calibration.rows, "calibration_line_rows": calibration.line_rows,
             "calibration_out_of_sample": calibration.out_of_sample, "calibration_slope": calibration.slope,
             "calibration_intercept": calibration.intercept,
         }
-        judged.append(replace(model, metrics=metrics, calibration=calibration, residual_std=residual_std))
+        judged.append(replace(model, metrics=metrics, calibration=calibration, residual_std=residual_std, trust_games=trust))
     return tuple(judged)
 
 
