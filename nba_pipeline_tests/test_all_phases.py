@@ -71,7 +71,7 @@ def test_model_and_grading_metrics_are_in_asset_metadata(season_run):
     assert grading["verdict"].startswith("beats" if grading["beats_best_simple_baseline"] else "does not beat")
     assert "| month |" in grading["mae_by_month"] and "| expected minutes |" in grading["mae_by_minutes"]
     assert 0 < grading["brier_simulated"] < 0.3 and "| simulated |" in grading["reliability"]
-    assert grading["reliability_plot"].startswith("![reliability of P(OVER)](data:image/svg+xml;base64,")
+    assert grading["reliability_plot"].startswith("```\nsimulated: P = mean predicted P(OVER)")
     # numeric, so the UI plots them: the model's over time, grading's per partition (date and season figures)
     raw = {m.asset_key.to_user_string(): m.materialization.metadata for m in result.get_asset_materialization_events()}
     for key in ("mae", "baseline_mae_10_game_avg", "baseline_mae_ewma_10", "calibration_slope"):

@@ -105,6 +105,13 @@ def test_predictions_on_the_synthetic_book_graded_out_of_sample(real):
     assert grading["out_of_sample_predictions"] > 500
     assert 3 < grading["out_of_sample_mae"] < 8 and 3 < grading["baseline_mae"] < 8
     assert 0.3 < grading["out_of_sample_hit_rate"] < 0.7
+    # every line labelled by its source; the synthetic book is not a market, so there is no hit rate against one
+    assert (predictions["line_source"] == "synthetic").all() and grading["line_sources"] == "synthetic"
+    assert grading["hit_rate_against_the_market"].startswith("n/a")
+    # the model against each simple average on the same rows, and the verdict only when earned
+    assert grading["compared_rows"] > 500 and 3 < grading["baseline_mae_ewma_10"] < 8
+    assert grading["beats_best_simple_baseline"] == (grading["out_of_sample_mae_compared"] < grading["best_simple_baseline_mae"])
+    assert 0 < grading["brier_synthetic"] < 0.3
 
 
 def test_the_missing_final_week_fails_the_game_count_for_exactly_its_game_dates(real):

@@ -1,7 +1,7 @@
 """prediction_grading: each prediction against what happened once the game is final, and the summary that keeps the
 model honest: its MAE against the simple averages on the same rows, its picks per side and per line source (never
 mixed; "against the market" only on vendor lines), and how well its P(OVER) is calibrated (reliability table,
-Brier score, a plot)."""
+Brier score, a text plot the UI shows as it is)."""
 
 from __future__ import annotations
 
@@ -153,7 +153,7 @@ def pick_summary(graded: pd.DataFrame) -> dict[str, object]:
 def reliability(graded: pd.DataFrame) -> dict[str, object]:
     """Predicted P(OVER) against the observed OVER rate, out of sample, per line source: the reliability table by
     bucket, the slope of observed on predicted (1 = calibrated), the Brier score and that of the constant OVER rate
-    of the same rows, and the reliability plot (SVG)."""
+    of the same rows, and the reliability plot (`reliability_plot`)."""
     oos = graded[graded["out_of_sample"].fillna(False).astype(bool) & graded["went_over"].notna() & graded["p_over"].notna()]
     source = oos["line_source"].astype("string").fillna("unknown") if "line_source" in oos else pd.Series("unknown", index=oos.index)
     out: dict[str, object] = {}
@@ -174,37 +174,26 @@ def reliability(graded: pd.DataFrame) -> dict[str, object]:
         tables += [[src, str(b), int(r.rows), f"{r.predicted:.3f}", f"{r.observed:.3f}"] for b, r in stats.iterrows()]
         curves[src] = stats
     out["reliability"] = markdown_table(["line source", "P(OVER) bucket", "rows", "mean predicted", "observed OVER rate"], tables)
-    out["reliability_plot"] = reliability_svg(curves)
+    out["reliability_plot"] = reliability_plot(curves)
     return out
 
 
-def reliability_svg(curves: dict[str, pd.DataFrame], size: int = 320) -> str:
-    """The reliability diagram as Markdown embedding an SVG: predicted (x) against observed (y), the diagonal is
-    perfect calibration, a dot's area is its rows."""
-    pad, span = 36, size - 48
-    at = lambda v: pad + v * span  # noqa: E731
-    colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd"]
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size}" font-family="sans-serif" font-size="10">',
-             f'<rect x="{pad}" y="{size - pad - span}" width="{span}" height="{span}" fill="none" stroke="#999"/>',
-             f'<line x1="{at(0)}" y1="{size - at(0)}" x2="{at(1)}" y2="{size - at(1)}" stroke="#bbb" stroke-dasharray="4"/>',
-             f'<text x="{size / 2 - 40}" y="{size - 6}">predicted P(OVER)</text>',
-             f'<text x="4" y="{pad - 8}">observed OVER rate</text>']
-    for tick in (0.0, 0.5, 1.0):
-        parts.append(f'<text x="{at(tick) - 6}" y="{size - pad + 12}">{tick:.1f}</text>')
-        parts.append(f'<text x="{pad - 22}" y="{size - at(tick) + 3}">{tick:.1f}</text>')
-    for i, (src, stats) in enumerate(curves.items()):
-        color = colors[i % len(colors)]
+def reliability_plot(curves: dict[str, pd.DataFrame], width: int = 50) -> str:
+    """The reliability diagram as Markdown the UI shows as it is (its sanitizer drops inline images): per line
+    source and P(OVER) bucket, `P` where the bucket's mean prediction lies on a 0-1 axis and `o` its observed OVER
+    rate (`*` where they meet: calibrated), and `#` bars for its share of rows."""
+    lines = []
+    for src, stats in curves.items():
         total = max(int(stats["rows"].sum()), 1)
-        points = " ".join(f"{at(r.predicted):.1f},{size - at(r.observed):.1f}" for r in stats.itertuples())
-        parts.append(f'<polyline points="{points}" fill="none" stroke="{color}"/>')
-        parts += [f'<circle cx="{at(r.predicted):.1f}" cy="{size - at(r.observed):.1f}" r="{2 + 10 * np.sqrt(r.rows / total):.1f}" '
-                  f'fill="{color}" fill-opacity="0.5"/>' for r in stats.itertuples()]
-        parts.append(f'<text x="{pad + 6}" y="{pad + 4 + 12 * i}" fill="{color}">{src}</text>')
-    parts.append("</svg>")
-    import base64
-
-    encoded = base64.b64encode("".join(parts).encode()).decode()
-    return f"![reliability of P(OVER)](data:image/svg+xml;base64,{encoded})"
+        lines += [f"{src}: P = mean predicted P(OVER), o = observed OVER rate, * = both", f"{'bucket':<12} 0{' ' * (width - 2)}1  rows"]
+        for bucket, r in stats.iterrows():
+            axis = [" "] * (width + 1)
+            p, o = int(round(r.predicted * width)), int(round(r.observed * width))
+            axis[p] = "P"
+            axis[o] = "*" if o == p else "o"
+            lines.append(f"{str(bucket):<12}|{''.join(axis)}| {int(r.rows):>6} {'#' * int(round(30 * r.rows / total))}")
+        lines.append("")
+    return "```\n" + "\n".join(lines) + "\n```"
 
 
 def _scores(graded: pd.DataFrame) -> pd.Series:

@@ -68,7 +68,10 @@ def test_each_result_is_graded_by_its_rule():
     assert summary["brier_synthetic"] == pytest.approx((0.4**2 + 0.6**2 + 0.5**2) / 3)
     assert summary["brier_constant_synthetic"] == pytest.approx(((1 / 3) ** 2 * 2 + (2 / 3) ** 2) / 3)
     assert "| synthetic | [0.5, 0.55) | 1 | 0.500 | 1.000 |" in summary["reliability"]
-    assert summary["reliability_plot"].startswith("![reliability of P(OVER)](data:image/svg+xml;base64,")
+    plot = summary["reliability_plot"]
+    assert plot.startswith("```") and "[0.5, 0.55) |" in plot and "[0.6, 0.65) |" in plot and "[0.55, 0.6)" not in plot
+    row = next(line for line in plot.splitlines() if line.startswith("[0.5, 0.55)"))  # predicted 0.5, observed 1.0
+    assert row.index("P") == row.index("|") + 1 + 25 and row.index("o") == row.index("|") + 1 + 50
     # the same numbers on the date's own materialization, for the UI's plots over partitions
     per_date = grading_by_date(graded).loc[f"{DAY:%Y-%m-%d}"]
     assert per_date["date_hit_rate"] == summary["out_of_sample_hit_rate"]
