@@ -18,6 +18,7 @@ setup(
         "numpy>=1.26,<3",
         "pyarrow>=15",
         "pydantic>=2.7,<3",
+        "psutil>=5.9,<8",  # is a run's process alive (nba_pipeline.run_host)
         "pyyaml>=6",
         "requests>=2.31",
         "scikit-learn>=1.4,<2",

@@ -11,8 +11,9 @@ Every command that takes dates takes them the same way: `--partition-range START
 `--start` and `--end`. `materialize` validates the range with the project's own date rules (a reversed range, a bad
 end or a date past the last partition is named), the thresholds file and the selection (an unknown asset or group,
 one that matches nothing or only unpartitioned assets) before Dagster creates a run, then hands over to `dagster
-asset materialize`. `recover` marks runs whose process died (or that were created and never started) failed, frees
-the pool slots they hold and drops the staging tables of runs not in flight (`nba_pipeline.ops.recovery`).
+asset materialize`. `recover` marks runs of this machine whose process died (or that were created and never
+started) failed, frees the pool slots they hold, lists the runs of other hosts it leaves alone and drops the staging
+tables of runs not in flight (`nba_pipeline.ops.recovery`).
 `status` reports, from the instance and the warehouse, what is published, missing, failed, blocked or
 quarantined, what is running and one verdict (`nba_pipeline.ops.report`). `validate` judges a phase over a range
 against the `range_validation` thresholds (`nba_pipeline.ops.validation`).
@@ -285,8 +286,8 @@ def build_parser() -> argparse.ArgumentParser:
                              help="do not print the range's status report (dates per asset, failed checks) at the end")
     materialize.set_defaults(run=_materialize)
     recover = commands.add_parser(
-        "recover", help="mark runs whose process died (or that never started) failed, free their pool slots and drop "
-        "the staging tables of runs not in flight")
+        "recover", help="mark runs of this machine whose process died (or that never started) failed, free their pool "
+        "slots and drop the staging tables of runs not in flight; runs of other hosts are listed, left alone")
     recover.add_argument("--warehouse", help="DuckDB warehouse file; default: NBA_PIPELINE_WAREHOUSE or data/warehouse.duckdb "
                          "(production: the BigQuery project of the environment)")
     recover.add_argument("--never-started-after", type=float, default=None, metavar="SECONDS",

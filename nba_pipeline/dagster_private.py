@@ -407,12 +407,13 @@ def _completed_history(storage, keys: list[dg.AssetCheckKey], wanted: pd.DataFra
     return frame
 
 
-def run_start_pid(instance: dg.DagsterInstance, run_id: str) -> tuple[int, float, str | None] | None:
-    """(pid, timestamp, host or None) of the process that started executing a run, from its RUN_START event."""
+def run_start_pid(instance: dg.DagsterInstance, run_id: str) -> tuple[int, float] | None:
+    """(pid, timestamp) of the process that started executing a run, from its RUN_START event (which names no host:
+    `nba_pipeline.ops.run_host` records that as run tags)."""
     records = instance.all_logs(run_id, of_type=DagsterEventType.RUN_START)
     if not records or records[0].dagster_event is None or records[0].dagster_event.pid is None:
         return None
-    return int(records[0].dagster_event.pid), float(records[0].timestamp), None
+    return int(records[0].dagster_event.pid), float(records[0].timestamp)
 
 
 def free_slots_of_run(instance: dg.DagsterInstance, run_id: str) -> None:

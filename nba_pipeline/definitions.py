@@ -16,6 +16,7 @@ from nba_pipeline.precompute.assets import precompute_assets
 from nba_pipeline.predictions.assets import prediction_assets
 from nba_pipeline.raw.assets import raw_assets
 from nba_pipeline.ops.recovery import dead_run_sweeper
+from nba_pipeline.ops.run_host import recording_host
 from nba_pipeline.resources import resources_for
 from nba_pipeline.ops.validation_job import validate_range_job
 
@@ -41,13 +42,15 @@ def build_definitions(
         assets=with_freshness(ALL_ASSETS),
         jobs=[all_phases_job, daily_job, *GAME_DAY_JOBS, validate_range_job],
         schedules=GAME_DAY_SCHEDULES if game_day else [],
-        # the sweeper reads pids of this machine: only where runs execute on it
+        # the sweeper fails only the dead runs of its own host and pid namespace (`ops.run_host`) and leaves the
+        # rest to their host (in production, run monitoring); the staging tables of runs not in flight it drops on
+        # either warehouse
         sensors=[late_data_sensor, *(GAME_DAY_SENSORS if game_day else []), automation_sensor(automation_interval_seconds),
-                 alert_sensor]
-        + ([dead_run_sweeper] if deployment == "local" else []),
+                 alert_sensor, dead_run_sweeper],
         resources=resources,
-        # One DuckDB file admits one writer: steps run in one process locally; BigQuery can fan out.
-        executor=dg.in_process_executor if deployment == "local" else dg.multiprocess_executor,
+        # One DuckDB file admits one writer: steps run in one process locally; BigQuery can fan out. Each run records
+        # the host and process executing it (run_host), which recovery judges by.
+        executor=recording_host(dg.in_process_executor if deployment == "local" else dg.multiprocess_executor),
     )
 
 

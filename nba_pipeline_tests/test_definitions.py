@@ -75,6 +75,9 @@ def test_production_binds_the_same_resource_keys():
     assert type(production.resources["warehouse"]).__name__ == "BigQueryWarehouse"
     assert production.resources["io_manager"].warehouse is production.resources["warehouse"]
     production.resolve_asset_graph()
+    # the same sensors and jobs in both: the sweeper too (it fails only its own host's dead runs)
+    assert {s.name for s in production.sensors} == {s.name for s in local.sensors}
+    assert {j.name for j in production.jobs} == {j.name for j in local.jobs}
 
 
 def test_unknown_deployment_is_refused():

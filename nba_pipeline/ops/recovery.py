@@ -4,8 +4,12 @@ slots, and the staging tables of runs that will never publish them are dropped.
 A run the daemon launched is watched by its code server (marked FAILURE when its worker dies) and by run
 monitoring (`dagster_home/dagster.yaml` frees the slots of finished runs). A run launched in-process — the CLI,
 `make run` — has nobody watching it: killed with `kill -9`, it stays STARTED and keeps the `warehouse` slot, and
-every later step waits for good. `dead_runs` finds such runs on this machine by the pid their RUN_START event
-recorded (and that pid's start time, so a reused pid does not pass for the dead process).
+every later step waits for good. `dead_runs` finds such runs among those of this machine: every run records the
+host, boot id, pid and process create time it executes in (`nba_pipeline.ops.run_host`), and psutil says whether that
+process still lives (a reused pid has another create time; another boot id means the machine rebooted since). A
+run of another host is never failed here — on a shared PostgreSQL instance its own machine judges it — and
+`recover` lists it ("left alone"). A run without those tags (from before them, or `dg.materialize`) is judged by
+the pid of its RUN_START event, as this machine's.
 
 A CLI killed between creating its run and starting it leaves the run NOT_STARTED, its checks PLANNED, for good.
 Such a run has no pid to look at, so it counts as dead only when nothing could still start it: NOT_STARTED for
@@ -24,15 +28,13 @@ The tables are listed before the runs are read, so a run that stages after the l
 
 from __future__ import annotations
 
-import os
-import socket
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import dagster as dg
 
-from nba_pipeline.dagster_private import free_slots_of_run, run_start_pid
+from nba_pipeline.dagster_private import free_slots_of_run
+from nba_pipeline.ops.run_host import process_gone, run_process
 from nba_pipeline.warehouse.base import Log, Warehouse, WarehouseBusy, WarehouseError, run_prefix
 
 SWEEP_INTERVAL_SECONDS = 60
@@ -56,6 +58,16 @@ class DeadRun:
 
 
 @dataclass(frozen=True)
+class ElsewhereRun:
+    """A STARTED run another machine executes: left alone here."""
+
+    run_id: str
+    job_name: str
+    where: str  # "host NAME", or with the pid namespace when the host is this one
+    pid: int
+
+
+@dataclass(frozen=True)
 class DroppedStaging:
     table: str
     rows: int
@@ -64,10 +76,12 @@ class DroppedStaging:
 
 @dataclass
 class Recovery:
-    """What `recover_dead_runs` did: the runs it marked failed, the staging tables it dropped, those it kept (of
-    runs in flight), and why the staging tables were not looked at, if they were not."""
+    """What `recover_dead_runs` did: the runs it marked failed, the runs of other hosts it left alone, the staging
+    tables it dropped, those it kept (of runs in flight), and why the staging tables were not looked at, if they
+    were not."""
 
     dead: list[DeadRun] = field(default_factory=list)
+    elsewhere: list[ElsewhereRun] = field(default_factory=list)
     dropped: list[DroppedStaging] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
     staging_not_checked: str | None = None
@@ -78,6 +92,8 @@ class Recovery:
             f"run {r.run_id} ({r.job_name}): marked failed" + (", pool slots freed — its " if r.pid is not None else " — ")
             + r.why for r in self.dead
         ] or ["no run whose process died; nothing to recover"]
+        out += [f"left alone: run {r.run_id} ({r.job_name}) started on {r.where} (pid {r.pid}); only there can it be "
+                "told whether it is alive" for r in self.elsewhere]
         out += [f"dropped {d.table} ({d.rows:,} rows, never published): {d.why}" for d in self.dropped]
         out += [f"kept {table}: its run is in flight" for table in self.kept]
         if self.staging_not_checked:
@@ -87,34 +103,33 @@ class Recovery:
         return out
 
 
-def _process_started_at(pid: int) -> float | None:
-    """Epoch seconds the process `pid` started, or None if there is no such process."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        boot = next(float(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines() if line.startswith("btime"))
-    except (OSError, StopIteration, IndexError, ValueError):
-        return None
-    return boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
-
-
 def dead_runs(
     instance: dg.DagsterInstance, never_started_seconds: float = NEVER_STARTED_SECONDS, now: float | None = None
 ) -> list[DeadRun]:
-    """STARTED runs whose process, on this machine, is gone (or its pid now belongs to a newer process), and
-    NOT_STARTED runs nothing has touched for `never_started_seconds` since their creation (module docstring)."""
-    found = []
+    """STARTED runs of this machine whose process is gone (or its pid now belongs to another process, or the
+    machine rebooted since), and NOT_STARTED runs nothing has touched for `never_started_seconds` since their
+    creation (module docstring)."""
+    return _judge(instance, never_started_seconds, now)[0]
+
+
+def _judge(
+    instance: dg.DagsterInstance, never_started_seconds: float, now: float | None
+) -> tuple[list[DeadRun], list[ElsewhereRun]]:
+    """The dead runs (`dead_runs`), and the STARTED runs of other hosts, which this machine cannot judge."""
+    found, elsewhere = [], []
     for run in instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED])):
-        started = run_start_pid(instance, run.run_id)
-        if started is None:
+        process = run_process(instance, run)
+        if process is None:
             continue
-        pid, started_at, host = started
-        if host is not None and host != socket.gethostname():
-            continue  # another machine's run: its own monitoring owns it
-        process_started = _process_started_at(pid)
-        if process_started is None:
-            found.append(DeadRun(run.run_id, run.job_name, pid, f"process {pid} no longer exists"))
-        elif process_started > started_at + 1:
-            found.append(DeadRun(run.run_id, run.job_name, pid, f"pid {pid} now belongs to a process started after the run"))
+        where = process.elsewhere
+        if where is not None:
+            elsewhere.append(ElsewhereRun(run.run_id, run.job_name, where, process.pid))
+            continue
+        why = process_gone(process)
+        if why is not None:
+            if process.host is None:
+                why += " (no host recorded: judged by its RUN_START pid as this machine's)"
+            found.append(DeadRun(run.run_id, run.job_name, process.pid, why))
     now = time.time() if now is None else now
     later_events = set(dg.DagsterEventType) - _CREATION_EVENTS
     for record in instance.get_run_records(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.NOT_STARTED])):
@@ -127,7 +142,7 @@ def dead_runs(
             f"created {age:.0f} s ago and never started (its process was killed before it began?)",
             dg.DagsterRunStatus.NOT_STARTED.value,
         ))
-    return found
+    return found, elsewhere
 
 
 def recover_dead_runs(
@@ -138,7 +153,8 @@ def recover_dead_runs(
     of every run not in flight. A warehouse held by a running step (DuckDB) is not waited for: its staging tables
     are left to the next sweep."""
     recovery = Recovery()
-    for run in dead_runs(instance, never_started_seconds, now):
+    dead, recovery.elsewhere = _judge(instance, never_started_seconds, now)
+    for run in dead:
         record = instance.get_run_by_id(run.run_id)
         if record is None or record.status.value != run.status:
             continue  # it moved on since it was found
@@ -187,8 +203,9 @@ def _drop_left_staging(instance: dg.DagsterInstance, warehouse: Warehouse, recov
 
 @dg.sensor(minimum_interval_seconds=SWEEP_INTERVAL_SECONDS, default_status=dg.DefaultSensorStatus.RUNNING)
 def dead_run_sweeper(context: dg.SensorEvaluationContext, warehouse: Warehouse):
-    """Marks runs whose process died (e.g. a `kill -9` of a CLI run) or that never started failed, frees their
-    warehouse slots, and drops staging tables no run in flight will publish."""
+    """Marks runs of this machine whose process died (e.g. a `kill -9` of a CLI run) or that never started failed,
+    frees their warehouse slots, and drops staging tables no run in flight will publish. Runs of other hosts are
+    left alone."""
     recovered = recover_dead_runs(context.instance, warehouse, never_started_seconds=NEVER_STARTED_SECONDS, log=context.log)
     for run in recovered.dead:
         context.log.warning(f"run {run.run_id} ({run.job_name}) marked failed: {run.why}; its pool slots are freed")
@@ -199,6 +216,9 @@ def dead_run_sweeper(context: dg.SensorEvaluationContext, warehouse: Warehouse):
     said = []
     if recovered.dead:
         said.append(f"recovered {len(recovered.dead)} dead run(s): " + ", ".join(r.run_id[:8] for r in recovered.dead))
+    if recovered.elsewhere:
+        said.append(f"left alone {len(recovered.elsewhere)} run(s) of other hosts: "
+                    + ", ".join(f"{r.run_id[:8]} on {r.where}" for r in recovered.elsewhere))
     if recovered.dropped:
         said.append(f"dropped {len(recovered.dropped)} staging table(s) ("
                     f"{sum(d.rows for d in recovered.dropped)} rows): " + ", ".join(d.table for d in recovered.dropped))

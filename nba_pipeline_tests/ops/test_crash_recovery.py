@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -26,6 +27,7 @@ import pytest
 import yaml
 
 from nba_pipeline.ops.recovery import dead_run_sweeper
+from nba_pipeline.ops.run_host import boot_id, process_gone, run_process
 from nba_pipeline.warehouse import WAREHOUSE_POOL
 from nba_pipeline.warehouse.duckdb_warehouse import DuckDBWarehouse
 from nba_pipeline_tests.conftest import read_table, run_range
@@ -117,6 +119,10 @@ def test_a_killed_run_worker_fails_its_run_and_the_next_backfill_completes_unaid
     killed, step = _poll(run_in_a_step, 180, f"backfill {first} to start a run and a step", on_timeout=lambda: _tail(dev))
     assert dev.instance.get_run_by_id(killed).status == dg.DagsterRunStatus.STARTED
     progress(f"run {killed[:8]} is in step {step}")
+    # the run's worker recorded itself (the definitions' executor, in the code server's worker process)
+    worker = run_process(dev.instance, dev.instance.get_run_by_id(killed))
+    assert (worker.pid, worker.host, worker.boot_id) == (dev.run_worker_pid(killed), socket.gethostname(), boot_id())
+    assert process_gone(worker) is None  # alive, and with the create time recorded
     dev.kill_run_worker(killed)
     dev.faults_file.write_text("{}\n")  # the source is fast again for the next backfill
 

@@ -2,14 +2,17 @@
 that will never publish them and fails runs that were created but never started — and keeps what a live run owns.
 
 A run killed right after staging (the fault injection `NBA_PIPELINE_CRASH_POINT=<asset>:staged`, a real `kill -9` of
-a real `dagster asset materialize`) on a persistent instance configured by the shipped dagster.yaml, a run created
-and never started (`create_run_for_job`, as the CLI leaves one killed before its RUN_START), a real DuckDB file.
+a real `dagster asset materialize`) on a persistent instance configured by the shipped dagster.yaml (SQLite, and
+PostgreSQL for the runs of several hosts), a run created and never started (`create_run_for_job`, as the CLI leaves
+one killed before its RUN_START), real runs alive in this process, a real DuckDB file.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -27,9 +30,11 @@ from nba_pipeline.dagster_private import run_start_pid
 from nba_pipeline.definitions import defs
 from nba_pipeline.ops.recovery import NEVER_STARTED_SECONDS, dead_run_sweeper, dead_runs, recover_dead_runs
 from nba_pipeline.ops.runs import in_progress
+from nba_pipeline.ops.run_host import BOOT_TAG, HOST_TAG, PID_CREATED_TAG, RUN_TAG, boot_id, run_process
 from nba_pipeline.tables import CRASH_POINT_ENV
 from nba_pipeline.warehouse.base import TableRef
 from nba_pipeline.warehouse.duckdb_warehouse import DuckDBWarehouse
+from nba_pipeline_tests.postgres import instance_home
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -71,8 +76,12 @@ def _killed_after_staging(home: Path, warehouse: Path, tmp_path: Path) -> str:
         cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, timeout=600,
     )
     assert killed.returncode == -9, log.read_text()[-3000:]
-    runs = _instance(home).get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED]))
+    instance = _instance(home)
+    runs = instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED]))
     assert len(runs) == 1
+    # the run's executor recorded the process that executed it: this host, this boot, the RUN_START pid
+    process = run_process(instance, runs[0])
+    assert (process.pid, process.host, process.boot_id) == (_pid(instance, runs[0].run_id), socket.gethostname(), boot_id())
     return runs[0].run_id
 
 
@@ -236,3 +245,91 @@ def test_a_run_killed_before_it_published_revokes_no_verdict(tmp_path):
         records = DuckDBWarehouse(database=str(warehouse)).publish_records(asset, dates)
         assert blocking_problems(instance, dg.AssetKey(asset), dates, records).empty, asset
     assert not _staging(warehouse)  # and its never-audited rows are gone
+
+
+def _live_runs(home: Path, count: int) -> list[tuple[str, subprocess.Popen]]:
+    """`count` real runs, each executing in its own process (`waiting_run`), STARTED, tagged by its executor and
+    waiting for its stdin to close."""
+    env = {**os.environ, "DAGSTER_HOME": str(home)}
+    processes = [subprocess.Popen([sys.executable, "-m", "nba_pipeline_tests.waiting_run"], cwd=ROOT, env=env,
+                                  stdin=subprocess.PIPE) for _ in range(count)]
+    instance, deadline = _instance(home), time.monotonic() + 300
+    try:
+        while time.monotonic() < deadline:
+            runs = instance.get_runs(filters=dg.RunsFilter(job_name="waiting_job", statuses=[dg.DagsterRunStatus.STARTED]))
+            if len(runs) == count and all(RUN_TAG in r.tags for r in runs):
+                by_pid = {run_process(instance, r).pid: r.run_id for r in runs}
+                return [(by_pid[p.pid], p) for p in processes]
+            assert all(p.poll() is None for p in processes), "a waiting run ended early"
+            time.sleep(0.2)
+        raise TimeoutError(f"{count} waiting runs did not start")
+    except BaseException:
+        for process in processes:
+            process.kill()
+            process.wait()
+        raise
+
+
+@pytest.mark.parametrize("kind", ["local", "production"])
+def test_only_this_hosts_dead_runs_are_failed_and_another_hosts_are_listed(tmp_path, kind, request):
+    """On a shared instance: a run of another host stays STARTED through `nba-pipeline recover` and the sweeper,
+    though its pid means nothing here (its process is in fact dead); of this host's runs, the one whose pid now
+    names another process and the one from before a reboot are failed, the live one is kept."""
+    if kind == "production":
+        request.getfixturevalue("postgres_url")  # DAGSTER_PG_URL: a fresh database the yaml points at
+    home, warehouse = instance_home(tmp_path / "home", kind), tmp_path / "warehouse.duckdb"
+    other = _killed_after_staging(home, warehouse, tmp_path)
+    [staged] = _staging(warehouse)
+    instance = _instance(home)
+    other_pid = _pid(instance, other)
+    instance.add_run_tags(other, {HOST_TAG: "other-machine.example"})  # as another host's executor would have written
+    waiting = _live_runs(home, 3)
+    (live, _), (reused, reused_process), (rebooted, rebooted_process) = waiting
+    try:
+        recorded = run_process(instance, instance.get_run_by_id(reused))
+        assert recorded.pid == reused_process.pid and recorded.host == socket.gethostname()
+        # a live pid recorded with another create time: as if the run's own process died and its pid was reused
+        instance.add_run_tags(reused, {PID_CREATED_TAG: repr(recorded.created_at - 3600)})
+        instance.add_run_tags(rebooted, {BOOT_TAG: "00000000-0000-0000-0000-000000000000"})  # same host name, other boot
+
+        env = {**os.environ, "DAGSTER_HOME": str(home), "NBA_PIPELINE_WAREHOUSE": str(warehouse)}
+        out = subprocess.run([str(BIN / "nba-pipeline"), "recover"], cwd=ROOT, env=env, capture_output=True, text=True,
+                             timeout=300)
+        assert out.returncode == 0, out.stderr
+        lines = out.stdout.splitlines()
+        assert sorted(lines) == sorted([
+            f"run {reused} (waiting_job): marked failed, pool slots freed — its pid {recorded.pid} now belongs to another "
+            f"process (started {_at(recorded.created_at)}; the run's process started {_at(recorded.created_at - 3600)})",
+            f"run {rebooted} (waiting_job): marked failed, pool slots freed — its process {rebooted_process.pid}'s "
+            "machine has rebooted since the run started (boot id 00000000…)",
+            f"left alone: run {other} (__ASSET_JOB) started on host other-machine.example (pid {other_pid}); only there "
+            "can it be told whether it is alive",
+            f"kept {staged}: its run is in flight",  # the other host's run may still publish it
+        ]), out.stdout
+        instance = _instance(home)
+        status = {r: instance.get_run_by_id(r).status for r in (other, live, reused, rebooted)}
+        assert status == {other: dg.DagsterRunStatus.STARTED, live: dg.DagsterRunStatus.STARTED,
+                          reused: dg.DagsterRunStatus.FAILURE, rebooted: dg.DagsterRunStatus.FAILURE}
+
+        context = dg.build_sensor_context(instance=instance, resources={"warehouse": DuckDBWarehouse(database=str(warehouse))})
+        assert dead_run_sweeper(context).skip_message == (
+            f"left alone 1 run(s) of other hosts: {other[:8]} on host other-machine.example")
+        assert {r: instance.get_run_by_id(r).status for r in (other, live)} == {
+            other: dg.DagsterRunStatus.STARTED, live: dg.DagsterRunStatus.STARTED}
+        assert list(_staging(warehouse)) == [staged]
+
+        # its tags written for another run (as a re-execution copies its parent's): no host is believed, and the
+        # RUN_START pid, judged here, is dead
+        instance.add_run_tags(other, {RUN_TAG: "its-parent-run"})
+        [dead] = dead_runs(instance)
+        assert (dead.run_id, dead.why) == (other, f"process {other_pid} no longer exists (no host recorded: judged by "
+                                                  "its RUN_START pid as this machine's)")
+    finally:
+        for _, process in waiting:
+            process.stdin.close()
+            process.wait(timeout=300)
+        instance.dispose()
+
+
+def _at(epoch: float) -> str:
+    return dt.datetime.fromtimestamp(epoch).isoformat(sep=" ", timespec="seconds")
