@@ -10,7 +10,7 @@ private `_connect`. Everything else (schema, queries, shard layout: `history/run
 `history/runs/<run_id>.db` per run) is Dagster's, unchanged, so an existing DAGSTER_HOME keeps working and the stock
 class can open what this one wrote (and the other way round).
 
-What changes, and why (dagster-io/dagster issue-style numbers are in README, "Speed"): the stock `_connect` creates a
+What changes, and why (dagster-io/dagster issue-style numbers are in docs/performance.md): the stock `_connect` creates a
 new engine with `NullPool` for every statement and disposes it, so each stored event pays a connect, a commit with a
 full fsync (`synchronous=FULL`, SQLite's default) and a close that checkpoints the WAL — ~11 ms per event here, and a
 range run stores ~75 events per date. This class keeps one engine per shard file per process and sets

@@ -13,7 +13,7 @@ Every value in the transaction is an inlined, quoted literal rather than a query
 tests run (`bqemulator`) does not bind parameters inside scripts. The promoted-version refusal is a query before the
 transaction rather than an `ASSERT` inside it (no `ASSERT` in the emulator); the one-slot `warehouse` pool keeps a
 second writer from publishing in between. `api_endpoint` points the client at an emulator (anonymous
-credentials, REST reads instead of the Storage Read API). What the emulator does and does not cover: README.
+credentials, REST reads instead of the Storage Read API). What the emulator does and does not cover: docs/deployment.md.
 """
 
 from __future__ import annotations
