@@ -10,7 +10,7 @@ export NBA_PIPELINE_WAREHOUSE := $(CURDIR)/data/warehouse.duckdb
 SEASON_START ?= 2023-10-24
 SEASON_END ?= 2024-04-14
 
-.PHONY: setup run dev test benchmark benchmark-events clean deploy-up deploy-down
+.PHONY: setup run dev test benchmark benchmark-events upgrade-check clean deploy-up deploy-down
 
 $(BIN)/dagster: setup.py pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,11 @@ deploy-up:
 
 deploy-down:
 	deploy/down
+
+# another Dagster release against the private-API tests (dagster_private.py, instance_storage.py): is an upgrade safe?
+upgrade-check:
+	@test -n "$(DAGSTER)" || { echo "usage: make upgrade-check DAGSTER=x.y.z" >&2; exit 2; }
+	PYTHON=$(PYTHON) ./scripts/upgrade-check $(DAGSTER)
 
 clean:
 	rm -rf data dagster_home/storage dagster_home/history dagster_home/schedules dagster_home/logs
