@@ -20,6 +20,8 @@ from pathlib import Path
 
 import requests
 
+from nba_pipeline_tests.tiers import heavy
+
 PROJECT = "nba-pipeline-test"
 
 
@@ -29,6 +31,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+@heavy("the BigQuery emulator")
 @contextmanager
 def running_emulator(log_file: Path, startup_timeout: float = 60.0) -> Iterator[str]:
     """Start the emulator in its own process group, wait until its REST API answers, yield its endpoint
