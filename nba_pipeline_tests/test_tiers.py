@@ -54,8 +54,8 @@ def test_the_stories_on_dagster_dev_a_browser_emulators_and_postgres_are_slow(fa
     fast_ids = {t["nodeid"] for t in fast}
     slow = {t["nodeid"] for t in everything} - fast_ids
     assert {t["nodeid"] for t in everything if t["slow"]} == slow  # -m "not slow" leaves out exactly the marked ones
-    for story in ("test_daemon_story.py", "test_crash_recovery.py", "test_ui.py", "test_bigquery_emulator.py",
-                  "test_status_html.py", "warehouse/test_gcs_model_store.py"):
+    for story in ("test_daemon_story.py", "ops/test_crash_recovery.py", "test_ui.py", "test_bigquery_emulator.py",
+                  "ops/test_html.py", "ops/test_both_warehouses.py", "warehouse/test_gcs_model_store.py"):
         ids = [i for i in slow if i.startswith(f"nba_pipeline_tests/{story}::")]
         assert ids and not any(i.startswith(f"nba_pipeline_tests/{story}::") for i in fast_ids), story
     assert any(i.endswith("[production]") for i in slow) and any(i.endswith("[bigquery]") for i in slow)
