@@ -27,6 +27,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import time
 import uuid
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
@@ -540,10 +541,14 @@ class BigQueryWarehouse(Warehouse):
 
         quick = {"retry": DEFAULT_RETRY.with_deadline(self.request_timeout_seconds), "timeout": self.request_timeout_seconds}
         client = self._client()
-        try:
-            job = client.get_job(job_id, **quick)
-        except NotFound:
-            job = None
+        job = None
+        for ask in range(2):  # a job BigQuery has just queued can be missing from a first look-up
+            try:
+                job = client.get_job(job_id, **quick)
+                break
+            except NotFound:
+                if not ask:
+                    time.sleep(2)
         if job is not None and job.state != "DONE":
             try:
                 job.result(timeout=self.request_timeout_seconds, job_retry=None, **{"retry": quick["retry"]})
