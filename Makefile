@@ -10,15 +10,29 @@ export NBA_PIPELINE_WAREHOUSE := $(CURDIR)/data/warehouse.duckdb
 SEASON_START ?= 2023-10-24
 SEASON_END ?= 2024-04-14
 
-.PHONY: setup run dev test benchmark benchmark-model benchmark-events clean deploy-up deploy-down
+.PHONY: setup lock run dev test test-fast benchmark benchmark-model benchmark-events upgrade-check clean deploy-up deploy-down
 
-$(BIN)/dagster: setup.py pyproject.toml
+# the exact tested set: constraints.txt pins every package (make lock refreshes it); pip check: no broken requirement
+$(BIN)/dagster: setup.py pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	$(BIN)/pip check
 	touch $@
 
 setup: $(BIN)/dagster
+
+# constraints.txt anew: a fresh venv from setup.py's ranges (dev + production extras: what the tests and the production
+# image install), pip check, then its exact versions (the project itself left out)
+lock:
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	$(PYTHON) -m venv "$$tmp/venv"; \
+	"$$tmp/venv/bin/pip" install --quiet --upgrade pip; \
+	"$$tmp/venv/bin/pip" install --quiet -e '.[dev,production]'; \
+	"$$tmp/venv/bin/pip" check; \
+	{ echo "# the exact tested set (pip install -c constraints.txt -e '.[dev]'); refresh: make lock"; \
+	  "$$tmp/venv/bin/pip" freeze --exclude-editable | grep -v '^nba.pipeline'; } > constraints.txt; \
+	echo "constraints.txt: $$(grep -vc '^#' constraints.txt) packages"
 
 run: setup
 ifeq ($(NBA_PIPELINE_SOURCE),season_2023_24)
@@ -40,6 +54,11 @@ dev: setup
 test: setup
 	./.ci/prerequisites
 	$(BIN)/pytest -q -n 2 --dist loadfile
+
+# the inner loop: every test not marked `slow` (no dagster dev, browser, emulator, PostgreSQL or container; the rule
+# is nba_pipeline_tests/tiers.py), on both cores; no prerequisites needed
+test-fast: setup
+	$(BIN)/pytest -q -n 2 --dist loadfile -m "not slow"
 
 # the full four-season backfill against its floors; BENCH_PG=postgresql+psycopg2://postgres@127.0.0.1:5432/test adds
 # the same backfill on the production (PostgreSQL) instance
@@ -63,6 +82,11 @@ deploy-up:
 
 deploy-down:
 	deploy/down
+
+# another Dagster release against the private-API tests (dagster_private.py, instance_storage.py): is an upgrade safe?
+upgrade-check:
+	@test -n "$(DAGSTER)" || { echo "usage: make upgrade-check DAGSTER=x.y.z" >&2; exit 2; }
+	PYTHON=$(PYTHON) ./scripts/upgrade-check $(DAGSTER)
 
 clean:
 	rm -rf data dagster_home/storage dagster_home/history dagster_home/schedules dagster_home/logs

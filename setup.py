@@ -23,6 +23,7 @@ setup(
         "requests>=2.31",
         "scikit-learn>=1.4,<2",
         "scipy>=1.11",
+        "sqlalchemy>=2",  # nba_pipeline/instance_storage.py (the tuned event log) is written against SQLAlchemy 2
     ],
     extras_require={
         # deploy/production/dagster.yaml: Dagster's instance in PostgreSQL (postgresql+psycopg2:// URLs); BigQuery

@@ -16,7 +16,7 @@ import dagster as dg
 
 from nba_pipeline.checks import names
 from nba_pipeline.checks.readiness import not_readable
-from nba_pipeline.dagster_private import AssetCheckExecutionRecordStatus, automation_instance
+from nba_pipeline.dagster_private import automation_instance, failed_check_partitions, latest_materialization_ids
 from nba_pipeline.dates import resolve_partition_key
 from nba_pipeline.partitions import GAME_TIMEZONE
 
@@ -110,9 +110,7 @@ def promoted_code_version(instance: dg.DagsterInstance, key: dg.AssetKey) -> str
 
 def materialized_code_versions(instance: dg.DagsterInstance, key: dg.AssetKey, dates: set[str]) -> dict[str, str]:
     """Per date of `dates`, the code version its latest materialization ran (dates never materialized left out)."""
-    latest = instance.event_log_storage.get_latest_storage_id_by_partition(
-        key, dg.DagsterEventType.ASSET_MATERIALIZATION, partitions=dates
-    )
+    latest = latest_materialization_ids(instance, key, dates)
     # every tick asks again: only materializations not seen before are fetched (a stored event never changes)
     seen = _CODE_VERSION_OF_EVENT.setdefault(instance.event_log_storage, {})
     new = sorted(set(latest.values()) - seen.keys())
@@ -123,7 +121,7 @@ def materialized_code_versions(instance: dg.DagsterInstance, key: dg.AssetKey, d
     return {d: seen.get(i, "") for d, i in latest.items() if d in dates}
 
 
-# per event-log storage: materialization storage id -> the code version it ran
+# per event-log storage (the instance's, kept across ticks): materialization storage id -> the code version it ran
 _CODE_VERSION_OF_EVENT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
@@ -147,9 +145,7 @@ class GamesNotFinal(dg.AutomationCondition):
 
 def dates_not_final(instance: dg.DagsterInstance, dates: set[str]) -> set[str]:
     """Of `dates`, those whose latest schedule materialization lists them under DATES_NOT_FINAL."""
-    latest = instance.event_log_storage.get_latest_storage_id_by_partition(
-        SCHEDULE, dg.DagsterEventType.ASSET_MATERIALIZATION, partitions=dates
-    )
+    latest = latest_materialization_ids(instance, SCHEDULE, dates)
     ids = sorted(set(latest.values()))
     if not ids:
         return set()
@@ -185,12 +181,8 @@ def late_data_requests(instance: dg.DagsterInstance, now: dt.datetime) -> list[d
     missing), keyed by that evaluation: a date is retried once per failed attempt until its games arrive."""
     yesterday = dt.date.fromisoformat(resolve_partition_key("YESTERDAY", now))
     keys = [(yesterday - dt.timedelta(days=n)).isoformat() for n in range(LATE_DATA_LOOKBACK_DAYS)]
-    infos = instance.event_log_storage.get_asset_check_partition_info([COMPLETENESS_CHECK], partition_keys=keys)
-    return [
-        dg.RunRequest(run_key=f"late:{i.partition_key}:{i.latest_check_event_storage_id}", partition_key=i.partition_key)
-        for i in sorted(infos, key=lambda i: i.partition_key or "")
-        if i.partition_key and i.latest_execution_status == AssetCheckExecutionRecordStatus.FAILED
-    ]
+    return [dg.RunRequest(run_key=f"late:{day}:{storage_id}", partition_key=day)
+            for day, storage_id in failed_check_partitions(instance, COMPLETENESS_CHECK, keys)]
 
 
 @dg.sensor(job=daily_job, minimum_interval_seconds=LATE_DATA_INTERVAL_SECONDS, default_status=dg.DefaultSensorStatus.RUNNING)

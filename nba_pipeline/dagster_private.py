@@ -42,13 +42,14 @@ import pandas as pd
 from dagster._core.definitions.asset_checks.asset_check_evaluation import (
     AssetCheckEvaluationTargetMaterializationData,
 )
-from dagster._core.events import DagsterEventType
 from dagster._core.storage.asset_check_execution_record import (
     AssetCheckExecutionRecordStatus,
     AssetCheckPartitionInfo,
 )
 
 __all__ = [
+    "latest_materialization_ids",
+    "failed_check_partitions",
     "code_server_runs",
     "worker_health",
     "log_check_evaluations",
@@ -90,7 +91,8 @@ def log_check_evaluations(context: dg.AssetExecutionContext, evaluations: Sequen
     when the instance's event-log storage stores check evaluations in a batch (`TunedSqliteEventLogStorage`): one
     transaction instead of three statements per evaluation. Why private: the public `log_event` has no batch, and
     `DagsterEvent.from_step` with batch metadata is how Dagster itself batches a range step's materializations."""
-    from dagster._core.events import DagsterEvent, DagsterEventBatchMetadata, generate_event_batch_id
+    from dagster import DagsterEvent
+    from dagster._core.events import DagsterEventBatchMetadata, generate_event_batch_id
 
     op_context = context.op_execution_context
     if not getattr(context.instance.event_log_storage, "stores_check_evaluation_batches", False):
@@ -104,7 +106,7 @@ def log_check_evaluations(context: dg.AssetExecutionContext, evaluations: Sequen
                    + ("passed." if evaluation.passed else "did not pass.")
                    + ("" if evaluation.description is None else f" Description: '{evaluation.description}'"))
         event = DagsterEvent.from_step(
-            event_type=DagsterEventType.ASSET_CHECK_EVALUATION, step_context=step_context,
+            event_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION, step_context=step_context,
             event_specific_data=evaluation, message=message,
             batch_metadata=DagsterEventBatchMetadata(batch_id, i == last),
         )
@@ -192,7 +194,7 @@ def _check_partition_query(
         + ("" if between is None else " AND partition BETWEEN ? AND ?")
     )
     materializations = [E.c.asset_key.in_(db_keys), E.c.partition != None,  # noqa: E711
-                        E.c.dagster_event_type == DagsterEventType.ASSET_MATERIALIZATION.value]
+                        E.c.dagster_event_type == dg.DagsterEventType.ASSET_MATERIALIZATION.value]
     if partitions is not None:
         materializations.append(E.c.partition.in_(partitions))
     if between is not None:
@@ -239,7 +241,7 @@ def materialization_targets(
 ) -> dict[str, AssetCheckEvaluationTargetMaterializationData]:
     """Per partition, the materialization a check evaluation logged now judges: the latest stored one."""
     storage_ids: Mapping[str, int] = instance.event_log_storage.get_latest_storage_id_by_partition(
-        asset_key, DagsterEventType.ASSET_MATERIALIZATION, partitions=set(partition_keys)
+        asset_key, dg.DagsterEventType.ASSET_MATERIALIZATION, partitions=set(partition_keys)
     )
     now = time.time()
     return {
@@ -410,7 +412,7 @@ def _completed_history(storage, keys: list[dg.AssetCheckKey], wanted: pd.DataFra
 def run_start_pid(instance: dg.DagsterInstance, run_id: str) -> tuple[int, float] | None:
     """(pid, timestamp) of the process that started executing a run, from its RUN_START event (which names no host:
     `nba_pipeline.ops.run_host` records that as run tags)."""
-    records = instance.all_logs(run_id, of_type=DagsterEventType.RUN_START)
+    records = instance.all_logs(run_id, of_type=dg.DagsterEventType.RUN_START)
     if not records or records[0].dagster_event is None or records[0].dagster_event.pid is None:
         return None
     return int(records[0].dagster_event.pid), float(records[0].timestamp)
@@ -507,7 +509,7 @@ def code_server_runs(run: dg.DagsterRun, timeout: int = 10) -> bool | None:
     from dagster._core.storage.tags import GRPC_INFO_TAG
     from dagster._grpc.client import DagsterGrpcClient
     from dagster._grpc.types import CanCancelExecutionRequest, CanCancelExecutionResult
-    from dagster._serdes import deserialize_value
+    from dagster import deserialize_value
 
     info = json.loads(run.tags[GRPC_INFO_TAG]) if GRPC_INFO_TAG in run.tags else None
     if not info:
@@ -526,3 +528,21 @@ def worker_health(running: bool, message: str):
     from dagster._core.launcher import CheckRunHealthResult, WorkerStatus
 
     return CheckRunHealthResult(WorkerStatus.RUNNING if running else WorkerStatus.FAILED, message)
+
+
+def latest_materialization_ids(instance: dg.DagsterInstance, key: dg.AssetKey, dates: Collection[str]) -> dict[str, int]:
+    """Per date of `dates`, the storage id of its latest materialization (dates never materialized left out): one
+    indexed query, where the public `fetch_materializations` would page through every record of every date
+    (`EventLogStorage.get_latest_storage_id_by_partition` is not on the public instance API)."""
+    return instance.event_log_storage.get_latest_storage_id_by_partition(
+        key, dg.DagsterEventType.ASSET_MATERIALIZATION, partitions=set(dates))
+
+
+def failed_check_partitions(instance: dg.DagsterInstance, key: dg.AssetCheckKey, dates: Collection[str]) -> list[tuple[str, int]]:
+    """(date, storage id of the evaluation) of each of `dates` whose latest evaluation of check `key` failed, by date
+    (`get_asset_check_partition_info`: the public API has no per-partition check status)."""
+    infos = instance.event_log_storage.get_asset_check_partition_info([key], partition_keys=list(dates))
+    return [(i.partition_key, i.latest_check_event_storage_id)
+            for i in sorted(infos, key=lambda i: i.partition_key or "")
+            if i.partition_key and i.latest_execution_status == AssetCheckExecutionRecordStatus.FAILED]
+

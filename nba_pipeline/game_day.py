@@ -1,14 +1,18 @@
 """The game day, as the original master controller ran it: schedules and sensors on the game calendar (US/Eastern).
 
-| time (ET)                         | what runs                                                  | in the UI (Automation)        |
-|-----------------------------------|------------------------------------------------------------|-------------------------------|
-| 06:00                             | yesterday's finals → analytics → grading                   | `morning_schedule`            |
-| every 15 min, 06:00–19:00         | injury report: a newly posted version is stored            | `injury_report_discovery`     |
-| every 15 min, 06:00–19:00         | referee assignments, until every game of the day has a crew | `referee_discovery`          |
-| 09:30, 12:00, 15:00, 18:00        | lines refreshed → pre-game phases → predictions (only changed lines re-predicted) | `line_refresh_0930` … `_1800` |
-| 23:00, 01:30, 04:00               | post-game windows 1/2/3: game status and box scores as games end | `post_game_window_1` … `_3` |
-| once every game of D is final     | analytics for D, then grading (automation, `games_not_final`) | `keep_downstream_in_step`  |
-| every 30 min                      | dates of the last 3 days whose games were incomplete      | `late_data_sensor`            |
+Every schedule and sensor is on by default (`NBA_PIPELINE_GAME_DAY=off` leaves them out) and listed in the UI under
+*Automation*:
+
+| time (ET)                     | what runs                                                         | in the UI                                        |
+|-------------------------------|-------------------------------------------------------------------|--------------------------------------------------|
+| 06:00                         | yesterday's finals → analytics → grading of yesterday's predictions | schedule `morning_schedule` (job `morning_finals_analytics_grading`) |
+| every 15 min, 06:00–19:00     | injury report fetched; a newly posted version (17:00 the evening before, 08:00 final) is stored | sensor `injury_report_discovery` |
+| every 15 min, 06:00–19:00     | referee assignments, until every game of the day has its crew     | sensor `referee_discovery` → asset `referee_assignments` |
+| 09:30, 12:00, 15:00, 18:00    | lines refreshed → pre-game phases → predictions for today (only changed lines re-predicted) | schedules `line_refresh_0930` … `line_refresh_1800` (job `pre_game`) |
+| 23:00, 01:30, 04:00           | post-game windows 1/2/3: game status and box scores as games end  | schedules `post_game_window_1` … `_3`            |
+| once every game of D is final | analytics for D, then grading of D                                | sensor `keep_downstream_in_step` (condition `games_not_final` on the analytics assets) |
+| every 30 min                  | dates of the last 3 days whose games were incomplete              | sensor `late_data_sensor`                        |
+| Mondays 07:00                 | the walk-forward models retrain                                   | `points_model`'s automation condition (`automation.model_retrain`) |
 
 The first tip-off is 19:00 ET at the earliest (the simulated calendar, and most NBA weekdays), so the four line
 refreshes and both discovery sensors run before it. "Today" and "yesterday" are resolved only by

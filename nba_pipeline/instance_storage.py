@@ -10,7 +10,7 @@ private `_connect`. Everything else (schema, queries, shard layout: `history/run
 `history/runs/<run_id>.db` per run) is Dagster's, unchanged, so an existing DAGSTER_HOME keeps working and the stock
 class can open what this one wrote (and the other way round).
 
-What changes, and why (dagster-io/dagster issue-style numbers are in README, "Speed"): the stock `_connect` creates a
+What changes, and why (dagster-io/dagster issue-style numbers are in docs/performance.md): the stock `_connect` creates a
 new engine with `NullPool` for every statement and disposes it, so each stored event pays a connect, a commit with a
 full fsync (`synchronous=FULL`, SQLite's default) and a close that checkpoints the WAL — ~11 ms per event here, and a
 range run stores ~75 events per date. This class keeps one engine per shard file per process and sets
@@ -61,10 +61,8 @@ import sqlalchemy as db
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import QueuePool
 
-from dagster._config import Field, IntSource, StringSource
-from dagster._core.errors import DagsterInvariantViolationError
-from dagster._core.events import ASSET_CHECK_EVENTS, ASSET_EVENTS, DagsterEventType
-from dagster._core.events.log import EventLogEntry
+from dagster import DagsterEventType, DagsterInvariantViolationError, EventLogEntry, Field, IntSource, StringSource
+from dagster._core.events import ASSET_CHECK_EVENTS, ASSET_EVENTS
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable, SqlEventLogStorageTable
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import (

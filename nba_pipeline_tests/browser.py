@@ -10,6 +10,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from nba_pipeline_tests.tiers import heavy
+
 ROOT = Path(__file__).resolve().parents[1]
 INSTALL = "apt-get install -y chromium chromium-driver (make test does this: .ci/prerequisites)"
 
@@ -20,18 +22,21 @@ def artifacts_dir(*parts: str) -> Path:
     return path
 
 
+@heavy("a browser", guard=False)
 def chromium() -> str:
     found = shutil.which("chromium") or shutil.which("chromium-browser")
     assert found, f"no chromium on PATH: {INSTALL}"
     return found
 
 
+@heavy("a browser", guard=False)
 def chromedriver() -> str:
     found = shutil.which("chromedriver")
     assert found, f"no chromedriver on PATH: {INSTALL}"
     return found
 
 
+@heavy("a browser")
 def screenshot_file(page: Path, png: Path, width: int = 1400, height: int = 900) -> Path:
     """A PNG of a local HTML file, rendered by headless Chromium from the command line."""
     with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:  # its own: tests run side by side
@@ -43,6 +48,7 @@ def screenshot_file(page: Path, png: Path, width: int = 1400, height: int = 900)
     return png
 
 
+@heavy("a browser")
 def webdriver():
     """A Selenium session on headless Chromium through the system's chromedriver (no Selenium Manager download)."""
     from selenium import webdriver as wd

@@ -15,6 +15,7 @@ from nba_pipeline.simulator import SimulatorFaults
 from nba_pipeline.sources import SimulatedLeagueSource
 
 from nba_pipeline_tests import progress as _progress
+from nba_pipeline_tests import tiers as _tiers
 
 REAL_API = Path(__file__).resolve().parent / "fixtures" / "nba_stats_api"  # recorded responses, see fixtures/SOURCES.md
 RAW_AND_ANALYTICS = [*raw_assets, *analytics_assets]
@@ -23,6 +24,74 @@ EVERY_PHASE = ALL_ASSETS
 
 def pytest_configure(config: pytest.Config) -> None:
     _progress.attach(config)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--tier-report", metavar="JSON", help="write the collected tests, their fixtures and tier here")
+    parser.addoption("--tier-record", metavar="PATH", help="record what each test and shared fixture cost (PATH.<worker>): "
+                     "python -m nba_pipeline_tests.tiers PATH.* rewrites nba_pipeline_tests/heavy_stories.json")
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The `slow` marker, by the rule in nba_pipeline_tests/tiers.py (what `make test-fast` leaves out)."""
+    for item in items:
+        if _tiers.slow_reasons(item):
+            item.add_marker(pytest.mark.slow)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    report = session.config.getoption("--tier-report")
+    if report:
+        import json
+
+        rows = [{"nodeid": item.nodeid, "fixtures": list(item.fixturenames), "module": getattr(item.module, "__name__", None),
+                 "slow": item.get_closest_marker("slow") is not None, "reasons": _tiers.slow_reasons(item)}
+                for item in session.items]
+        Path(report).write_text(json.dumps(rows, indent=1))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    _tiers.set_current(item)  # before any fixture: a heavy helper reached from here checks the marker
+
+
+_recorded: dict[str, dict[str, float]] = {"tests": {}, "fixtures": {}}
+_shared_setup = [0.0]  # seconds of module/session fixtures set up for the current test: theirs, not its own
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_fixture_setup(fixturedef, request):
+    if fixturedef.scope == "function" or not request.config.getoption("--tier-record"):
+        return (yield)
+    import time
+
+    started = time.perf_counter()
+    try:
+        return (yield)
+    finally:
+        seconds = time.perf_counter() - started
+        _shared_setup[0] += seconds
+        key = _tiers.fixture_key(fixturedef.baseid, fixturedef.argname, getattr(request, "param", None))
+        _recorded["fixtures"][key] = max(_recorded["fixtures"].get(key, 0.0), seconds)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "setup":
+        _recorded["tests"][report.nodeid] = report.duration - _shared_setup[0]
+        _shared_setup[0] = 0.0
+    elif report.when == "call":
+        _recorded["tests"][report.nodeid] = _recorded["tests"].get(report.nodeid, 0.0) + report.duration
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    record = session.config.getoption("--tier-record")
+    worker = getattr(session.config, "workerinput", {}).get("workerid")
+    if record and (worker or not getattr(session.config.option, "numprocesses", None)):  # not xdist's controller
+        import json
+
+        worker = worker or "main"
+        Path(f"{record}.{worker}").write_text(json.dumps(_recorded))
 
 
 @pytest.fixture

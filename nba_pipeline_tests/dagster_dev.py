@@ -21,6 +21,7 @@ import requests
 
 from nba_pipeline_tests.postgres import PG_URL_ENV, instance_home
 from nba_pipeline_tests.progress import progress
+from nba_pipeline_tests.tiers import heavy
 
 __all__ = ["DagsterDev", "progress", "start_dagster_dev", "stop_dagster_dev"]
 
@@ -35,6 +36,16 @@ mutation($params: LaunchBackfillParams!) {
   }
 }
 """
+SENSOR_TICKS = """
+query($selector: SensorSelector!) {
+  sensorOrError(sensorSelector: $selector) {
+    __typename
+    ... on Sensor { sensorState { ticks(limit: 5) { status error { message } } } }
+    ... on PythonError { message }
+  }
+}
+"""
+AUTOMATION_SENSOR = "keep_downstream_in_step"  # nba_pipeline.automation.automation_sensor
 FINISHED_BACKFILL = {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"}
 ACTIVE_RUNS = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]
 
@@ -45,6 +56,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@heavy("dagster dev", guard=False)
 @dataclass
 class DagsterDev:
     home: Path
@@ -66,6 +78,18 @@ class DagsterDev:
         data = reply.json()["data"]["launchPartitionBackfill"]
         assert data["__typename"] == "LaunchBackfillSuccess", data
         return data["backfillId"]
+
+    def automation_ticked(self) -> bool:
+        """The automation sensor has finished a tick (evaluated, skipped or requested runs), as the UI's sensor page
+        shows it; a failed tick is an error here, not something to wait out."""
+        selector = {"repositoryLocationName": "nba_pipeline", "repositoryName": "__repository__", "sensorName": AUTOMATION_SENSOR}
+        reply = requests.post(f"{self.url}/graphql", json={"query": SENSOR_TICKS, "variables": {"selector": selector}}, timeout=60)
+        sensor = reply.json()["data"]["sensorOrError"]
+        assert sensor["__typename"] == "Sensor", sensor
+        ticks = sensor["sensorState"]["ticks"]
+        failed = [t["error"]["message"] for t in ticks if t["status"] == "FAILURE" and t["error"]]
+        assert not failed, f"{AUTOMATION_SENSOR} failed a tick: {failed[0][:2000]}"
+        return any(t["status"] in ("SUCCESS", "SKIPPED") for t in ticks)
 
     def wait_for_backfill(self, backfill_id: str, timeout: float = 300) -> str:
         def status():
@@ -138,6 +162,7 @@ class DagsterDev:
         return pid
 
 
+@heavy("dagster dev")
 def start_dagster_dev(workdir: Path, automation_interval_seconds: int = 5, instance_kind: str = "local") -> DagsterDev:
     if instance_kind == "production":
         assert os.environ.get(PG_URL_ENV), f"the production instance reads {PG_URL_ENV}: use the postgres_url fixture"
@@ -177,7 +202,8 @@ def start_dagster_dev(workdir: Path, automation_interval_seconds: int = 5, insta
             return False
 
     dev.wait_until(ready, 120, "dagster dev start-up")
-    time.sleep(automation_interval_seconds + 5)  # the automation sensor's first tick (its baseline) comes first
+    # the automation sensor's first tick records its baseline: what a story launches before it would not count as new
+    dev.wait_until(dev.automation_ticked, automation_interval_seconds + 120, f"the first finished tick of {AUTOMATION_SENSOR}")
     return dev
 
 

@@ -18,6 +18,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from nba_pipeline_tests.tiers import heavy, require_slow
+
 ROOT = Path(__file__).resolve().parents[1]
 LOCAL_YAML = ROOT / "dagster_home" / "dagster.yaml"
 PRODUCTION_YAML = ROOT / "deploy" / "production" / "dagster.yaml"
@@ -48,9 +50,11 @@ def _admin_engine():
             f"{str(error).splitlines()[0]}\nStart the server (see .ci/prerequisites); these tests fail rather than skip.",
             pytrace=False,
         )
+    require_slow("PostgreSQL")  # reached, so in use (an unreachable server is a failure of its own, above)
     return engine
 
 
+@heavy("PostgreSQL", guard=False)  # guarded once the server answers: _admin_engine
 @contextmanager
 def fresh_database(prefix: str = "nba_pipeline_test") -> Iterator[str]:
     """A new, empty database on the server; yields its postgresql+psycopg2:// URL and drops it afterwards."""

@@ -138,7 +138,7 @@ def test_a_good_range_is_handed_to_dagster_with_progress_and_a_summary(tmp_path)
         env=_env(DAGSTER_HOME=str(home), NBA_PIPELINE_WAREHOUSE=str(warehouse), NBA_PIPELINE_FAULTS_FILE=str(faults)),
     )
     text = out.stdout + out.stderr
-    assert (tmp_path / "published" / "raw" / "schedule.parquet").exists(), text[-3000:]
+    assert (tmp_path / "published" / "raw" / "schedule" / "2024-01.parquet").exists(), text[-3000:]
     # INFO, not every event at DEBUG, and none of Dagster's API-stability notes
     assert " - DEBUG - " not in text and "BetaWarning" not in text and "PreviewWarning" not in text, text[:3000]
     # each step says where it is and how it ended

@@ -8,8 +8,6 @@ its Partitions tab); the backfill's status and per-asset partition counts. Scree
 
 from __future__ import annotations
 
-import time
-
 import pytest
 import requests
 import yaml
@@ -91,8 +89,9 @@ def test_the_checks_page_names_the_checks_and_counts_partitions(backfilled, brow
     tab = browser.find_elements(By.XPATH, "//button[normalize-space()='Partitions']")
     assert tab, "the check detail has no Partitions tab"
     tab[-1].click()
-    WebDriverWait(browser, RENDER_TIMEOUT).until(lambda d: "Passed (" in _body(d), "no per-partition counts shown")
-    time.sleep(1)  # the counts render in one pass; give the bar a moment for the screenshot
+    labels = ("Failed (", "Passed (", "Execution Failed (")
+    WebDriverWait(browser, RENDER_TIMEOUT).until(lambda d: all(label in _body(d) for label in labels),
+                                                 f"the Partitions tab never showed all of the per-partition counts {labels}")
     text = _body(browser)
     _shot(browser, "check_partitions")
     assert "Failed (1)" in text and "Passed (2)" in text and "Execution Failed (0)" in text

@@ -11,6 +11,8 @@ SUCCEEDED and judged that date's latest materialization. Everything else blocks,
   evaluation judged the date's latest materialization;
 - missing: no evaluation at all (never materialized with its checks, a check added later, a wiped instance);
 - stale: it passed, but on an older materialization than the latest one.
+- warehouse disagrees (`checks.gate`): the warehouse's publish record for the date names a run this instance never
+  saw pass (another instance, a CLI run without DAGSTER_HOME).
 
 A plan of a run that ended revokes nothing: with write–audit–publish, a date such a run did not materialize still
 holds exactly the rows its last completed evaluation judged. So for a date planned by an ended run, the last

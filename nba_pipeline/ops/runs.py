@@ -106,8 +106,6 @@ def dead_and_stuck(instance: dg.DagsterInstance, dead_found: Sequence[DeadRun] |
 def failed_runs(instance: dg.DagsterInstance, start: str, end: str, states: pd.DataFrame) -> pd.DataFrame:
     """The latest failed runs touching the range: which step failed and its error, and whether every asset-date
     it failed on is published now (since fixed)."""
-    from nba_pipeline.dagster_private import DagsterEventType
-
     columns = ["run_id", "job", "partitions", "created_at", "step", "error", "since_fixed"]
     records = instance.get_run_records(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE]), limit=200)
     rows = []
@@ -118,7 +116,7 @@ def failed_runs(instance: dg.DagsterInstance, start: str, end: str, states: pd.D
         last = run.tags.get("dagster/asset_partition_range_end") or first
         if first is None or last < start or first > end:
             continue
-        logs = instance.all_logs(run.run_id, of_type={DagsterEventType.STEP_FAILURE, DagsterEventType.RUN_FAILURE})
+        logs = instance.all_logs(run.run_id, of_type={dg.DagsterEventType.STEP_FAILURE, dg.DagsterEventType.RUN_FAILURE})
         failure = next((e for e in logs if e.dagster_event and e.dagster_event.is_step_failure), None) or (logs[0] if logs else None)
         step = failure.step_key if failure is not None and failure.step_key else ""
         error = ""

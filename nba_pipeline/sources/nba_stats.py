@@ -3,7 +3,7 @@
 Endpoints: `scoreboardv3` (one date's games: tip-off time and status), `leaguegamelog` (team box scores of a
 season, fetched once per season per run and cached), `boxscoretraditionalv2` (player rows of one final game).
 The stats API has no shot zones by zone total, injury report, betting lines or referee assignments: those feeds
-come back as empty frames of their schema (README, "Real data": what the pipeline does then).
+come back as empty frames of their schema (docs/real-data.md: what the pipeline does then).
 
 Why not `nba_api` (swar/nba_api, the ecosystem's client): its `NBAHTTP.send_api_request` calls the module-level
 `requests.get` for every request — no shared session (a new TCP + TLS handshake per call, which NBA.com's edge
@@ -228,7 +228,7 @@ class NbaStatsApiSource(NbaSource):
 
     def fetch(self, feed: str, start: dt.date, end: dt.date) -> pd.DataFrame:
         if feed not in SUPPORTED_FEEDS:
-            return schemas.empty(schemas.RAW_SCHEMAS[feed], feed)  # no such feed on NBA.com stats: see the README
+            return schemas.empty(schemas.RAW_SCHEMAS[feed], feed)  # no such feed on NBA.com stats: see docs/real-data.md
         if feed == "team_boxscores":
             logs = [self.game_log(s.label) for s in seasons_overlapping(start, end)]
             teams = pd.concat(logs, ignore_index=True) if logs else schemas.empty(schemas.TEAM_BOXSCORES, feed)

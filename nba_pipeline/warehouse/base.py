@@ -70,6 +70,11 @@ class WarehouseUnreachable(WarehouseError):
     about what is or is not published, and readers report that rather than "missing" dates."""
 
 
+class PublishOutcomeUnknown(WarehouseError):
+    """A publish whose answer was lost and whose outcome could not be verified: it may still commit (or have
+    committed) all of its dates or none; its staging table is left in place for the job that may still read it."""
+
+
 class MissingTableError(WarehouseError):
     """An input was requested from a table that no publish has created yet."""
 

@@ -13,7 +13,13 @@ Every value in the transaction is an inlined, quoted literal rather than a query
 tests run (`bqemulator`) does not bind parameters inside scripts. The promoted-version refusal is a query before the
 transaction rather than an `ASSERT` inside it (no `ASSERT` in the emulator); the one-slot `warehouse` pool keeps a
 second writer from publishing in between. `api_endpoint` points the client at an emulator (anonymous
-credentials, REST reads instead of the Storage Read API). What the emulator does and does not cover: README.
+credentials, REST reads instead of the Storage Read API). What the emulator does and does not cover: docs/deployment.md.
+
+Every call has short bounded timeouts of its own (`request_timeout_seconds` a request, `retry_deadline_seconds` of
+retries, `job_timeout_seconds` a job), not the Google client's ten minutes of retries. The transaction's script is
+sent once under a known job id; if anything fails after it is sent, the job's state and `pipeline.publish_log` for
+the run's dates decide what the failure says (committed, not committed, or that BigQuery cannot tell): a lost answer
+never reads "rolled back" unless BigQuery confirms it.
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ from __future__ import annotations
 import io
 import logging
 import os
+import time
+import uuid
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -43,6 +51,7 @@ from nba_pipeline.warehouse.base import (
     FIRST_PUBLISH,
     PROMOTION_COLUMNS,
     MissingTableError,
+    PublishOutcomeUnknown,
     TableRef,
     UnpromotedCodeRefused,
     PUBLISH_LOG_COLUMNS,
@@ -142,6 +151,16 @@ class BigQueryWarehouse(Warehouse):
         None, description="REST endpoint of a BigQuery emulator (http://host:port); None: Google's, with its credentials."
     )
     dataset_prefix: str = Field("", description="Prefix of every dataset name (several environments in one project).")
+    request_timeout_seconds: float = Field(
+        30, description="How long one request to BigQuery may take (the Google client's default: none of its own)."
+    )
+    retry_deadline_seconds: float = Field(
+        60, description="How long a request that failed transiently (connection lost, 429, 5xx) is retried in all "
+        "(the Google client's default: 600 s)."
+    )
+    job_timeout_seconds: float = Field(
+        900, description="How long to wait for one query or load job to finish (a backfill's publish is one job)."
+    )
 
     # -- client -------------------------------------------------------------------------------------------------
     def _client(self):
@@ -197,19 +216,29 @@ class BigQueryWarehouse(Warehouse):
     def _id(self, schema: str, table: str) -> str:
         return f"`{self.project}.{self._dataset(schema)}.{table}`"
 
+    def _rpc(self) -> dict[str, Any]:
+        """retry and timeout of one API call: short and bounded, not the Google client's 600 s of retries."""
+        from google.cloud.bigquery.retry import DEFAULT_RETRY
+
+        return {"retry": DEFAULT_RETRY.with_deadline(self.retry_deadline_seconds), "timeout": self.request_timeout_seconds}
+
+    def _insert_timeout(self) -> float:
+        # an emulator runs a query inside the request that submits it; BigQuery only queues it
+        return max(self.job_timeout_seconds, self.request_timeout_seconds) if self.api_endpoint else self.request_timeout_seconds
+
     def _query(self, client, sql: str, params: list | None = None):
         from google.cloud import bigquery
 
         config = bigquery.QueryJobConfig(query_parameters=params or [])
-        # an emulator answers at once or not at all: fail fast instead of retrying for ten minutes
-        retry = {"job_retry": None, "timeout": 120} if self.api_endpoint else {}
-        return client.query(sql, job_config=config, **retry).result(**({"timeout": 120} if self.api_endpoint else {}))
+        # job_retry=None: a failed job fails the step (re-runnable), instead of the client resubmitting it for 10 min
+        job = client.query(sql, job_config=config, job_retry=None, retry=self._rpc()["retry"], timeout=self._insert_timeout())
+        return job.result(retry=self._rpc()["retry"], timeout=self.job_timeout_seconds, job_retry=None)
 
     def _arrow(self, client, sql: str, params: list | None = None) -> pa.Table:
         return self._query(client, sql, params).to_arrow(create_bqstorage_client=not self.api_endpoint)
 
     def _ensure_dataset(self, client, schema: str) -> None:
-        client.create_dataset(f"{self.project}.{self._dataset(schema)}", exists_ok=True)
+        client.create_dataset(f"{self.project}.{self._dataset(schema)}", exists_ok=True, **self._rpc())
 
     # -- write, audit, publish ------------------------------------------------------------------------------------
     def stage(self, ref: TableRef, frame: pd.DataFrame, run_id: str, log: Log = None) -> str:
@@ -226,8 +255,8 @@ class BigQueryWarehouse(Warehouse):
         table_id = f"{self.project}.{self._dataset('staging')}.{staging}"
         rows = arrow_rows(dated(frame))
         schema = [bigquery.SchemaField(f.name, *bigquery_type(f.type)) for f in rows.schema]
-        client.delete_table(table_id, not_found_ok=True)
-        client.create_table(bigquery.Table(table_id, schema=schema))
+        client.delete_table(table_id, not_found_ok=True, **self._rpc())
+        client.create_table(bigquery.Table(table_id, schema=schema), **self._rpc())
         if rows.num_rows:
             buffer = io.BytesIO()
             pq.write_table(rows, buffer)
@@ -235,7 +264,8 @@ class BigQueryWarehouse(Warehouse):
             config = bigquery.LoadJobConfig(
                 source_format=bigquery.SourceFormat.PARQUET, schema=schema, write_disposition="WRITE_TRUNCATE"
             )
-            client.load_table_from_file(buffer, table_id, job_config=config).result()
+            upload = {"retry": self._rpc()["retry"], "timeout": self.job_timeout_seconds}
+            client.load_table_from_file(buffer, table_id, job_config=config, timeout=self.job_timeout_seconds).result(**upload)
         return staging
 
     def read_staged(self, staging: str, log: Log = None) -> pd.DataFrame:
@@ -244,7 +274,7 @@ class BigQueryWarehouse(Warehouse):
 
     def drop_staging(self, staging: str, log: Log = None) -> None:
         with self._explained(f"drop the staging table {staging}"):
-            self._client().delete_table(f"{self.project}.{self._dataset('staging')}.{staging}", not_found_ok=True)
+            self._client().delete_table(f"{self.project}.{self._dataset('staging')}.{staging}", not_found_ok=True, **self._rpc())
 
     def staging_tables(self, log: Log = None) -> pd.DataFrame:
         """The tables of the staging dataset; rows from each table's metadata (no query, nothing billed)."""
@@ -253,10 +283,10 @@ class BigQueryWarehouse(Warehouse):
         with self._explained("list the staging tables"):
             client = self._client()
             try:
-                names = staging_names(t.table_id for t in client.list_tables(f"{self.project}.{self._dataset('staging')}"))
+                names = staging_names(t.table_id for t in client.list_tables(f"{self.project}.{self._dataset('staging')}", **self._rpc()))
             except NotFound:
                 names = staging_names([])
-            rows = [client.get_table(f"{self.project}.{self._dataset('staging')}.{t}").num_rows or 0 for t in names["table"]]
+            rows = [client.get_table(f"{self.project}.{self._dataset('staging')}.{t}", **self._rpc()).num_rows or 0 for t in names["table"]]
         return names.assign(rows=pd.Series(rows, index=names.index, dtype="int64"))[STAGING_COLUMNS]
 
     def _prepare(self, client, ref: TableRef, staging: str) -> None:
@@ -273,9 +303,9 @@ class BigQueryWarehouse(Warehouse):
             create table if not exists {self._id(META, 'code_versions')} ({_CODE_VERSIONS_SCHEMA});
             create table if not exists {self._id(META, 'promotions')} ({_PROMOTIONS_SCHEMA});
         """)
-        staged = client.get_table(f"{self.project}.{self._dataset('staging')}.{staging}").schema
+        staged = client.get_table(f"{self.project}.{self._dataset('staging')}.{staging}", **self._rpc()).schema
         for schema, table in ((ref.schema, ref.table), ("quarantine", ref.flat)):
-            fields = client.get_table(f"{self.project}.{self._dataset(schema)}.{table}").schema
+            fields = client.get_table(f"{self.project}.{self._dataset(schema)}.{table}", **self._rpc()).schema
             if _type_name(next(f for f in staged if f.name == PARTITION_COLUMN)) == "DATE":
                 fields = self._dates_from_datetimes(client, schema, table, fields, partitioned=schema == ref.schema)
             changed = changed_types(
@@ -377,16 +407,41 @@ class BigQueryWarehouse(Warehouse):
 
     def publish(self, ref, staging, outcomes, *, asset, run_id, code_version, log: Log = None) -> None:
         """Refuse unless `code_version` is the promoted version of `asset`; else one transaction: the passed dates
-        replaced, the failed ones quarantined, every date recorded (and the version promoted on a first publish)."""
-        # a failed script is rolled back by BigQuery; the DDL before it creates tables and columns only, never rows
-        with self._explained(f"publish {ref.name} ({len(outcomes)} date(s))", f"{NOT_PUBLISHED} (rolled back)"):
-            self._publish(ref, staging, outcomes, asset=asset, run_id=run_id, code_version=code_version)
+        replaced, the failed ones quarantined, every date recorded (and the version promoted on a first publish).
+
+        A failure before the transaction's script is sent publishes nothing. A failure once it is sent (a lost
+        answer, a timeout, an error) is checked against BigQuery itself: the script's job and `pipeline.publish_log`
+        say whether it committed. Committed: the publish stands (logged). Not committed: `WarehouseError` saying so.
+        Not verifiable (BigQuery unreachable, the job still running): `PublishOutcomeUnknown`, naming the job and the
+        dates to look up. A failed publish's staging table is dropped, except when the job may still read it."""
+        log = log or logging.getLogger(__name__)
+        days = sorted(pd.to_datetime(outcomes["game_date"]).dt.strftime("%Y-%m-%d"))
+        job_id = f"publish_{ref.flat}_{run_prefix(run_id)}_{uuid.uuid4().hex[:8]}"
+        try:
+            with self._explained(f"publish {ref.name} ({len(outcomes)} date(s))", NOT_PUBLISHED):
+                client, script = self._publish_script(ref, staging, outcomes, asset=asset, run_id=run_id, code_version=code_version)
+            self._run_publish(client, script, job_id, ref, asset, run_id, days, log)
+        except PublishOutcomeUnknown:
+            raise
+        except WarehouseError:
+            self._drop_failed_staging(staging, ref, log)
+            raise
         try:
             self.drop_staging(staging, log)
         except WarehouseError as err:  # published and recorded: a left-behind staging table is only clutter
-            (log or logging.getLogger(__name__)).warning(f"{ref.name} is published; {err}")
+            log.warning(f"{ref.name} is published; {err}")
 
-    def _publish(self, ref, staging, outcomes, *, asset, run_id, code_version) -> None:
+    def _drop_failed_staging(self, staging: str, ref: TableRef, log) -> None:
+        """Best effort, one request without retries (the failure may be that BigQuery cannot be reached)."""
+        try:
+            with self._explained(f"drop the staging table {staging}"):
+                self._client().delete_table(f"{self.project}.{self._dataset('staging')}.{staging}", not_found_ok=True,
+                                            retry=None, timeout=self.request_timeout_seconds)
+            log.info(f"the publish of {ref.name} failed: its staging table {staging} is dropped")
+        except WarehouseError as err:
+            log.warning(f"the publish of {ref.name} failed and its staging table stays (`nba-pipeline recover` drops it): {err}")
+
+    def _publish_script(self, ref, staging, outcomes, *, asset, run_id, code_version) -> tuple[Any, str]:
         client = self._client()
         self._prepare(client, ref, staging)
         promoted, so_far, records_before = self._promotion_state(client, asset)
@@ -409,9 +464,10 @@ class BigQueryWarehouse(Warehouse):
         target, quarantine, source = self._id(ref.schema, ref.table), self._id("quarantine", ref.flat), self._id("staging", staging)
         log_table = self._id(META, "publish_log")
         a, v, r = literal(asset), literal(code_version), literal(run_id)
-        columns = ", ".join(f"`{f.name}`" for f in client.get_table(f"{self.project}.{self._dataset('staging')}.{staging}").schema)
+        staged = client.get_table(f"{self.project}.{self._dataset('staging')}.{staging}", **self._rpc()).schema
+        columns = ", ".join(f"`{f.name}`" for f in staged)
         date_of = f"cast({PARTITION_COLUMN} as date)"
-        self._query(client, f"""
+        return client, f"""
             begin transaction;{first}
             delete from {target} where {date_of} in unnest({date_list(passed)});
             insert into {target} ({columns}) select {columns} from {source} where {date_of} in unnest({date_list(passed)});
@@ -423,7 +479,92 @@ class BigQueryWarehouse(Warehouse):
                      datetime(current_timestamp())
               from unnest(json_query_array({literal(records)})) j;
             commit transaction;
-        """)
+        """
+
+    def _run_publish(self, client, script: str, job_id: str, ref, asset, run_id, days: list[str], log) -> None:
+        """The transaction's script as job `job_id`, sent once (a resend could not tell its own commit from
+        another's); any failure after sending is verified against BigQuery before anything is said about it."""
+        from google.cloud import bigquery
+
+        try:
+            job = client.query(script, job_config=bigquery.QueryJobConfig(), job_id=job_id, job_retry=None, retry=None,
+                               timeout=self._insert_timeout())
+            job.result(retry=self._rpc()["retry"], timeout=self.job_timeout_seconds, job_retry=None)
+            return
+        except Exception as err:  # noqa: BLE001 - whatever it was, what BigQuery holds decides what is said
+            failure = _first_line(getattr(err, "message", None) or str(err) or type(err).__name__)
+        what = f"the publish of {ref.name} ({_dates_text(days)}) failed ({failure})"
+        try:
+            state, error, records = self._publish_outcome(job_id, asset, run_id, days)
+        except Exception as err:  # noqa: BLE001 - the check itself could not reach BigQuery
+            raise PublishOutcomeUnknown(
+                f"{what}, and BigQuery did not answer the check of what it committed either "
+                f"({_first_line(getattr(err, 'message', None) or str(err) or type(err).__name__)}): it cannot tell "
+                f"whether job {job_id} published anything. It commits all of these dates or none; "
+                f"pipeline.publish_log shows run {run_id} on them if it did. Re-running the step is safe (a publish "
+                "replaces its dates)."
+            ) from None
+        mine = {d: outcome for d, (run, outcome) in records.items() if run == run_id}
+        recorded = "; ".join(
+            f"{kind} by this run: {_dates_text([d for d in days if mine.get(d) == kind])}"
+            for kind in (PUBLISHED, QUARANTINED) if any(mine.get(d) == kind for d in days)
+        )
+        missing = [d for d in days if d not in mine]
+        if state == "DONE" and error is None and not missing:
+            log.warning(f"{what}, but it committed (verified: job {job_id} is done and pipeline.publish_log records "
+                        f"every date of it): {recorded}")
+            return
+        if state in ("PENDING", "RUNNING"):
+            raise PublishOutcomeUnknown(
+                f"{what}; its job {job_id} is still running in BigQuery: it will commit all of these dates or none "
+                f"(pipeline.publish_log shows run {run_id} on them if it did). Re-running the step is safe (a publish "
+                "replaces its dates)."
+            )
+        why = (f"job {job_id} ended in error: {_first_line(error.get('message', ''))}" if error else
+               f"BigQuery has no job {job_id}" if state is None else f"job {job_id} is done")
+        if not mine:
+            raise WarehouseError(
+                f"{what}; {NOT_PUBLISHED} (verified: {why}, and pipeline.publish_log records none of its dates for "
+                f"run {run_id})"
+            )
+        raise WarehouseError(
+            f"{what}; {why}. pipeline.publish_log records {recorded}; not by this run: {_dates_text(missing)}. "
+            "Re-run the step to publish every date."
+        )
+
+    def _publish_outcome(self, job_id: str, asset: str, run_id: str, days: list[str]):
+        """(job state or None if BigQuery has no such job, its error or None, date -> (run, outcome) of each
+        date's latest publish record), asked with one request's timeout each; a running job is waited for as long."""
+        from google.api_core.exceptions import NotFound
+        from google.cloud import bigquery
+        from google.cloud.bigquery.retry import DEFAULT_RETRY
+
+        quick = {"retry": DEFAULT_RETRY.with_deadline(self.request_timeout_seconds), "timeout": self.request_timeout_seconds}
+        client = self._client()
+        job = None
+        for ask in range(2):  # a job BigQuery has just queued can be missing from a first look-up
+            try:
+                job = client.get_job(job_id, **quick)
+                break
+            except NotFound:
+                if not ask:
+                    time.sleep(2)
+        if job is not None and job.state != "DONE":
+            try:
+                job.result(timeout=self.request_timeout_seconds, job_retry=None, **{"retry": quick["retry"]})
+            except Exception:  # noqa: BLE001 - its state is read again below
+                pass
+            job.reload(**quick)
+        rows = client.query(
+            f"""
+            select format_date('%Y-%m-%d', game_date) as game_date, run_id, outcome
+            from {self._id(META, 'publish_log')} where asset = {literal(asset)} and game_date in unnest({date_list(days)})
+            qualify row_number() over (partition by game_date order by recorded_at desc) = 1
+            """,
+            job_config=bigquery.QueryJobConfig(), job_retry=None, **quick,
+        ).result(job_retry=None, **quick).to_arrow(create_bqstorage_client=False).to_pylist()
+        records = {r["game_date"]: (r["run_id"], r["outcome"]) for r in rows}
+        return (None, None, records) if job is None else (job.state, job.error_result, records)
 
     # -- reading --------------------------------------------------------------------------------------------------
     def read(self, ref: TableRef, dates: Collection[str] | None, log: Log = None) -> pd.DataFrame:
@@ -525,6 +666,15 @@ _WIDENING = {("INT64", "FLOAT64")}  # (staged, published) pairs BigQuery inserts
 def _type_name(field) -> str:
     kind = _CANONICAL.get(field.field_type, field.field_type)
     return f"ARRAY<{kind}>" if field.mode == "REPEATED" else kind
+
+
+def _dates_text(days: list[str]) -> str:
+    """A list of dates for a message: all of them up to six, else the first, the last and how many."""
+    if not days:
+        return "none"
+    if len(days) <= 6:
+        return ", ".join(days)
+    return f"{len(days)} dates {days[0]}..{days[-1]}"
 
 
 def _first_line(message: str) -> str:

@@ -7,16 +7,23 @@ they were), appends one row per date to `pipeline.publish_log` (run, code versio
 drops the staging table. A crash anywhere leaves either the old published rows or the new ones, never a mix.
 
 The publish record lives with the data, so anyone — and the gate — can tell which run published a date.
-Readers never touch this file: after each publish the table is exported to a Parquet read copy
-(`<read_copy_dir>/<schema>/<table>.parquet`, replaced atomically), which a notebook, BI tool or the `duckdb` CLI
-can hold open for as long as it likes.
+Readers never touch this file: after each publish the table is exported to a Parquet read copy, one file per
+calendar month of game dates (`<read_copy_dir>/<schema>/<table>/YYYY-MM.parquet`; the quarantine likewise under
+`quarantine/<schema>__<table>/`, the publish log under `pipeline/publish_log/`), each replaced atomically, which a
+notebook, BI tool or the `duckdb` CLI reads with a glob (`…/<table>/*.parquet`) and can hold open for as long as it
+likes. A publish rewrites only the months whose publish records changed since their file was written (each file
+carries the count of its month's records and the table's columns in its Parquet metadata), so a day's publish
+writes a month per table whatever the history, and a copy a killed export left behind is caught up by the next
+publish. `read_copy_source` is the one place that knows this layout.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
+import shutil
 import threading
 import time
 from collections.abc import Collection, Iterator
@@ -183,9 +190,14 @@ class DuckDBWarehouse(Warehouse):
     def read_copy_source(self, schema: str, table: str) -> str | None:
         """What DuckDB's `read_parquet(...)` takes to read the read copy of `schema.table` (a quoted path, or a
         list of them), or None when it has never been published: every reader of the read copy goes through it,
-        so the copy's layout is this class's alone."""
-        path = self.read_copy_root / schema / f"{table}.parquet"
-        return f"'{path}'" if path.exists() else None
+        so the copy's layout is this class's alone. A partitioned table: the glob of its month files
+        (`'<root>/<schema>/<table>/*.parquet'`); the promotions, and a table last exported by a version before the
+        partitioned copy: its one file (`'<root>/<schema>/<table>.parquet'`)."""
+        folder = self.read_copy_root / schema / table
+        if any(folder.glob("*.parquet")):
+            return _quoted(folder / "*.parquet")
+        single = self.read_copy_root / schema / f"{table}.parquet"
+        return _quoted(single) if single.exists() else None
 
     # -- write, audit, publish -----------------------------------------------------------------------------------
     def stage(self, ref: TableRef, frame: pd.DataFrame, run_id: str, log: Log = None) -> str:
@@ -270,12 +282,12 @@ class DuckDBWarehouse(Warehouse):
                 raise
             conn.commit()
             try:
-                self._export_read_copy(conn, ref, log)
+                self._export_read_copy(conn, ref, asset, log)
             except (duckdb.Error, OSError) as err:
                 raise WarehouseError(
                     f"{ref.name} is published in {self.database}, but its Parquet read copy under {self.read_copy_root} "
                     f"could not be written: {err}. Readers of the copy see the previous publish until the table's next "
-                    "publish rewrites it; re-run this step once the cause is fixed."
+                    "publish catches it up; re-run this step once the cause is fixed."
                 ) from None
 
     def drop_staging(self, staging: str, log: Log = None) -> None:
@@ -356,21 +368,64 @@ class DuckDBWarehouse(Warehouse):
         conn.execute(f"copy (select * from {META}.promotions) to '{tmp}' (format parquet)")
         os.replace(tmp, target)
 
-    def _export_read_copy(self, conn, ref: TableRef, log: Log) -> None:
-        """Replace the Parquet copies of the table, its quarantine and the publish log atomically (open readers
-        keep the file they opened). The quarantine only grows, by rows or columns: its copy is rewritten when it
-        differs from the table in either, so a copy a killed export left behind is caught up by the next publish."""
-        quarantine = (f"quarantine.{ref.flat}", self.read_copy_root / "quarantine" / f"{ref.flat}.parquet")
-        copies = (
-            (ref.name, self.read_copy_root / ref.schema / f"{ref.table}.parquet"),
-            *(() if _copy_is_current(conn, *quarantine) else (quarantine,)),
-            (f"{META}.publish_log", self.read_copy_root / META / "publish_log.parquet"),
-        )
-        for name, target in copies:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-            conn.execute(f"copy (select * from {name}) to '{tmp}' (format parquet)")
-            os.replace(tmp, target)
+    def _export_read_copy(self, conn, ref: TableRef, asset: str, log: Log) -> None:
+        """Bring the month files of the table, its quarantine and the publish log up to date: a month whose file is
+        missing, or whose file was written before its latest publish records (or with other columns), is rewritten
+        atomically (open readers keep the file they opened); the others are left as they are. A month's version
+        is the count of its publish records (append-only): the table's counts its published dates, the
+        quarantine's its quarantined ones, the log's every record."""
+        versions = conn.execute(
+            f"""
+            select strftime(cast(game_date as date), '%Y-%m') as month, count(*) as records,
+                   count(*) filter (where asset = $asset and outcome = '{PUBLISHED}') as published,
+                   count(*) filter (where asset = $asset and outcome = '{QUARANTINED}') as quarantined,
+                   bool_or(asset = $asset) as of_asset
+            from {META}.publish_log where game_date is not null group by month
+            """,
+            {"asset": asset},
+        ).fetchdf()
+        ours = versions[versions["of_asset"]]
+        self._export_months(conn, ref.name, self.read_copy_root / ref.schema / ref.table,
+                            dict(zip(ours["month"], ours["published"])))
+        self._export_months(conn, f"quarantine.{ref.flat}", self.read_copy_root / "quarantine" / ref.flat,
+                            dict(zip(ours["month"], ours["quarantined"])))
+        self._export_months(conn, f"{META}.publish_log", self.read_copy_root / META / "publish_log",
+                            dict(zip(versions["month"], versions["records"])))
+
+    def _export_months(self, conn, table: str, folder: Path, counts: dict[str, int]) -> None:
+        """One table's month files: the stale or missing ones written, those of months with no record removed. A
+        first partitioned export builds the folder beside it and renames it into place (readers never see it
+        half-written), then removes the single-file copy of the layout before."""
+        columns = conn.execute(f"select column_name, column_type from (describe {table})").fetchall()
+        shape = hashlib.sha256(repr(columns).encode()).hexdigest()[:16]
+        wanted = {month: f"{int(count)}:{shape}" for month, count in counts.items()}
+        fresh = not folder.exists()
+        target = folder.with_name(f".{folder.name}.{os.getpid()}.tmp") if fresh else folder
+        for leftover in folder.parent.glob(f".{folder.name}.*.tmp"):  # a killed export's (one writer holds the file)
+            shutil.rmtree(leftover, ignore_errors=True)
+        target.mkdir(parents=True, exist_ok=True)
+        for leftover in target.glob(".*.tmp"):
+            leftover.unlink(missing_ok=True)
+        have = {} if fresh else _copy_versions(conn, target)
+        date = f"cast({PARTITION_COLUMN} as date)"
+        for month, version in sorted(wanted.items()):
+            if have.get(month) == version:
+                continue
+            start = pd.Timestamp(f"{month}-01")
+            end = start + pd.offsets.MonthBegin(1)
+            path = target / f"{month}.parquet"
+            tmp = target / f".{path.name}.{os.getpid()}.tmp"
+            conn.execute(
+                f"copy (select * from {table} where {date} >= date '{start:%Y-%m-%d}' and {date} < date '{end:%Y-%m-%d}') "
+                f"to {_quoted(tmp)} (format parquet, kv_metadata {{{_VERSION_KEY}: '{version}'}})"
+            )
+            os.replace(tmp, path)
+        for path in target.glob("*.parquet"):
+            if path.stem not in wanted:
+                path.unlink(missing_ok=True)
+        if fresh:
+            os.rename(target, folder)
+            (folder.parent / f"{folder.name}.parquet").unlink(missing_ok=True)
 
     # -- reading ------------------------------------------------------------------------------------------------
     def read(self, ref: TableRef, dates: Collection[str] | None, log: Log = None) -> pd.DataFrame:
@@ -541,17 +596,27 @@ def _dates_from_timestamps(conn, target: str, kind: str) -> str:
     return "DATE"
 
 
-def _copy_is_current(conn, table: str, path: Path) -> bool:
-    """Whether the Parquet copy of an append-only table has its rows and columns (read from the file's footer)."""
-    if not path.exists():
-        return False
-    columns = [r[0] for r in conn.execute(f"select column_name from (describe {table})").fetchall()]
+_VERSION_KEY = "nba_pipeline_version"  # Parquet key-value metadata of a month file: "<records>:<columns digest>"
+
+
+def _quoted(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def _copy_versions(conn, folder: Path) -> dict[str, str]:
+    """Month -> the version its file was written at (from the files' footers); a file that cannot be read has none
+    (it is rewritten)."""
+    files = sorted(folder.glob("*.parquet"))
+    if not files:
+        return {}
     try:
-        copied = [r[0] for r in conn.execute("select name from parquet_schema(?) where num_children is null", [str(path)]).fetchall()]
-        copied_rows = conn.execute("select sum(num_rows) from parquet_file_metadata(?)", [str(path)]).fetchone()[0] or 0
-    except duckdb.Error:  # unreadable: rewrite it
-        return False
-    return copied == columns and copied_rows == conn.execute(f"select count(*) from {table}").fetchone()[0]
+        rows = conn.execute(
+            "select file_name, value::varchar from parquet_kv_metadata(?) where key::varchar = ?",
+            [[str(f) for f in files], _VERSION_KEY],
+        ).fetchall()
+    except duckdb.Error:
+        return {}
+    return {Path(name).stem: value for name, value in rows}
 
 
 def _holder(message: str) -> str:

@@ -40,7 +40,7 @@ RAW = ["schedule", "player_boxscores", "team_boxscores", "shot_zones", "injury_r
 ANALYTICS = ["team_offense_game_summary", "team_defense_game_summary", "player_game_summary"]
 FIRST = ("2021-10-19", "2021-11-01")
 SECOND = ("2021-10-26", "2021-11-08")  # overlaps the killed run's dates
-# The README's GraphQL recovery: mark the dead run canceled, then free the slots it holds.
+# The GraphQL recovery of docs/operations.md: mark the dead run canceled, then free the slots it holds.
 RECOVER = """mutation($runId: String!) {
   terminateRun(runId: $runId, terminatePolicy: MARK_AS_CANCELED_IMMEDIATELY) {
     __typename
@@ -218,10 +218,10 @@ def test_a_killed_cli_run_is_recovered_by_the_documented_command(tmp_path, recov
         assert out.returncode == 0 and f"run {run_id}" in out.stdout and "process" in out.stdout, out.stderr
         expected = dg.DagsterRunStatus.FAILURE
     else:  # Dagster's own GraphQL, no webserver: for a run this machine did not start
-        readme = (ROOT / "README.md").read_text()
-        assert " ".join(RECOVER.split()) in " ".join(readme.split())  # the command tested is the one documented
+        operations = (ROOT / "docs" / "operations.md").read_text()
+        assert " ".join(RECOVER.split()) in " ".join(operations.split())  # the command tested is the one documented
         recover = [str(BIN / "dagster-graphql"), "--empty-workspace", "-v", json.dumps({"runId": run_id}), "-t", RECOVER]
-        progress(f"$ dagster-graphql --empty-workspace -v '{{\"runId\": \"{run_id}\"}}' -t '<mutation of the README>'")
+        progress(f"$ dagster-graphql --empty-workspace -v '{{\"runId\": \"{run_id}\"}}' -t '<mutation of docs/operations.md>'")
         out = subprocess.run(recover, cwd=ROOT, env={**os.environ, "DAGSTER_HOME": str(home)}, capture_output=True, text=True, timeout=120)
         assert out.returncode == 0, out.stderr
         progress(f"  -> {out.stdout.strip()}")

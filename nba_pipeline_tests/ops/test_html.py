@@ -16,7 +16,7 @@ from nba_pipeline.ops.report import build_report
 from nba_pipeline.ops.verdict import CRITICAL
 from nba_pipeline.ops.checks import with_unit
 from nba_pipeline.ops.html import COLOURS, WARNED_COLOUR, state_grid
-from nba_pipeline_tests.browser import artifacts_dir
+from nba_pipeline_tests.browser import artifacts_dir, webdriver
 from nba_pipeline_tests.conftest import EVERY_PHASE, run_range
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -102,8 +102,6 @@ def test_the_page_is_self_contained_with_legend_verdict_and_tables(page):
 def test_chromium_renders_what_the_report_says(page):
     """The page as a browser shows it: the verdict banner in its colour, the reasons, a visible heat-map cell per
     asset-date with the quarantined date in red, and the failed date in the table (a screenshot is kept as well)."""
-    from nba_pipeline_tests.browser import webdriver
-
     _, out, parsed, report = page
     driver = webdriver()
     try:

@@ -37,7 +37,17 @@ def week(tmp_path_factory):
 
 
 def _published(warehouse: Path, table: str) -> pd.DataFrame:
-    return duckdb.sql(f"select * from '{warehouse.parent / 'published' / table}.parquet'").df()
+    schema, name = table.split("/")
+    return duckdb.sql(f"select * from read_parquet({DuckDBWarehouse(database=str(warehouse)).read_copy_source(schema, name)})").df()
+
+
+def _rewrite(folder: Path, frame: pd.DataFrame) -> None:
+    """Replace a table's read copy (its month files) by one file holding `frame`."""
+    import shutil
+
+    shutil.rmtree(folder)
+    folder.mkdir()
+    frame.to_parquet(folder / "edited.parquet")
 
 
 def _measures(result) -> dict[tuple[str, str], dict]:
@@ -152,18 +162,17 @@ def test_games_not_final_yet_are_not_expected(week, tmp_path):
     copy = tmp_path / "published"
     shutil.copytree(week.parent / "published", copy)
     day = pd.Timestamp(END)
-    schedule = pd.read_parquet(copy / "raw" / "schedule.parquet")
+    schedule = pd.read_parquet(copy / "raw" / "schedule")
     pending = schedule["game_date"].astype("datetime64[ns]") == day
     schedule.loc[pending, "game_status"] = "Scheduled"
-    schedule.to_parquet(copy / "raw" / "schedule.parquet")
+    _rewrite(copy / "raw" / "schedule", schedule)
     analytics = ["team_offense_game_summary", "team_defense_game_summary", "player_game_summary"]
     for table in analytics:
-        path = copy / "analytics" / f"{table}.parquet"
-        frame = pd.read_parquet(path)
-        frame[frame["game_date"].astype("datetime64[ns]") != day].to_parquet(path)
-    log = pd.read_parquet(copy / "pipeline" / "publish_log.parquet")
-    log[~(log["asset"].isin(analytics) & (log["game_date"].astype("datetime64[ns]") == day))].to_parquet(
-        copy / "pipeline" / "publish_log.parquet")
+        frame = pd.read_parquet(copy / "analytics" / table)
+        _rewrite(copy / "analytics" / table, frame[frame["game_date"].astype("datetime64[ns]") != day])
+    log = pd.read_parquet(copy / "pipeline" / "publish_log")
+    _rewrite(copy / "pipeline" / "publish_log",
+             log[~(log["asset"].isin(analytics) & (log["game_date"].astype("datetime64[ns]") == day))])
 
     elsewhere = DuckDBWarehouse(database=str(tmp_path / "absent.duckdb"), read_copy_dir=str(copy))
     result = validate_range(elsewhere, "analytics", "2021-10-23", END, load_thresholds())

@@ -3,6 +3,7 @@ recorded bodies of fixtures/nba_stats_api): retries, Retry-After, rate limit, ti
 errors for truncated / malformed bodies and missing result sets, days without games."""
 
 import datetime as dt
+import threading
 import time
 
 import pandas as pd
@@ -73,15 +74,22 @@ def test_a_day_without_games_is_empty_frames_of_the_right_schema(server):
     assert off_season.empty and len(server.requests_to("scoreboardv3")) == 2  # no season, nothing asked
 
 
-def test_429_then_200_retries_and_honours_retry_after(server):
+def test_429_then_200_retries_and_honours_retry_after(server, monkeypatch):
     server.script["scoreboardv3"] = [Reply(429, b"slow down", {"Retry-After": "1"}), recorded("scoreboardv3", {"GameDate": "2023-01-02"})]
     source = client(server, backoff_seconds=0.01)
-    started = time.monotonic()
+    waits, sleep, client_thread = [], time.sleep, threading.get_ident()
+
+    def recorded_sleep(seconds):  # still sleeps; the server's threads sleep too, theirs are not the client's
+        if threading.get_ident() == client_thread:
+            waits.append(seconds)
+        sleep(seconds)
+
+    monkeypatch.setattr(time, "sleep", recorded_sleep)
     schedule = source.fetch_conformed("schedule", dt.date(2023, 1, 2), dt.date(2023, 1, 2))
     seen = server.requests_to("scoreboardv3")
     assert len(schedule) == 1 and len(seen) == 2
     assert seen[1].at - seen[0].at >= 0.95  # waited Retry-After's second, not the 10 ms backoff
-    assert time.monotonic() - started < 5
+    assert waits == [1.0]  # and only that: once, Retry-After alone (not added to a backoff), no other pause
 
 
 def test_5xx_until_giving_up_is_a_clear_error(server):

@@ -4,10 +4,11 @@ same rows as the same run on DuckDB."""
 
 from __future__ import annotations
 
+import logging
+import re
 import subprocess
 import sys
 import textwrap
-import time
 import uuid
 
 import dagster as dg
@@ -18,9 +19,9 @@ import pytest
 from nba_pipeline.resources import resources_for
 from nba_pipeline.simulator import SimulatorFaults
 from nba_pipeline.sources import SimulatedLeagueSource
-from nba_pipeline.warehouse.base import TableRef, WarehouseError
+from nba_pipeline.warehouse.base import PublishOutcomeUnknown, TableRef, WarehouseError
 from nba_pipeline.warehouse.bigquery_warehouse import BigQueryWarehouse, arrow_rows, bigquery_type, date_list, literal
-from nba_pipeline_tests.bigquery_emulator import PROJECT
+from nba_pipeline_tests.bigquery_emulator import PROJECT, FaultyProxy
 from nba_pipeline.warehouse.io_manager import ModelStore
 from nba_pipeline_tests.conftest import EVERY_PHASE, RAW_AND_ANALYTICS
 
@@ -193,13 +194,26 @@ def test_every_phase_on_bigquery_publishes_the_same_tables_and_checks_as_on_duck
 
 def test_missing_credentials_fail_at_once_saying_what_to_set(monkeypatch, tmp_path):
     """Production on a machine without Google credentials: the first call fails by name, not with google-auth's
-    traceback, and without waiting on a network."""
+    traceback, and without waiting on a network: no name is looked up and no connection is tried (so nothing can be
+    retried or time out) before the error."""
+    import socket
+
     monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "missing-key.json"))
-    started = time.monotonic()
+    tried = []
+
+    def no_network(what):
+        def refuse(*args, **kwargs):
+            tried.append((what, args[1:] if what == "connect" else args[:2]))
+            raise OSError(f"{what}: no network in this test")
+        return refuse
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_network("getaddrinfo"))
+    monkeypatch.setattr(socket.socket, "connect", no_network("connect"))
+    monkeypatch.setattr(socket.socket, "connect_ex", no_network("connect_ex"))
     with pytest.raises(WarehouseError, match=r"cannot read analytics\.scores: no usable Google credentials .*missing-key\.json"
                        r".*GOOGLE_APPLICATION_CREDENTIALS"):
         BigQueryWarehouse(project=PROJECT).read(TableRef("analytics", "scores"), None)
-    assert time.monotonic() - started < 10
+    assert tried == []
 
 
 def test_a_server_error_names_what_was_being_done_and_that_nothing_was_published(bigquery_emulator):
@@ -214,3 +228,80 @@ def test_a_server_error_names_what_was_being_done_and_that_nothing_was_published
     message = str(failed.value)
     assert message.startswith(f"BigQuery could not read back the staged rows {staging} in project {PROJECT} at {bigquery_emulator}: 404")
     assert message.endswith("; nothing of this step was published") and "\n" not in message
+
+
+SCRIPT = b"begin transaction"  # what only the publish's transaction sends
+DAYS = pd.to_datetime(["2024-01-14", "2024-01-15", "2024-01-16"])
+
+
+def _through_proxy(endpoint: str, mode: str, **timeouts) -> tuple[FaultyProxy, BigQueryWarehouse, BigQueryWarehouse]:
+    """A warehouse whose requests pass the faulty proxy, and one that asks the emulator directly (the truth)."""
+    proxy = FaultyProxy(endpoint, SCRIPT, mode)
+    prefix = f"f{uuid.uuid4().hex[:8]}_"
+    return (proxy, BigQueryWarehouse(project=PROJECT, api_endpoint=proxy.endpoint, dataset_prefix=prefix, **timeouts),
+            BigQueryWarehouse(project=PROJECT, api_endpoint=endpoint, dataset_prefix=prefix))
+
+
+def _publish_three_days(warehouse: BigQueryWarehouse, run: str, log=None) -> str:
+    ref = TableRef("analytics", "scores")
+    frame = pd.DataFrame({"game_date": DAYS.repeat(2), "player_id": [1, 2] * 3, "pts": pd.array([5] * 6, dtype="Int64")})
+    outcomes = pd.DataFrame({"game_date": DAYS, "passed": [True, False, True], "rows": 2,
+                             "failed_checks": ["", "pts_ok", ""], "checks": ""})
+    staging = warehouse.stage(ref, frame, run)
+    warehouse.publish(ref, staging, outcomes, asset="scores", run_id=run, code_version="v1", log=log)
+    return staging
+
+
+def test_a_publish_whose_answer_is_lost_after_it_committed_stands_and_says_so(bigquery_emulator, caplog):
+    """The connection drops after the emulator ran the transaction: the job and the publish log say it committed,
+    so the publish stands and the log names each date's outcome."""
+    proxy, warehouse, truth = _through_proxy(bigquery_emulator, "drop_answer")
+    run = str(uuid.uuid4())
+    try:
+        with caplog.at_level(logging.WARNING):
+            _publish_three_days(warehouse, run)
+    finally:
+        proxy.close()
+    assert proxy.fired.is_set()
+    said = [r.getMessage() for r in caplog.records if "the publish of analytics.scores" in r.getMessage()]
+    assert len(said) == 1 and "but it committed (verified: job publish_analytics__scores_" in said[0], said
+    assert said[0].endswith("published by this run: 2024-01-14, 2024-01-16; quarantined by this run: 2024-01-15")
+    assert len(truth.read(TableRef("analytics", "scores"), None)) == 4
+    assert truth.staging_tables().empty
+
+
+def test_a_publish_that_never_reached_bigquery_says_nothing_was_published_verified(bigquery_emulator):
+    proxy, warehouse, truth = _through_proxy(bigquery_emulator, "drop_request")
+    run = str(uuid.uuid4())
+    try:
+        with pytest.raises(WarehouseError) as failed:
+            _publish_three_days(warehouse, run)
+    finally:
+        proxy.close()
+    message = str(failed.value)
+    assert message.startswith("the publish of analytics.scores (2024-01-14, 2024-01-15, 2024-01-16) failed (")
+    assert re.search(rf"; nothing of this step was published \(verified: BigQuery has no job publish_analytics__scores_"
+                     rf"{run.replace('-', '')[:12]}_[0-9a-f]{{8}}, and pipeline.publish_log records none of its dates for "
+                     rf"run {run}\)$", message), message
+    assert "rolled back" not in message and not isinstance(failed.value, PublishOutcomeUnknown)
+    assert truth.publish_records("scores", None).empty and truth.read(TableRef("analytics", "scores"), None).empty
+    assert truth.staging_tables().empty  # the failed publish's staging table is dropped
+
+
+def test_a_publish_lost_to_a_stalled_bigquery_says_it_cannot_tell_and_keeps_its_staging(bigquery_emulator):
+    """The endpoint stalls once the script is sent (the emulator runs it: it commits): the client gives up on its
+    own short timeouts, cannot check either, and says so instead of "rolled back", which would be false here."""
+    proxy, warehouse, truth = _through_proxy(
+        bigquery_emulator, "stall", request_timeout_seconds=1, retry_deadline_seconds=2, job_timeout_seconds=2)
+    run = str(uuid.uuid4())
+    try:
+        with pytest.raises(PublishOutcomeUnknown) as failed:
+            _publish_three_days(warehouse, run)
+    finally:
+        proxy.close()
+    message = str(failed.value)
+    assert "BigQuery did not answer the check of what it committed either" in message and "rolled back" not in message
+    assert f"pipeline.publish_log shows run {run} on them if it did" in message
+    truly = truth.publish_records("scores", None)
+    assert set(truly["run_id"]) == {run} and len(truly) == 3  # it did commit
+    assert len(truth.staging_tables()) == 1  # left for the job that might still have been reading it

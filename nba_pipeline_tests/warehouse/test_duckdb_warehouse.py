@@ -4,6 +4,7 @@ order, and readers and lock holders that never make a run fail silently."""
 from __future__ import annotations
 
 import logging
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -52,15 +53,19 @@ def test_only_passed_dates_are_published_and_failed_dates_keep_their_rows(tmp_pa
         staging_left = conn.execute("select count(*) from information_schema.tables where table_schema = 'staging'").fetchone()[0]
     assert set(quarantined["pts"]) == {99} and set(quarantined["_run_id"]) == {"run-2"}
     assert staging_left == 0
-    # the read copy is what was published, readable without touching the DuckDB file
-    copy = duckdb.sql(f"select * from '{tmp_path}/published/analytics/scores.parquet'").fetchdf()
+    # the read copy is what was published, readable without touching the DuckDB file, by the glob a reader uses
+    assert warehouse.read_copy_source("analytics", "scores") == f"'{tmp_path}/published/analytics/scores/*.parquet'"
+    copy = duckdb.sql(f"select * from '{tmp_path}/published/analytics/scores/*.parquet'").fetchdf()
     assert sorted(copy["pts"].tolist()) == sorted(published["pts"].tolist())
+    log = duckdb.sql(f"select run_id, outcome from read_parquet({warehouse.read_copy_source('pipeline', 'publish_log')})")
+    assert sorted(log.fetchall()) == sorted([("run-1", "published")] * 3 + [("run-2", "published")] * 2 + [("run-2", "quarantined")])
+    assert warehouse.read_copy_source("analytics", "never_published") is None
 
 
 def test_the_quarantine_read_copy_is_rewritten_only_when_the_quarantine_changes(tmp_path):
     warehouse = DuckDBWarehouse(database=str(tmp_path / "w.duckdb"))
-    copy = tmp_path / "published" / "quarantine" / "analytics__scores.parquet"
-    read = lambda: duckdb.sql(f"select pts, _run_id from '{copy}' order by all").fetchall()  # noqa: E731
+    copy = tmp_path / "published" / "quarantine" / "analytics__scores" / "2024-01.parquet"
+    read = lambda: duckdb.sql(f"select pts, _run_id from '{copy.parent}/*.parquet' order by all").fetchall()  # noqa: E731
     _publish(warehouse, 10, [True, True, True], "run-1")
     assert copy.exists() and read() == []  # a first publish writes the (empty) copy
     _publish(warehouse, 99, [True, False, True], "run-2")
@@ -77,12 +82,80 @@ def test_the_quarantine_read_copy_is_rewritten_only_when_the_quarantine_changes(
     staging = warehouse.stage(REF, _rows(14).assign(reb=pd.array([1] * 6, dtype="Int64")), "run-6")
     warehouse.publish(REF, staging, _outcomes([True, True, True]), asset="scores", run_id="run-6", code_version="v1")
     assert "reb" in duckdb.sql(f"select * from '{copy}'").columns
-    # a publish killed after its commit, before its export, leaves an old copy: the next publish catches it up
-    stale = tmp_path / "stale.parquet"
-    duckdb.sql(f"copy (select * from '{copy}' limit 1) to '{stale}' (format parquet)")
-    stale.replace(copy)
-    _publish(warehouse, 15, [True, True, True], "run-7")
-    assert len(read()) == 4
+
+
+def _publish_on(warehouse: DuckDBWarehouse, days, value: int, passed: list[bool], run: str):
+    frame = pd.DataFrame({"game_date": days.repeat(2), "player_id": [1, 2] * len(days),
+                          "pts": pd.array([value] * 2 * len(days), dtype="Int64")})
+    outcomes = pd.DataFrame({"game_date": days, "passed": passed, "rows": 2, "failed_checks": "", "checks": ""})
+    warehouse.publish(REF, warehouse.stage(REF, frame, run), outcomes, asset="scores", run_id=run, code_version="v1")
+
+
+def _files(folder):
+    return {p.name: p.stat().st_mtime_ns for p in folder.glob("*.parquet")}
+
+
+def test_a_days_publish_rewrites_only_its_months_files(tmp_path):
+    """The copy is one file per month of game dates: a publish of January dates leaves every other month's file
+    (table, quarantine and publish log) as it was."""
+    warehouse = DuckDBWarehouse(database=str(tmp_path / "w.duckdb"))
+    season = pd.to_datetime(["2023-11-02", "2023-12-05", "2024-01-14", "2024-02-01"])
+    _publish_on(warehouse, season, 1, [True, True, True, False], "run-1")
+    root = tmp_path / "published"
+    folders = [root / "analytics" / "scores", root / "quarantine" / "analytics__scores", root / "pipeline" / "publish_log"]
+    before = [_files(f) for f in folders]
+    assert [sorted(b) for b in before] == [["2023-11.parquet", "2023-12.parquet", "2024-01.parquet", "2024-02.parquet"]] * 3
+    _publish_on(warehouse, pd.to_datetime(["2024-01-15"]), 2, [True], "run-2")
+    for folder, files in zip(folders, before):
+        after = _files(folder)
+        changed = sorted(name for name in after if after[name] != files.get(name))
+        assert changed == (["2024-01.parquet"] if folder.name != "analytics__scores" else []), folder
+    copy = duckdb.sql(f"select strftime(game_date, '%Y-%m-%d') d, pts from read_parquet({warehouse.read_copy_source('analytics', 'scores')}) order by all")
+    assert copy.fetchall() == [("2023-11-02", 1), ("2023-11-02", 1), ("2023-12-05", 1), ("2023-12-05", 1),
+                               ("2024-01-14", 1), ("2024-01-14", 1), ("2024-01-15", 2), ("2024-01-15", 2)]
+
+
+def test_a_copy_a_killed_export_left_behind_is_caught_up_by_the_next_publish(tmp_path, monkeypatch):
+    """A publish killed after its commit, before (or during) its export, leaves older month files — here of
+    December — and the next publish, of January dates only, brings them up to date."""
+    warehouse = DuckDBWarehouse(database=str(tmp_path / "w.duckdb"))
+    _publish_on(warehouse, pd.to_datetime(["2023-12-05", "2024-01-14"]), 1, [True, True], "run-1")
+    export = DuckDBWarehouse._export_read_copy
+    monkeypatch.setattr(DuckDBWarehouse, "_export_read_copy", lambda *args: None)  # killed after the commit
+    _publish_on(warehouse, pd.to_datetime(["2023-12-05", "2023-12-06"]), 7, [True, False], "run-2")
+    table = tmp_path / "published" / "analytics" / "scores"
+    (table / ".2024-01.parquet.99999.tmp").write_bytes(b"half a file")  # and one killed while writing
+    monkeypatch.setattr(DuckDBWarehouse, "_export_read_copy", export)
+    source = warehouse.read_copy_source("analytics", "scores")
+    stale = duckdb.sql(f"select pts from read_parquet({source}) where game_date = '2023-12-05'").fetchall()
+    assert stale == [(1,), (1,)]
+    _publish_on(warehouse, pd.to_datetime(["2024-01-16"]), 3, [True], "run-3")
+    caught_up = duckdb.sql(f"select strftime(game_date, '%Y-%m-%d'), pts from read_parquet({source}) where game_date < '2024-01-01' order by all")
+    assert caught_up.fetchall() == [("2023-12-05", 7), ("2023-12-05", 7)]
+    quarantine = duckdb.sql(f"select _run_id from read_parquet({warehouse.read_copy_source('quarantine', 'analytics__scores')})")
+    assert quarantine.fetchall() == [("run-2",), ("run-2",)]
+    log = duckdb.sql(f"select count(*) from read_parquet({warehouse.read_copy_source('pipeline', 'publish_log')})")
+    assert log.fetchall() == [(5,)]
+    assert not list(table.glob(".*.tmp"))
+
+
+def test_a_copy_in_the_single_file_layout_before_is_replaced_by_month_files(tmp_path):
+    """A warehouse last exported by the version before the partitioned copy: readers get its single file until
+    the next publish, which writes every month and removes it."""
+    warehouse = DuckDBWarehouse(database=str(tmp_path / "w.duckdb"))
+    _publish_on(warehouse, pd.to_datetime(["2023-12-05", "2024-01-14"]), 1, [True, True], "run-1")
+    root = tmp_path / "published"
+    for folder, single in ((root / "analytics" / "scores", root / "analytics" / "scores.parquet"),
+                           (root / "pipeline" / "publish_log", root / "pipeline" / "publish_log.parquet")):
+        duckdb.sql(f"copy (select * from '{folder}/*.parquet') to '{single}' (format parquet)")
+        shutil.rmtree(folder)
+    assert warehouse.read_copy_source("analytics", "scores") == f"'{root}/analytics/scores.parquet'"
+    _publish_on(warehouse, pd.to_datetime(["2024-01-15"]), 2, [True], "run-2")
+    assert warehouse.read_copy_source("analytics", "scores") == f"'{root}/analytics/scores/*.parquet'"
+    assert not (root / "analytics" / "scores.parquet").exists() and not (root / "pipeline" / "publish_log.parquet").exists()
+    assert sorted(p.name for p in (root / "analytics" / "scores").iterdir()) == ["2023-12.parquet", "2024-01.parquet"]
+    rows = duckdb.sql(f"select count(*) from read_parquet({warehouse.read_copy_source('analytics', 'scores')})")
+    assert rows.fetchall() == [(6,)]
 
 
 def test_a_promotion_is_in_the_read_copy(tmp_path):
@@ -142,15 +215,16 @@ def test_a_reader_holding_the_read_copy_open_through_a_backfill_does_not_block_i
     resources = resources_for("local", warehouse_path=str(database))
     day = {"dagster/asset_partition_range_start": "2024-01-01", "dagster/asset_partition_range_end": "2024-01-01"}
     assert dg.materialize(RAW_AND_ANALYTICS, resources=resources, tags=day).success
-    copy = tmp_path / "published" / "analytics" / "player_game_summary.parquet"
+    source = resources["warehouse"].read_copy_source("analytics", "player_game_summary")
+    held = tmp_path / "published" / "analytics" / "player_game_summary" / "2024-01.parquet"
     reader = subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(f"""
             import duckdb, time
             conn = duckdb.connect()
-            conn.execute("create view pgs as select * from '{copy}'")
+            conn.execute("create view pgs as select * from read_parquet({source})")
             cursor = conn.execute("select * from pgs")
             print(len(cursor.fetchmany(10)), flush=True)
-            handle = open('{copy}', 'rb')  # and a plain open file handle, as a BI tool keeps
+            handle = open('{held}', 'rb')  # and a plain open file handle, as a BI tool keeps
             time.sleep(120)
         """)],
         stdout=subprocess.PIPE, text=True,
@@ -163,7 +237,7 @@ def test_a_reader_holding_the_read_copy_open_through_a_backfill_does_not_block_i
     finally:
         reader.kill()
     published = read_table(str(database), "analytics.player_game_summary")
-    refreshed = duckdb.sql(f"select count(*) from '{copy}'").fetchall()[0][0]
+    refreshed = duckdb.sql(f"select count(*) from read_parquet({source})").fetchall()[0][0]
     assert refreshed == len(published) and published["game_date"].nunique() == 15
 
 

@@ -309,10 +309,13 @@ def test_game_date_is_published_as_a_date_and_a_table_that_holds_timestamps_is_m
     assert quarantined.groupby("_run_id")["game_date"].agg(lambda d: sorted(d.dt.strftime("%Y-%m-%d").unique())).to_dict() == {
         "run-1": ["2024-01-15"], "run-2": ["2024-01-16"]}
     if isinstance(warehouse_impl, DuckDBWarehouse):  # the Parquet read copy readers open
-        copy = warehouse_impl.read_copy_root / "analytics" / "scores.parquet"
-        with duckdb.connect() as conn:
-            assert conn.execute(f"select column_type from (describe select * from '{copy}') where column_name = 'game_date'"
-                                ).fetchone()[0] == "DATE"
+        copy = warehouse_impl.read_copy_source("analytics", "scores")
+        with duckdb.connect() as conn:  # in every month file
+            types = conn.execute(f"select distinct column_type from (describe select * from read_parquet({copy}, "
+                                 "union_by_name = true)) where column_name = 'game_date'").fetchall()
+            assert types == [("DATE",)]
+            per_file = conn.execute(f"select distinct type, logical_type from parquet_schema({copy}) where name = 'game_date'").fetchall()
+            assert len(per_file) == 1, per_file
 
 
 def test_a_new_table_stores_game_date_as_a_date(warehouse_impl):
