@@ -12,18 +12,28 @@ from nba_pipeline.ops.alerts import AlertWebhook
 from nba_pipeline.clock import GameClock
 from nba_pipeline.config.resource import ThresholdsResource
 from nba_pipeline.sources import NbaSource, NbaStatsApiSource, SeasonReplaySource, SimulatedLeagueSource
+from nba_pipeline import schemas
+from nba_pipeline.sources.game_logs import GameLogFilesSource
+from nba_pipeline.sources.odds_api import OddsApiSource
 from nba_pipeline.sources.replay import THRESHOLDS_PROFILE as REPLAY_THRESHOLDS
+from nba_pipeline.sources.router import FeedRouter
 from nba_pipeline.warehouse.base import Warehouse
 from nba_pipeline.warehouse.duckdb_warehouse import DuckDBWarehouse
 from nba_pipeline.warehouse.io_manager import ModelStore, WarehouseIOManager
 
 DEPLOYMENTS = ("local", "production")
 DEFAULT_WAREHOUSE = "data/warehouse.duckdb"
-SOURCES = ("simulator", "season_2023_24", "nba_stats")
+SOURCES = ("simulator", "season_2023_24", "nba_stats", "game_logs", "odds_api")
+# production's binding where a feed's source is not NBA_PIPELINE_SOURCE's; NBA_PIPELINE_FEED_<FEED> replaces any of them
+PRODUCTION_FEEDS = {"prop_lines": "odds_api"}
 
 
 def source_for(name: str) -> tuple[NbaSource, str | None]:
     """The bound source for NBA_PIPELINE_SOURCE, and the thresholds profile it ships (None: the defaults)."""
+    if name == "game_logs":
+        return GameLogFilesSource.from_environment(), str(REPLAY_THRESHOLDS)
+    if name == "odds_api":
+        return OddsApiSource.from_environment(), None
     if name == "simulator":
         return SimulatedLeagueSource(faults_file=os.environ.get("NBA_PIPELINE_FAULTS_FILE")), None
     if name == "season_2023_24":
@@ -31,6 +41,21 @@ def source_for(name: str) -> tuple[NbaSource, str | None]:
     if name == "nba_stats":
         return NbaStatsApiSource.from_environment(), None
     raise ValueError(f"unknown source {name!r}: NBA_PIPELINE_SOURCE must be one of {SOURCES}")
+
+
+def feed_sources(deployment: str) -> tuple[NbaSource, str | None]:
+    """Each feed kind bound to its source, in one place: NBA_PIPELINE_SOURCE's (default: the simulator locally, NBA.com
+    in production), production's PRODUCTION_FEEDS over it, and NBA_PIPELINE_FEED_<FEED> (e.g.
+    NBA_PIPELINE_FEED_PROP_LINES=simulator) over both. One source for every feed is bound as itself; otherwise a
+    `FeedRouter`. The thresholds profile is the main source's."""
+    main = os.environ.get("NBA_PIPELINE_SOURCE", "simulator" if deployment == "local" else "nba_stats")
+    defaults = PRODUCTION_FEEDS if deployment == "production" else {}
+    names = {feed: os.environ.get(f"NBA_PIPELINE_FEED_{feed.upper()}") or defaults.get(feed, main) for feed in schemas.RAW_SCHEMAS}
+    source, profile = source_for(main)
+    built = {main: source, **{name: source_for(name)[0] for name in set(names.values()) - {main}}}
+    if set(names.values()) == {main}:
+        return source, profile
+    return FeedRouter(**{feed: built[name] for feed, name in names.items()}), profile
 
 
 def warehouse_for(deployment: str, *, warehouse_path: str | None = None) -> Warehouse:
@@ -50,7 +75,7 @@ def resources_for(deployment: str, *, warehouse_path: str | None = None) -> dict
     (the time the day's sensors act on) for `deployment`
     (NBA_PIPELINE_ENV): 'local' (default) or 'production'. The source is NBA_PIPELINE_SOURCE's (default: the simulator
     locally, NBA.com in production); NBA_PIPELINE_THRESHOLDS, if set, replaces the source's thresholds profile."""
-    source, profile = source_for(os.environ.get("NBA_PIPELINE_SOURCE", "simulator" if deployment == "local" else "nba_stats"))
+    source, profile = feed_sources(deployment)
     thresholds = ThresholdsResource(override_file=os.environ.get("NBA_PIPELINE_THRESHOLDS") or profile)
     if deployment == "local":
         warehouse = warehouse_for(deployment, warehouse_path=warehouse_path)

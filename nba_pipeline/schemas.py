@@ -123,9 +123,11 @@ INJURY_REPORT_CONTRACT = {
 }
 PROP_LINES_CONTRACT = {
     **_GAME,
-    "player_id": Col(INT, required=True, min=1),
+    # NULL: the vendor's name matched no NBA.com player, or several; the row is kept and the `vendor_names_matched`
+    # warning names it (one unknown name must not quarantine the date's other lines)
+    "player_id": Col(INT, min=1),
     "player_name": Col(STR, required=True, fmt=PERSON_NAME),
-    "team_abbreviation": Col(STR, required=True, fmt=TRICODE),
+    "team_abbreviation": Col(STR, fmt=TRICODE, required_with="player_id"),
     "market": Col(STR, required=True, fmt=Format("a market name", r"[a-z_]{1,40}")),
     "line": Col(FLOAT, required=True, min=0),
     "over_odds": Col(INT, required=True),

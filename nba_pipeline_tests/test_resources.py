@@ -11,7 +11,7 @@ from nba_pipeline.sources import NbaStatsApiSource, SeasonReplaySource, Simulate
 def test_each_source_name_binds_its_source(monkeypatch, tmp_path):
     monkeypatch.delenv("NBA_PIPELINE_THRESHOLDS", raising=False)
     kinds = {"simulator": SimulatedLeagueSource, "season_2023_24": SeasonReplaySource, "nba_stats": NbaStatsApiSource}
-    assert set(kinds) == set(SOURCES)
+    assert set(kinds) | {"game_logs", "odds_api"} == set(SOURCES)  # those two need their environment: below
     for name, kind in kinds.items():
         monkeypatch.setenv("NBA_PIPELINE_SOURCE", name)
         resources = resources_for("local", warehouse_path=str(tmp_path / "w.duckdb"))
@@ -31,7 +31,7 @@ def test_the_replay_profile_gives_way_to_an_explicit_thresholds_file(monkeypatch
 
 
 def test_an_unknown_source_is_refused_by_name():
-    with pytest.raises(ValueError, match=r"unknown source 'nba_api': NBA_PIPELINE_SOURCE must be one of \('simulator', 'season_2023_24', 'nba_stats'\)"):
+    with pytest.raises(ValueError, match=r"unknown source 'nba_api': NBA_PIPELINE_SOURCE must be one of \('simulator', 'season_2023_24', 'nba_stats', 'game_logs', 'odds_api'\)"):
         source_for("nba_api")
 
 
@@ -40,3 +40,42 @@ def test_production_binds_the_proxy_as_an_env_var(monkeypatch):
     source, profile = source_for("nba_stats")
     assert profile is None and isinstance(source, NbaStatsApiSource)
     assert source.proxy == dg.EnvVar("NBA_STATS_PROXY")
+
+
+def test_each_feed_is_bound_in_one_place_and_a_feed_without_credentials_fails_alone(monkeypatch, tmp_path):
+    from nba_pipeline.raw.assets import raw_assets
+    from nba_pipeline.sources import OddsApiSource
+    from nba_pipeline.sources.router import FeedRouter
+    from nba_pipeline_tests.conftest import read_table
+
+    monkeypatch.delenv("NBA_PIPELINE_THRESHOLDS", raising=False)
+    monkeypatch.delenv("ODDS_API_KEY", raising=False)
+    monkeypatch.setenv("NBA_PIPELINE_SOURCE", "simulator")
+    monkeypatch.setenv("NBA_PIPELINE_FEED_PROP_LINES", "odds_api")
+    warehouse = str(tmp_path / "w.duckdb")
+    resources = resources_for("local", warehouse_path=warehouse)
+    router = resources["source"]
+    assert isinstance(router, FeedRouter) and isinstance(router.prop_lines, OddsApiSource)
+    assert isinstance(router.schedule, SimulatedLeagueSource) and router.prop_lines.api_key is None
+    result = dg.materialize(raw_assets, resources=resources, partition_key="2023-12-16", raise_on_error=False)
+    failed = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert [e.step_key for e in failed] == ["prop_lines"]
+    error = failed[0].event_specific_data.error
+    assert error.cause.cls_name == "MissingCredentials" and "set ODDS_API_KEY" in error.cause.message
+    done = {e.asset_key.path[-1] for e in result.get_asset_materialization_events()}
+    assert done == {"schedule", "player_boxscores", "team_boxscores", "shot_zones", "injury_report", "referee_assignments"}
+    assert len(read_table(warehouse, "raw.schedule")) > 0
+    monkeypatch.delenv("NBA_PIPELINE_FEED_PROP_LINES")
+    assert isinstance(resources_for("local", warehouse_path=warehouse)["source"], SimulatedLeagueSource)
+
+
+def test_game_logs_needs_its_folders(monkeypatch, tmp_path):
+    from nba_pipeline.sources import GameLogFilesSource
+    from nba_pipeline.sources.replay import DATA_DIR
+
+    monkeypatch.delenv("NBA_PIPELINE_GAME_LOG_DIRS", raising=False)
+    with pytest.raises(ValueError, match="needs NBA_PIPELINE_GAME_LOG_DIRS"):
+        source_for("game_logs")
+    monkeypatch.setenv("NBA_PIPELINE_GAME_LOG_DIRS", f"{tmp_path}:{DATA_DIR}")
+    source, _ = source_for("game_logs")
+    assert isinstance(source, GameLogFilesSource) and source.directories == [str(tmp_path), str(DATA_DIR)]

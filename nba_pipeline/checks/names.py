@@ -6,6 +6,7 @@ KNOWN_TEAMS = "known_teams"
 VALID_STATS = "valid_stats"
 CANONICAL_GAME_IDS = "canonical_game_ids"
 POSITIVE_LINES = "positive_lines"
+VENDOR_NAMES_MATCHED = "vendor_names_matched"
 FULL_CREWS = "full_crews"
 
 SCHEDULED_GAMES_COMPLETE = "scheduled_games_complete"

@@ -84,8 +84,17 @@ INJURY_REPORT_RULES = [
 ]
 PROP_LINE_RULES = [
     matches_schema("prop_lines", ["game_id", "player_id", "snapshot_at"]),
-    no_duplicate_keys(names.NO_DUPLICATE_KEYS, ["game_id", "player_id", "market", "sportsbook", "snapshot_at"]),
+    no_duplicate_keys(names.NO_DUPLICATE_KEYS, ["game_id", "player_id", "player_name", "market", "sportsbook", "snapshot_at"]),
     no_bad_rows(names.POSITIVE_LINES, "Every line is a positive number.", lambda f, _: ~(f["line"] > 0), ["game_id", "player_id"]),
+    no_bad_rows(
+        names.VENDOR_NAMES_MATCHED,
+        "Every player name the odds vendor sends matched exactly one NBA.com player of the game's two teams. A name "
+        "that matched none or several keeps its row with no player id (never dropped); that line gets no prediction. "
+        "The fetch's log says which candidates a name had.",
+        lambda f, _: f["player_id"].isna(),
+        ["game_id", "sportsbook", "player_name"],
+        blocking=False,
+    ),
 ]
 REFEREE_RULES = [
     matches_schema("referee_assignments", ["game_id", "official_id"]),

@@ -26,3 +26,7 @@ class NbaSource(dg.ConfigurableResource, ABC):
         if end < start:
             raise ValueError(f"empty date range {start}..{end}")
         return schemas.conform_raw(self.fetch(feed, start, end), feed)
+
+
+class MissingCredentials(RuntimeError):
+    """A feed's source has no credentials: the message names the environment variable to set."""
