@@ -26,6 +26,9 @@ DEFAULT_WAREHOUSE = "data/warehouse.duckdb"
 SOURCES = ("simulator", "season_2023_24", "nba_stats", "game_logs", "odds_api")
 # production's binding where a feed's source is not NBA_PIPELINE_SOURCE's; NBA_PIPELINE_FEED_<FEED> replaces any of them
 PRODUCTION_FEEDS = {"prop_lines": "odds_api"}
+# sources that serve every feed as one coherent league (a simulated or recorded day): production's real-feed defaults
+# do not apply over them, so NBA_PIPELINE_SOURCE=simulator in production means every feed is simulated
+SELF_CONTAINED = ("simulator", "season_2023_24")
 
 
 def source_for(name: str) -> tuple[NbaSource, str | None]:
@@ -45,11 +48,12 @@ def source_for(name: str) -> tuple[NbaSource, str | None]:
 
 def feed_sources(deployment: str) -> tuple[NbaSource, str | None]:
     """Each feed kind bound to its source, in one place: NBA_PIPELINE_SOURCE's (default: the simulator locally, NBA.com
-    in production), production's PRODUCTION_FEEDS over it, and NBA_PIPELINE_FEED_<FEED> (e.g.
+    in production), production's PRODUCTION_FEEDS over it unless that source is SELF_CONTAINED, and
+    NBA_PIPELINE_FEED_<FEED> (e.g.
     NBA_PIPELINE_FEED_PROP_LINES=simulator) over both. One source for every feed is bound as itself; otherwise a
     `FeedRouter`. The thresholds profile is the main source's."""
     main = os.environ.get("NBA_PIPELINE_SOURCE", "simulator" if deployment == "local" else "nba_stats")
-    defaults = PRODUCTION_FEEDS if deployment == "production" else {}
+    defaults = PRODUCTION_FEEDS if deployment == "production" and main not in SELF_CONTAINED else {}
     names = {feed: os.environ.get(f"NBA_PIPELINE_FEED_{feed.upper()}") or defaults.get(feed, main) for feed in schemas.RAW_SCHEMAS}
     source, profile = source_for(main)
     built = {main: source, **{name: source_for(name)[0] for name in set(names.values()) - {main}}}

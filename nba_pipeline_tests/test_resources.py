@@ -69,6 +69,22 @@ def test_each_feed_is_bound_in_one_place_and_a_feed_without_credentials_fails_al
     assert isinstance(resources_for("local", warehouse_path=warehouse)["source"], SimulatedLeagueSource)
 
 
+def test_production_takes_lines_from_the_vendor_unless_the_source_is_a_whole_simulated_league(monkeypatch):
+    from nba_pipeline.resources import feed_sources
+    from nba_pipeline.sources import NbaStatsApiSource, OddsApiSource
+    from nba_pipeline.sources.router import FeedRouter
+
+    for name in ("NBA_PIPELINE_FEED_PROP_LINES", "NBA_PIPELINE_SOURCE"):
+        monkeypatch.delenv(name, raising=False)
+    router, _ = feed_sources("production")  # NBA.com, lines from The Odds API
+    assert isinstance(router, FeedRouter) and isinstance(router.prop_lines, OddsApiSource)
+    assert isinstance(router.player_boxscores, NbaStatsApiSource)
+    monkeypatch.setenv("NBA_PIPELINE_SOURCE", "simulator")  # a simulated league in production: every feed simulated
+    assert isinstance(feed_sources("production")[0], SimulatedLeagueSource)
+    monkeypatch.setenv("NBA_PIPELINE_FEED_PROP_LINES", "odds_api")  # unless a feed is bound on its own
+    assert isinstance(feed_sources("production")[0].prop_lines, OddsApiSource)
+
+
 def test_game_logs_needs_its_folders(monkeypatch, tmp_path):
     from nba_pipeline.sources import GameLogFilesSource
     from nba_pipeline.sources.replay import DATA_DIR

@@ -114,6 +114,22 @@ def _logs(pod: str) -> str:
                      for role in ("code-server", "webserver", "daemon"))
 
 
+def _step_failures(instance: dg.DagsterInstance, runs) -> str:
+    """What failed in `runs`, step by step, with the error's message: the story's failure says why, not only that."""
+    lines = []
+    for run in runs:
+        if run.status == dg.DagsterRunStatus.SUCCESS:
+            continue
+        lines.append(f"run {run.run_id[:8]} {run.status.value}")
+        for record in instance.all_logs(run.run_id, of_type={dg.DagsterEventType.STEP_FAILURE,
+                                                             dg.DagsterEventType.RUN_FAILURE}):
+            error = getattr(record.dagster_event.event_specific_data, "error", None)
+            cause = error.cause if error is not None and error.cause is not None else error
+            lines.append(f"  {record.dagster_event.step_key or 'run'}: {record.message}"
+                         + (f" — {cause.cls_name}: {cause.message.strip()[:300]}" if cause is not None else ""))
+    return "\n".join(lines) or "no run failed"
+
+
 def _step_in_progress(instance: dg.DagsterInstance, run_id: str) -> str | None:
     started, ended = [], set()
     kinds = {dg.DagsterEventType.STEP_START, dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE}
@@ -232,10 +248,10 @@ def _story(tmp_path: Path, pod: str, env: dict, webhook: _Webhook, endpoint: str
 
     # 6. the same backfill again completes, every run of it successful
     second = launch()
-    assert _poll(lambda: backfill_status(second), 900, f"backfill {second} to complete",
-                 on_timeout=lambda: _logs(pod)) in ("COMPLETED", "COMPLETED_SUCCESS")
+    ended = _poll(lambda: backfill_status(second), 900, f"backfill {second} to complete", on_timeout=lambda: _logs(pod))
     runs = instance.get_runs(filters=dg.RunsFilter(tags={"dagster/backfill": second}))
-    assert runs and all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs)
+    assert ended in ("COMPLETED", "COMPLETED_SUCCESS"), _step_failures(instance, runs)
+    assert runs and all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs), _step_failures(instance, runs)
     assert instance.event_log_storage.get_concurrency_info(WAREHOUSE_POOL).active_run_ids == set()
 
     # the rows are in BigQuery: every date of the range published (or quarantined) by the second backfill's runs
