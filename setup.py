@@ -20,6 +20,7 @@ setup(
         "pydantic>=2.7,<3",
         "psutil>=5.9,<8",  # is a run's process alive (nba_pipeline.run_host)
         "pyyaml>=6",
+        "beautifulsoup4>=4.12,<5",  # the referee assignments page (nba_pipeline/sources/referees.py), with the stdlib html.parser
         "requests>=2.31",
         "scikit-learn>=1.4,<2",
         "scipy>=1.11",
