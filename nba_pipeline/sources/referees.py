@@ -60,7 +60,9 @@ BROWSER_HEADERS = {
     "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
     "Accept-Language": "en-US,en;q=0.9",
 }
-_cities = TEAMS.drop_duplicates("city", keep=False)  # every city but a shared one (none today: LA is 'LA' / 'Los Angeles')
+# a city names its team, except Los Angeles, which has two ('LA' and 'Los Angeles' in NBA.com's data): the page says
+# 'L.A. Lakers' and 'LA Clippers', and a bare 'Los Angeles' maps to no team rather than to one of them
+_cities = TEAMS[~TEAMS["tricode"].isin(["LAL", "LAC"])]
 # every spelling the page uses for a team (its cities, 'L.A. Lakers', 'LA Clippers'), the vendor's full names, tricodes
 TRICODE_BY_PAGE_NAME = {
     **TRICODE_BY_NAME,
