@@ -13,18 +13,21 @@ What the page is and what this source makes of it:
 - **Which table.** The NBA's is the `<table>` inside `div.nba-refs-content`; the G League's and the WNBA's tables
   (`*-refs-content`) are ignored. A page that is the assignments page (an `entry-title` '… Referee Assignments' or a
   `*-refs-content` section) with no NBA section, or an NBA table with no rows: no NBA games that day, an empty frame
-  of the feed's schema (logged). A page that is neither (a CDN block page, a redesign), or an NBA section without the
-  Game / Crew Chief / Referee / Umpire header: `RefereePageError` naming the URL.
+  of the feed's schema (a one-cell message row such as 'No games scheduled' is logged). A page that is neither (a
+  CDN block page, a redesign), or an NBA section without the Game / Crew Chief / Referee / Umpire header:
+  `RefereePageError` naming the URL.
 - **Games.** 'Brooklyn @ Toronto' is away @ home, in the page's spellings: city ('New York'), 'L.A. Lakers',
   'LA Clippers', a full name or a tricode all map to NBA.com tricodes (`TRICODE_BY_PAGE_NAME`, built on the odds
   adapter's `TRICODE_BY_NAME`). `game_id` is the date-team form `YYYYMMDD_AWAY_HOME` of `odds_api`, which analytics
   resolves against the schedule (`analytics.game_ids.normalize_game_ids`). A team name that maps to no NBA team is a
   `RefereePageError` naming the URL, the row and the text, before any row is returned.
 - **Officials.** A cell is 'Name (#number)'. **`official_id` is the jersey number** — the only number the page gives.
-  It is not NBA.com's `OFFICIAL_ID` (boxscoresummaryv2's, e.g. 1162 for Scott Foster, whose jersey is 48): numbers
+  It is not NBA.com's person id for an official (boxscoresummaryv2's `OFFICIAL_ID`; the league's JSON feed codes
+  Scott Foster, jersey 48, as 1162): numbers
   are unique among the league's officials on a given day but are reissued over the years, so join officials across
   seasons by name and number, never by number alone. The Alternate column is not a role of the feed and is not kept.
-  An empty cell or 'TBD' (a crew not yet complete) gives no row: the raw `full_crews` warning names the game. A name
+  An empty cell or 'TBD' (a crew not yet complete) gives no row: the raw `full_crews` warning names the game, and
+  the fetch's log names every open seat (a game whose whole crew is open has no row at all). A name
   without '(#n)' keeps its row with no id, and a name carrying markup keeps its text: the raw table's blocking
   `matches_schema` check names those rows (never dropped, never a crash).
 - **HTTP.** One `requests.Session`; 429, 5xx, timeouts and dropped connections are retried with exponential backoff
@@ -120,12 +123,17 @@ def parse_page(html: str, url: str, today: dt.date) -> tuple[dt.date, pd.DataFra
     missing = [h for h in ("Game", *ROLES) if h not in header]
     if missing:
         raise RefereePageError(url, f"the NBA table's header is {header}, without {missing}")
-    games = []
+    games, notes = [], []
     for number, row in enumerate((r for r in rows if r is not header_row and r.find("td")), start=1):
         cells = [_text(c) for c in row.find_all(["td", "th"])]
+        if len(cells) == 1 and "@" not in cells[0]:  # one cell across the table: a message ('No games scheduled')
+            notes.append(cells[0])
+            continue
         if len(cells) < len(header):
             raise RefereePageError(url, f"NBA table row {number} has {len(cells)} cells, the header {len(header)}: {cells}")
         games.append({"row": number, **dict(zip(header, cells))})
+    if notes:
+        dg.get_dagster_logger("nba_pipeline.sources.referees").info(f"referee_assignments: the NBA table of {url} says {notes}")
     if not games:
         return day, _empty()
     return day, _assignments(pd.DataFrame(games), day, url)
@@ -152,7 +160,12 @@ def _assignments(games: pd.DataFrame, day: dt.date, url: str) -> pd.DataFrame:
         raise RefereePageError(url, f"game(s) not of the form 'Away @ Home' with NBA team names: {what}")
     games = games.assign(game_id=f"{day:%Y%m%d}_" + away + "_" + home)
     long = games.melt(id_vars=["row", "game_id"], value_vars=list(ROLES), var_name="role", value_name="cell")
-    long = long[~long["cell"].str.casefold().isin(NOT_ASSIGNED)]
+    open_ = long["cell"].str.casefold().isin(NOT_ASSIGNED)
+    if open_.any():  # a game whose whole crew is open has no row at all: say so here, full_crews cannot see it
+        where = long[open_].groupby("game_id", sort=True)["role"].agg(", ".join)
+        dg.get_dagster_logger("nba_pipeline.sources.referees").warning(
+            f"referee_assignments: officials not yet assigned on {url}: " + "; ".join(f"{g} ({r})" for g, r in where.items()))
+    long = long[~open_]
     parts = long["cell"].str.extract(_OFFICIAL)
     order = {role: i for i, role in enumerate(ROLES)}
     frame = pd.DataFrame({

@@ -90,10 +90,15 @@ def test_a_range_keeps_the_pages_day_and_says_which_dates_it_cannot_serve(server
         src.fetch("prop_lines", DAY, DAY)
 
 
-def test_a_crew_not_yet_complete_keeps_its_officials_and_the_full_crews_warning_names_the_game(server):
+def test_a_crew_not_yet_complete_keeps_its_officials_and_the_full_crews_warning_names_the_game(server, caplog):
     server.page = PAGE_2024_02_22.replace("<td>Scott Wall (#31)</td>", "<td>TBD</td>").replace("<td>Andy Nagy (#83)</td>", "<td> </td>")
-    frame = source(server).fetch_conformed("referee_assignments", DAY, DAY)
-    assert len(frame) == 34
+    for official in ("Zach Zarba (#15)", "Gediminas Petraitis (#50)", "Marat Kogut (#32)"):  # a whole crew still open
+        server.page = server.page.replace(f"<td>{official}</td>", "<td>TBD</td>")
+    with caplog.at_level(logging.WARNING):
+        frame = source(server).fetch_conformed("referee_assignments", DAY, DAY)
+    assert len(frame) == 31 and "20240222_LAL_GSW" not in set(frame["game_id"])
+    assert ("officials not yet assigned on " + server.url + ": 20240222_BKN_TOR (Umpire); 20240222_BOS_CHI (Referee); "
+            "20240222_LAL_GSW (Crew Chief, Referee, Umpire)") in caplog.text
     assert frame[frame["game_id"] == "20240222_BKN_TOR"]["role"].tolist() == ["Crew Chief", "Referee"]
     results = evaluate(frame)
     full = results[names.FULL_CREWS]
@@ -104,6 +109,7 @@ def test_a_crew_not_yet_complete_keeps_its_officials_and_the_full_crews_warning_
 @pytest.mark.parametrize("page", [
     PAGE_2024_02_22.split("<tbody>")[0] + "<tbody>\n" + "</tbody>" + PAGE_2024_02_22.split("</tbody>", 1)[1],  # NBA table, no rows
     PAGE_2024_02_22.replace("nba-refs-content", "no-games"),  # only the G League's section
+    PAGE_2024_02_22.split("<tbody>")[0] + '<tbody><tr><td colspan="5">No games scheduled</td></tr></tbody>' + PAGE_2024_02_22.split("</tbody>", 1)[1],
 ])
 def test_a_day_without_nba_games_is_an_empty_frame_of_the_feeds_schema(server, page):
     server.page = page
