@@ -123,7 +123,6 @@ def parse_report(body: bytes, url: str) -> tuple[pd.DataFrame, int]:
     """One version's rows (PARSED columns, text as printed, the header's time as `report_at`) and how many teams
     were NOT YET SUBMITTED."""
     import pdfplumber
-    from pdfminer.pdfparser import PDFSyntaxError
 
     if not body.lstrip()[:5] == b"%PDF-":
         raise InjuryReportError(url, f"not a PDF ({len(body)} bytes starting {body[:40]!r})")
@@ -151,7 +150,9 @@ def parse_report(body: bytes, url: str) -> tuple[pd.DataFrame, int]:
                 except ValueError as err:
                     raise InjuryReportError(url, f"page {page.page_number}: {err}") from None
                 rows += [{**r, "page": page.page_number} for r in page_rows]
-    except (PDFSyntaxError, ValueError, KeyError, TypeError) as err:
+    except InjuryReportError:
+        raise
+    except Exception as err:  # pdfminer's errors for a damaged file have no common base: each is named, with the URL
         raise InjuryReportError(url, f"unreadable PDF: {type(err).__name__}: {err}") from None
     frame = pd.DataFrame(rows, columns=[*COLUMNS, "page"]).replace("", pd.NA)
     frame[["game_date", "game_time", "matchup", "team"]] = frame[["game_date", "game_time", "matchup", "team"]].ffill()

@@ -68,3 +68,6 @@ class InjuryReportServer:
 
     def reports_asked(self) -> list[str]:
         return [p for p in self.seen if p.startswith(REPORT_PATH)]
+
+    def paths_ending(self, suffix: str) -> list[str]:
+        return [p for p in self.seen if p.endswith(suffix)]
