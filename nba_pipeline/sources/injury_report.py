@@ -45,12 +45,11 @@ import pandas as pd
 from pydantic import Field, PrivateAttr
 
 from nba_pipeline import schemas
-from nba_pipeline.league.seasons import seasons_overlapping
 from nba_pipeline.league.teams import TEAMS
 from nba_pipeline.sources.base import FeedNotAvailable, NbaSource
 from nba_pipeline.sources.nba_stats import RETRY_STATUSES, NbaStatsApiSource, retry_after_seconds
 from nba_pipeline.sources.odds_api import EASTERN, TRICODE_BY_NAME
-from nba_pipeline.sources.players import DIRECTORY_COLUMNS, match_players, parse_common_all_players
+from nba_pipeline.sources.players import match_players, season_directory
 
 BASE_URL = "https://ak-static.cms.nba.com/referee/injury"
 BASE_URL_VARIABLE = "NBA_INJURY_REPORT_URL"
@@ -262,13 +261,7 @@ class NbaInjuryReportSource(NbaSource):
 
     def directory(self, start: dt.date, end: dt.date) -> pd.DataFrame:
         """NBA.com rosters (commonallplayers, current season), once per season per run."""
-        frames = []
-        for season in seasons_overlapping(start, end):
-            if season.label not in self._directory:
-                payload = self.players.get("commonallplayers", {"LeagueID": "00", "Season": season.label, "IsOnlyCurrentSeason": 1})
-                self._directory[season.label] = parse_common_all_players(payload)
-            frames.append(self._directory[season.label])
-        return pd.concat(frames, ignore_index=True).drop_duplicates("player_id") if frames else pd.DataFrame(columns=DIRECTORY_COLUMNS)
+        return season_directory(self.players, self._directory, start, end)
 
     def fetch(self, feed: str, start: dt.date, end: dt.date) -> pd.DataFrame:
         if feed != "injury_report":
