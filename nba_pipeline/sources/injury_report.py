@@ -154,8 +154,11 @@ def parse_report(body: bytes, url: str) -> tuple[pd.DataFrame, int]:
     except Exception as err:  # pdfminer's errors for a damaged file have no common base: each is named, with the URL
         raise InjuryReportError(url, f"unreadable PDF: {type(err).__name__}: {err}") from None
     frame = pd.DataFrame(rows, columns=[*COLUMNS, "page"]).replace("", pd.NA)
-    frame[["game_date", "game_time", "matchup", "team"]] = frame[["game_date", "game_time", "matchup", "team"]].ffill()
-    # a new matchup block starts with its team: a team carried across a matchup change would be another game's
+    # printed once per block, carried down (and over page breaks); a team only within its matchup's block, whose
+    # first row names it: a team carried into the next matchup would be another game's
+    block = frame["matchup"].notna().cumsum()
+    frame[["game_date", "game_time", "matchup"]] = frame[["game_date", "game_time", "matchup"]].ffill()
+    frame["team"] = frame.groupby(block)["team"].ffill()
     frame = frame.rename(columns={"player": "vendor_name"}).assign(report_at=report_at)
     submitted = frame["vendor_name"] != NOT_SUBMITTED
     not_submitted = int((~submitted).sum())
@@ -164,6 +167,10 @@ def parse_report(body: bytes, url: str) -> tuple[pd.DataFrame, int]:
     if bad.any():
         r = frame[bad].iloc[0]
         raise InjuryReportError(url, f"page {r['page']}: row {r['vendor_name']!r} ({r['team']}, {r['matchup']}) has status {r['status']!r}, not one of {STATUSES}")
+    unplaced = frame[["game_date", "matchup", "team"]].isna().any(axis=1)
+    if unplaced.any():
+        r = frame[unplaced].iloc[0]
+        raise InjuryReportError(url, f"page {r['page']}: row {r['vendor_name']!r} has no game date, matchup or team above it")
     return frame[PARSED].reset_index(drop=True), not_submitted
 
 
