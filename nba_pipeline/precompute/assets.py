@@ -52,8 +52,8 @@ def player_composite_factors(
 
     Source: analytics.player_game_summary and analytics.team_defense_game_summary for the date's season *before*
     the date (a 200-day lookback mapping ending the day before, read and gated within the season), raw.schedule
-    for the season through the date (slate, bootstrap, history completeness), the date's raw.injury_report and
-    raw.prop_lines (the latest snapshot of each line). Exists for a date as soon as its schedule, injury report and lines are in and every earlier
+    for the season through the date (slate, bootstrap, history completeness), the date's raw.injury_report (the version in
+    force at each game's tip-off) and raw.prop_lines (the latest snapshot of each line). Exists for a date as soon as its schedule, injury report and lines are in and every earlier
     date of the season passed — before its games tip off.
     """
     prop_lines = current_lines(prop_lines)

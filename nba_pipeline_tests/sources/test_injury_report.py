@@ -2,7 +2,7 @@
 (fixtures/nba_injury_report): two versions of 2024-02-22 (13:30 and 17:30 ET; 8 pages each, rows continued across
 page breaks, reasons wrapped over three lines, NOT YET SUBMITTED teams, a team with nobody listed), All-Star Sunday
 (no NBA game), names matched to NBA.com ids, the version in force at tip-off, and the errors: an unmatched and an
-ambiguous name, a body that is not a PDF, a truncated PDF, 5xx retried, another 4xx. And the raw asset materialized
+ambiguous name, a body that is not a PDF, a truncated PDF, a PDF that is not the report, 5xx retried, another 4xx. And the raw asset materialized
 from the recorded reports, its blocking checks run on the parsed rows."""
 
 from __future__ import annotations
@@ -155,6 +155,18 @@ def test_a_body_that_is_not_a_pdf_or_is_cut_short_fails_naming_the_url(server):
         source(server).fetch("injury_report", DAY, DAY)
     server.files[LATE_FILE] = InjuryReportServer().files[LATE_FILE][:3000]
     with pytest.raises(InjuryReportError, match=r"Injury-Report_2024-02-22_05PM\.pdf: unreadable PDF: PdfminerException"):
+        source(server).fetch("injury_report", DAY, DAY)
+    # a valid PDF that is not the report (built by hand: one blank landscape page)
+    import io
+
+    import pypdfium2
+
+    blank = pypdfium2.PdfDocument.new()
+    blank.new_page(842, 595)
+    buffer = io.BytesIO()
+    blank.save(buffer)
+    server.files[LATE_FILE] = buffer.getvalue()
+    with pytest.raises(InjuryReportError, match=r"_05PM\.pdf: page 1: no 'Injury Report: <date> <time>' header"):
         source(server).fetch("injury_report", DAY, DAY)
 
 
