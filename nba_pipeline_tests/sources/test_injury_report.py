@@ -8,9 +8,11 @@ from the recorded reports, its blocking checks run on the parsed rows."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 
 import dagster as dg
 import pandas as pd
+import pypdfium2
 import pytest
 
 from nba_pipeline import schemas
@@ -157,10 +159,6 @@ def test_a_body_that_is_not_a_pdf_or_is_cut_short_fails_naming_the_url(server):
     with pytest.raises(InjuryReportError, match=r"Injury-Report_2024-02-22_05PM\.pdf: unreadable PDF: PdfminerException"):
         source(server).fetch("injury_report", DAY, DAY)
     # a valid PDF that is not the report (built by hand: one blank landscape page)
-    import io
-
-    import pypdfium2
-
     blank = pypdfium2.PdfDocument.new()
     blank.new_page(842, 595)
     buffer = io.BytesIO()
