@@ -22,6 +22,8 @@ setup(
         "pyyaml>=6",
         "beautifulsoup4>=4.12,<5",  # the referee assignments page (nba_pipeline/sources/referees.py), with the stdlib html.parser
         "requests>=2.31",
+        # the league's injury report PDFs (sources/injury_report.py): words with their positions, no Java (not tabula)
+        "pdfplumber>=0.11,<0.12",
         "scikit-learn>=1.4,<2",
         "scipy>=1.11",
         "sqlalchemy>=2",  # nba_pipeline/instance_storage.py (the tuned event log) is written against SQLAlchemy 2
