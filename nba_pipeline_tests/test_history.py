@@ -73,11 +73,13 @@ def test_every_date_of_both_seasons_is_published_or_quarantined_through_predicti
     # a date is left unbuilt only where it reads a date that was quarantined: a season's first nights (no earlier
     # game of the season for a pre-game row) and the days after the files' last box score (games without one)
     undecided = got.index[~got.isin(["published", "quarantined"]).all(axis=1)]
-    assert set(undecided) <= set(got.index[got.eq("quarantined").any(axis=1)])
+    quarantined = got.index[got.eq("quarantined").any(axis=1)]
     span = _box_score_span(warehouse)
-    for day in map(dt.date.fromisoformat, undecided):
-        first, last = span[season_labels(pd.Series([pd.Timestamp(day)])).iloc[0]]
-        assert day < first + dt.timedelta(days=2) or day > last, day
+    for day in undecided:
+        season = season_labels(pd.Series([pd.Timestamp(day)])).iloc[0]
+        first, last = span[season]
+        assert dt.date.fromisoformat(day) < first + dt.timedelta(days=2) or dt.date.fromisoformat(day) > last, day
+        assert any(first.isoformat() <= q <= day for q in quarantined), day  # held back behind a quarantined date
     for season in SEASONS:  # after the first weeks, through the last box score: every step published every date
         first, last = span[season]
         late = got.loc[(first + FIRST_WEEKS).isoformat():last.isoformat()]
