@@ -18,6 +18,8 @@ tables of runs not in flight (`nba_pipeline.ops.recovery`).
 `status` reports, from the instance and the warehouse, what is published, missing, failed, blocked or
 quarantined, what is running and one verdict (`nba_pipeline.ops.report`). `validate` judges a phase over a range
 against the `range_validation` thresholds (`nba_pipeline.ops.validation`).
+`backfill-history` takes no dates: it reads its folders of game logs first (a folder, file or column it cannot use
+is one line, exit 2, no run) and takes the range off them (`nba_pipeline.history`).
 
 Exit codes, one rule for every command (`nba_pipeline.ops.verdict`): 0 done and nothing needs a person (a WARNING
 too, unless `status --fail-on warning`), 1 done and something needs a person (CRITICAL, a failed validation or
