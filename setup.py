@@ -5,7 +5,7 @@ setup(
     version="0.1.0",
     description="NBA player-props data platform as daily-partitioned Dagster assets",
     packages=find_packages(exclude=["nba_pipeline_tests"]),
-    package_data={"nba_pipeline": ["config/*.yaml", "sources/*.yaml", "data/*.md", "data/season_2023_24/*"]},
+    package_data={"nba_pipeline": ["config/*.yaml", "sources/*.yaml", "data/*.md", "data/season_2023_24/*", "data/season_2022_23/*"]},
     python_requires=">=3.11,<3.14",
     install_requires=[
         "dagster==1.13.27",
