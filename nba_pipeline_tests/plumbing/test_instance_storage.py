@@ -1,4 +1,4 @@
-"""The tuned event-log storage of the shipped `dagster_home/dagster.yaml` (nba_pipeline/instance_storage.py): it is what
+"""The tuned event-log storage of the shipped `dagster_home/dagster.yaml` (nba_pipeline/plumbing/instance_storage.py): it is what
 the yaml loads, it stores and reads back exactly what Dagster's own SQLite storage does (also across processes, while
 both hold their connections), it keeps at most `max_open_shards` run shards open, and a forked child uses its own
 connections. No timings are asserted here (benchmarks/event_cost.py measures them)."""
@@ -18,12 +18,12 @@ import dagster as dg
 import pytest
 import yaml
 
-from nba_pipeline.dagster_private import check_partition_infos
-from nba_pipeline import instance_storage
-from nba_pipeline.instance_storage import _INHERITED_ENGINES, TunedSqliteEventLogStorage
+from nba_pipeline.plumbing.dagster_private import check_partition_infos
+from nba_pipeline.plumbing import instance_storage
+from nba_pipeline.plumbing.instance_storage import _INHERITED_ENGINES, TunedSqliteEventLogStorage
 from nba_pipeline_tests.postgres import LOCAL_YAML, instance_home
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PARTITIONS = dg.DailyPartitionsDefinition(start_date="2021-10-19", timezone="America/New_York")
 DATES = PARTITIONS.get_partition_keys()[:6]
 BAD_DATES = {DATES[2], DATES[4]}
@@ -50,7 +50,7 @@ def _stock_home(home: Path) -> Path:
 def events_asset(context):
     """A range run that logs one check evaluation per date, as nba_pipeline/checks/runner.py does (one batch where
     the storage takes one)."""
-    from nba_pipeline.dagster_private import log_check_evaluations, materialization_targets
+    from nba_pipeline.plumbing.dagster_private import log_check_evaluations, materialization_targets
 
     yield dg.Output(None)
     targets = materialization_targets(context.instance, context.asset_key, context.run.run_id, context.partition_keys)
@@ -134,7 +134,7 @@ def test_the_tuned_storage_stores_what_dagsters_own_does_and_each_reads_the_othe
 WRITER = textwrap.dedent(
     """
     import sys, dagster as dg
-    from nba_pipeline_tests.test_instance_storage import _range_run
+    from nba_pipeline_tests.plumbing.test_instance_storage import _range_run
     with dg.DagsterInstance.from_config(sys.argv[1]) as instance:
         run_id = _range_run(instance)
         print(run_id, flush=True)
@@ -185,7 +185,7 @@ def test_live_run_logs_reach_a_watcher_while_the_writer_keeps_its_connection(tmp
     script = textwrap.dedent(
         f"""
         import sys, dagster as dg
-        from nba_pipeline_tests.test_instance_storage import _NoopIO
+        from nba_pipeline_tests.plumbing.test_instance_storage import _NoopIO
         @dg.asset
         def one():
             return 1
