@@ -104,7 +104,7 @@ def _materialize(args: argparse.Namespace) -> int:
     # Dagster's console logger at DEBUG prints every event (tens of thousands of lines for a season); at INFO it
     # prints each step's progress lines (`tables.py`: started, published / quarantined, seconds) and every failure
     loggers = json.dumps({"loggers": {"console": {"config": {"log_level": args.log_level}}}})
-    command = [sys.executable, "-m", "nba_pipeline.dagster_cli", "asset", "materialize", "-m", "nba_pipeline.definitions",
+    command = [sys.executable, "-m", "nba_pipeline.plumbing.dagster_cli", "asset", "materialize", "-m", "nba_pipeline.definitions",
                "--select", args.select, "--partition-range", f"{start}...{end}", "--config-json", loggers]
     with subprocess.Popen(command) as run:
         try:
