@@ -24,8 +24,11 @@ def test_the_production_yaml_keeps_the_local_guarantees_and_no_secret():
     for key in GUARANTEES:
         assert production[key] == local[key], key
     url = {"postgres_url": {"env": PG_URL_ENV}}  # one database for the three storages, from the environment only
-    assert [production[k]["config"] for k in ("run_storage", "event_log_storage", "schedule_storage")] == [url] * 3
-    assert production["event_log_storage"]["class"] == "TunedPostgresEventLogStorage"
+    assert [production[k]["config"] for k in ("run_storage", "schedule_storage")] == [url] * 2
+    events = production["event_log_storage"]
+    assert events["class"] == "TunedPostgresEventLogStorage"
+    # the same database, and the batch switch stated (0: Dagster's own event-by-event writes)
+    assert events["config"] == {**url, "event_batch_size": 1000}
     assert "storage" not in production and "storage" not in local  # SQLite under DAGSTER_HOME locally
     assert production["run_monitoring"]["max_resume_run_attempts"] == 0  # matches the DefaultRunLauncher
     # DefaultRunLauncher plus the worker health check run monitoring needs (nba_pipeline/plumbing/run_launcher.py)
