@@ -2,7 +2,7 @@
 
 Endpoints: `scoreboardv3` (one date's games: tip-off time and status), `leaguegamelog` (team box scores of a
 season, fetched once per season per run and cached), `boxscoretraditionalv2` (player rows of one final game),
-`shotchartdetail` (every field-goal attempt of one final game with its zone: `shot_zones`, see
+`shotchartdetail` (every field-goal attempt of one team in one final game, with its zone: `shot_zones`, see
 `parse_shot_chart_detail`). The stats API has no injury report, betting lines or referee assignments: those feeds
 come back as empty frames of their schema (docs/real-data.md: what the pipeline does then).
 
@@ -122,30 +122,30 @@ SEASON_TYPES = {"1": "Pre Season", "2": "Regular Season", "3": "All Star", "4": 
 _SHOT_COLUMNS = ("game_id", "team_id", "player_id", "shot_type", "shot_zone_basic", "shot_made_flag")
 
 
-def shot_chart_params(game_id: str) -> dict[str, Any]:
-    """The `shotchartdetail` request of one game: every shot of both teams (TeamID=0, PlayerID=0), attempts not
-    makes (ContextMeasure=FGA; its default, PTS, lists made shots only). Season and season type come from the
-    NBA.com game id ('0021500504': kind 2 = regular season, season 2015-16), so playoff games need no calendar."""
+def shot_chart_params(game_id: str, team_id: int) -> dict[str, Any]:
+    """The `shotchartdetail` request of one team in one game: every field-goal attempt of its players (PlayerID=0),
+    misses included (ContextMeasure=FGA; the default, PTS, lists made shots only). Season and season type come from
+    the NBA.com game id ('0022100732': kind 2 = regular season, season 2021-22), so playoff games need no calendar."""
     gid = str(game_id)
     kind = SEASON_TYPES.get(gid[2:3])
     if len(gid) != 10 or not gid.isdigit() or kind is None:
         raise SourceError("shotchartdetail", None, f"game id {gid!r}: not an NBA.com game id of a known kind")
     year = int(gid[3:5]) + (1900 if int(gid[3:5]) >= 46 else 2000)
-    return {"GameID": gid, "TeamID": 0, "PlayerID": 0, "ContextMeasure": "FGA", "LeagueID": "00",
+    return {"GameID": gid, "TeamID": int(team_id), "PlayerID": 0, "ContextMeasure": "FGA", "LeagueID": "00",
             "Season": f"{year}-{(year + 1) % 100:02d}", "SeasonType": kind,
             "LastNGames": 0, "Month": 0, "OpponentTeamID": 0, "Period": 0}
 
 
-def parse_shot_chart_detail(payload: dict[str, Any], game_id: str, game_date: dt.date) -> pd.DataFrame:
-    """`shot_zones` of one game from its `Shot_Chart_Detail` rows (one row per field-goal attempt): per player,
-    paint (Restricted Area, In The Paint (Non-RA)), mid-range (the other twos) and three (SHOT_TYPE 3PT) attempts
-    and makes. An unknown zone or shot type, a flag other than 0/1 or a row of another game is a `SourceError`
-    naming the values: a changed feed must stop the date, not lose attempts."""
+def parse_shot_chart_detail(payload: dict[str, Any], game_id: str, team_id: int, game_date: dt.date) -> pd.DataFrame:
+    """`shot_zones` of one team in one game from its `Shot_Chart_Detail` rows (one row per field-goal attempt): per
+    player, paint (Restricted Area, In The Paint (Non-RA)), mid-range (the other twos) and three (SHOT_TYPE 3PT)
+    attempts and makes. An unknown zone or shot type, a flag other than 0/1 or a row of another game or team is a
+    `SourceError` naming the values: a changed feed must stop the date, not lose or misfile attempts."""
     endpoint = "shotchartdetail"
     shots = _result_set(payload, endpoint, "Shot_Chart_Detail")
     missing = [c for c in _SHOT_COLUMNS if c not in shots.columns]
     if missing:
-        raise SourceError(endpoint, 200, f"game {game_id}: Shot_Chart_Detail has no column(s) {[c.upper() for c in missing]}")
+        raise SourceError(endpoint, 200, f"game {game_id} team {team_id}: Shot_Chart_Detail has no column(s) {[c.upper() for c in missing]}")
     if shots.empty:  # not charted (yet): no rows rather than zeros; the coverage warning downstream says so
         return schemas.empty(schemas.SHOT_ZONES, "shot_zones")
     problems = {
@@ -153,11 +153,12 @@ def parse_shot_chart_detail(payload: dict[str, Any], game_id: str, game_date: dt
         "SHOT_TYPE": ~shots["shot_type"].isin(list(SHOT_TYPES)),
         "SHOT_MADE_FLAG": ~shots["shot_made_flag"].isin([0, 1]),
         "GAME_ID": shots["game_id"].astype(str) != str(game_id),
+        "TEAM_ID": shots["team_id"].astype(str) != str(team_id),
     }
     for column, bad in problems.items():
         if bad.any():
             values = sorted(map(str, shots.loc[bad, column.lower()].unique()))[:5]
-            raise SourceError(endpoint, 200, f"game {game_id}: {int(bad.sum())} shot row(s) with unknown {column} {values}")
+            raise SourceError(endpoint, 200, f"game {game_id} team {team_id}: {int(bad.sum())} shot row(s) with unknown {column} {values}")
     three = shots["shot_type"].map(SHOT_TYPES).astype(bool)
     paint = ~three & shots["shot_zone_basic"].isin(PAINT_ZONES)
     shots["zone"] = pd.Series("mid", index=shots.index).mask(paint, "paint").mask(three, "three")
@@ -311,10 +312,12 @@ class NbaStatsApiSource(NbaSource):
         return pd.concat(players, ignore_index=True) if players else schemas.empty(schemas.PLAYER_BOXSCORES, feed)
 
     def shot_zones(self, final: pd.DataFrame) -> pd.DataFrame:
-        """One `shotchartdetail` request per final game (both teams' shots; see `shot_chart_params`)."""
+        """Two `shotchartdetail` requests per final game, home team then away (see `shot_chart_params`): the form
+        public clients use and recorded (dblackrun/pbpstats), one team's shots per body."""
         zones = [
-            parse_shot_chart_detail(self.get("shotchartdetail", shot_chart_params(gid)), gid, day)
-            for gid, day in zip(final["game_id"], final["game_date"].dt.date)
+            parse_shot_chart_detail(self.get("shotchartdetail", shot_chart_params(gid, team)), gid, team, day)
+            for gid, day, home, away in zip(final["game_id"], final["game_date"].dt.date, final["home_team_id"], final["away_team_id"])
+            for team in (home, away)
         ]
         return pd.concat(zones, ignore_index=True) if zones else schemas.empty(schemas.SHOT_ZONES, "shot_zones")
 
