@@ -112,7 +112,7 @@ def parse_boxscore_traditional_v2(payload: dict[str, Any], game_date: dt.date) -
 
 # SHOT_ZONE_BASIC as NBA.com writes it. Which side of the arc a shot was on is SHOT_TYPE's call, not the zone's: the
 # box score's FG3A counts SHOT_TYPE, and the zone (drawn from the shot's location) disagrees with it now and then
-# (a 23-ft 'Mid-Range' three, a 22-ft 'Right Corner 3' two with a foot on the line: both in the 2015-16 recordings).
+# (the recorded charts hold a 23-ft 'Mid-Range' three and 22-ft 'Right Corner 3' twos: a foot on the line).
 # So: a three is a three whatever its zone ('Backcourt' heaves included); a two is paint or mid-range by its zone.
 PAINT_ZONES = frozenset({"Restricted Area", "In The Paint (Non-RA)"})
 OUTSIDE_ZONES = frozenset({"Mid-Range", "Left Corner 3", "Right Corner 3", "Above the Break 3", "Backcourt"})
