@@ -296,3 +296,39 @@ def eastern_tick(text: str) -> dt.datetime:
     from nba_pipeline.dates import EASTERN as TZ
 
     return dt.datetime.fromisoformat(text).replace(tzinfo=TZ)
+
+
+def injury_reports(directory: Path) -> Handler:
+    """The league's injury-report CDN over the recorded PDFs in `directory`: a file exists once its version is
+    published — 30 minutes after the hour its name carries (the header of `…_2024-02-22_01PM.pdf` says 01:30 PM) —
+    and is a 403 before that, or when there is no such file (the CDN's answer for a missing file)."""
+    files = {p.name: p for p in directory.glob("Injury-Report_*.pdf")}
+
+    def published(name: str) -> pd.Timestamp:
+        day, hour = name.removeprefix("Injury-Report_").removesuffix(".pdf").split("_", 1)
+        return pd.Timestamp(f"{day} {hour.replace('_', ':')}") + pd.Timedelta(minutes=30)
+
+    def handle(path: str, params: dict[str, str], now: pd.Timestamp) -> tuple[int, str, bytes]:
+        name = path.rsplit("/", 1)[-1]
+        if name not in files or published(name) > now:
+            return 403, "application/xml", b"<?xml version='1.0'?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>"
+        return 200, "application/pdf", files[name].read_bytes()
+
+    return handle
+
+
+def referee_page(html_file: Path, posted: str = "09:00") -> Handler:
+    """official.nba.com's assignments page of the recorded day: from `posted` (Eastern) on the recording; before
+    it, **built by hand**, the same page with the NBA table's rows not yet there (crews are posted that morning)."""
+    html = html_file.read_text()
+    day = pd.Timestamp(html_file.stem.rsplit("_", 1)[-1])
+    start = html.index('<div class="nba-refs-content">')
+    body_open = html.index("<tbody>", start) + len("<tbody>")
+    body_close = html.index("</tbody>", body_open)
+    before = html[:body_open] + "\n" + html[body_close:]
+
+    def handle(path: str, params: dict[str, str], now: pd.Timestamp) -> tuple[int, str, bytes]:
+        text = html if now >= day + pd.Timedelta(posted + ":00") else before
+        return 200, "text/html; charset=UTF-8", text.encode()
+
+    return handle
