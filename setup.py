@@ -21,6 +21,8 @@ setup(
         "psutil>=5.9,<8",  # is a run's process alive (nba_pipeline.run_host)
         "pyyaml>=6",
         "requests>=2.31",
+        # the league's injury report PDFs (sources/injury_report.py): words with their positions, no Java (not tabula)
+        "pdfplumber>=0.11,<0.12",
         "scikit-learn>=1.4,<2",
         "scipy>=1.11",
         "sqlalchemy>=2",  # nba_pipeline/instance_storage.py (the tuned event log) is written against SQLAlchemy 2

@@ -5,12 +5,14 @@ import dagster as dg
 import pytest
 
 from nba_pipeline.resources import SOURCES, resources_for, source_for
-from nba_pipeline.sources import NbaStatsApiSource, SeasonReplaySource, SimulatedLeagueSource
+from nba_pipeline.sources import NbaInjuryReportSource, NbaStatsApiSource, SeasonReplaySource, SimulatedLeagueSource
+from nba_pipeline.sources.injury_report import BASE_URL
 
 
 def test_each_source_name_binds_its_source(monkeypatch, tmp_path):
     monkeypatch.delenv("NBA_PIPELINE_THRESHOLDS", raising=False)
     kinds = {"simulator": SimulatedLeagueSource, "season_2023_24": SeasonReplaySource, "nba_stats": NbaStatsApiSource}
+    kinds["nba_injury_report"] = NbaInjuryReportSource
     assert set(kinds) | {"game_logs", "odds_api"} == set(SOURCES)  # those two need their environment: below
     for name, kind in kinds.items():
         monkeypatch.setenv("NBA_PIPELINE_SOURCE", name)
@@ -31,7 +33,7 @@ def test_the_replay_profile_gives_way_to_an_explicit_thresholds_file(monkeypatch
 
 
 def test_an_unknown_source_is_refused_by_name():
-    with pytest.raises(ValueError, match=r"unknown source 'nba_api': NBA_PIPELINE_SOURCE must be one of \('simulator', 'season_2023_24', 'nba_stats', 'game_logs', 'odds_api'\)"):
+    with pytest.raises(ValueError, match=r"unknown source 'nba_api': NBA_PIPELINE_SOURCE must be one of \('simulator', 'season_2023_24', 'nba_stats', 'game_logs', 'odds_api', 'nba_injury_report'\)"):
         source_for("nba_api")
 
 
@@ -74,15 +76,22 @@ def test_production_takes_lines_from_the_vendor_unless_the_source_is_a_whole_sim
     from nba_pipeline.sources import NbaStatsApiSource, OddsApiSource
     from nba_pipeline.sources.router import FeedRouter
 
-    for name in ("NBA_PIPELINE_FEED_PROP_LINES", "NBA_PIPELINE_SOURCE"):
+    for name in ("NBA_PIPELINE_FEED_PROP_LINES", "NBA_PIPELINE_FEED_INJURY_REPORT", "NBA_PIPELINE_SOURCE", "NBA_INJURY_REPORT_URL"):
         monkeypatch.delenv(name, raising=False)
-    router, _ = feed_sources("production")  # NBA.com, lines from The Odds API
+    router, _ = feed_sources("production")  # NBA.com, lines from The Odds API, injuries from the league's PDFs
     assert isinstance(router, FeedRouter) and isinstance(router.prop_lines, OddsApiSource)
     assert isinstance(router.player_boxscores, NbaStatsApiSource)
+    assert isinstance(router.injury_report, NbaInjuryReportSource) and router.injury_report.base_url == BASE_URL
+    assert isinstance(feed_sources("local")[0], SimulatedLeagueSource)  # locally nothing is bound to a real feed
     monkeypatch.setenv("NBA_PIPELINE_SOURCE", "simulator")  # a simulated league in production: every feed simulated
     assert isinstance(feed_sources("production")[0], SimulatedLeagueSource)
     monkeypatch.setenv("NBA_PIPELINE_FEED_PROP_LINES", "odds_api")  # unless a feed is bound on its own
     assert isinstance(feed_sources("production")[0].prop_lines, OddsApiSource)
+    monkeypatch.setenv("NBA_PIPELINE_FEED_INJURY_REPORT", "nba_injury_report")
+    monkeypatch.setenv("NBA_INJURY_REPORT_URL", "http://mirror.example/injury")  # the PDFs' address, from the environment
+    router = feed_sources("production")[0]
+    assert isinstance(router.injury_report, NbaInjuryReportSource) and router.injury_report.base_url == "http://mirror.example/injury"
+    assert isinstance(router.schedule, SimulatedLeagueSource)
 
 
 def test_game_logs_needs_its_folders(monkeypatch, tmp_path):

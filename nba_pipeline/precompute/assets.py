@@ -52,8 +52,8 @@ def player_composite_factors(
 
     Source: analytics.player_game_summary and analytics.team_defense_game_summary for the date's season *before*
     the date (a 200-day lookback mapping ending the day before, read and gated within the season), raw.schedule
-    for the season through the date (slate, bootstrap, history completeness), the date's raw.injury_report and
-    raw.prop_lines (the latest snapshot of each line). Exists for a date as soon as its schedule, injury report and lines are in and every earlier
+    for the season through the date (slate, bootstrap, history completeness), the date's raw.injury_report (the version in
+    force at each game's tip-off) and raw.prop_lines (the latest snapshot of each line). Exists for a date as soon as its schedule, injury report and lines are in and every earlier
     date of the season passed — before its games tip off.
     """
     prop_lines = current_lines(prop_lines)
@@ -82,13 +82,14 @@ def player_composite_factors(
 
 @published_table("precompute", checks.DAILY_CACHE_RULES, code=[daily_cache])
 def player_daily_cache(
-    player_composite_factors: pd.DataFrame, injury_report: pd.DataFrame, prop_lines: pd.DataFrame
+    player_composite_factors: pd.DataFrame, injury_report: pd.DataFrame, prop_lines: pd.DataFrame, schedule: pd.DataFrame
 ) -> Table:
     """One row per player on a date's pre-game slate: his composite factors, his own injury status and his points
     line — the latest state prediction needs, all known before tip-off. Source: precompute.player_composite_factors,
-    raw.injury_report, raw.prop_lines (latest snapshot of each line), for the same dates."""
+    raw.injury_report (the version in force at each game's tip-off, from raw.schedule), raw.prop_lines (latest
+    snapshot of each line), for the same dates."""
     lines = current_lines(prop_lines)
-    frame = build_player_daily_cache(player_composite_factors, injury_report, lines)
+    frame = build_player_daily_cache(player_composite_factors, injury_report, lines, schedule)
     return Table(
         frame, metadata={"players_with_lines": int(frame["has_prop_line"].sum())}, reference={checks.PROP_LINES: lines}
     )

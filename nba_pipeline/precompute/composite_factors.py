@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from nba_pipeline import schemas
+from nba_pipeline.raw.injuries import latest_before_tipoff
 from nba_pipeline.raw.lines import POINTS_MARKET
 from nba_pipeline.league.seasons import SEASON_BY_LABEL, season_labels
 from nba_pipeline.precompute.windows import game_windows
@@ -232,7 +233,7 @@ def build_player_composite_factors(
     rest = (out["game_date"] - out["last_game_date"]).dt.days
     out["rest_days"] = pd.array(rest, dtype="Int64")
     out["back_to_back"] = (out["rest_days"] == 1).astype("boolean")
-    out["teammates_out"] = _teammates_out(injury_report, out)
+    out["teammates_out"] = _teammates_out(latest_before_tipoff(injury_report, schedule_history), out)
     out["opponent_def_rating"] = opponent["opp_defensive_rating_avg"].where(known_opponent.to_numpy())
     out["opponent_last_game_date"] = opponent["last_game_date"].where(known_opponent.to_numpy())
 
@@ -245,7 +246,8 @@ def build_player_composite_factors(
 
 
 def _teammates_out(injury_report: pd.DataFrame, rows: pd.DataFrame) -> pd.Series:
-    """Players of the same team listed Out on the date, the player himself excluded."""
+    """Players of the same team listed Out on the date (on the report's version in force at tip-off:
+    `raw.injuries.latest_before_tipoff`), the player himself excluded."""
     out = injury_report.loc[injury_report["status"] == "Out", ["team_id", "game_date", "player_id"]].drop_duplicates()
     on_team = out.groupby(["team_id", "game_date"]).size().rename("on_team").reset_index()
     listed = rows[["team_id", "game_date", "player_id"]].merge(on_team, on=["team_id", "game_date"], how="left")

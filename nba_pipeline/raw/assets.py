@@ -31,9 +31,11 @@ RAW_FEEDS = {
         checks.SHOT_ZONE_RULES,
     ),
     "injury_report": (
-        "One row per player listed on a game's injury report: status (Out / Questionable / Probable), reason and the "
-        "time of the report version (a newer version replaces the date's rows). Source: the league's injury report, "
-        "posted the evening before and updated on the game day (`injury_report_discovery` polls for new versions).",
+        "One row per player listed on a game's injury report per version: status (Out / Doubtful / Questionable / "
+        "Probable / Available), reason and the time of the report version (`report_at`); every version published "
+        "is kept, and readers take the latest one before each game's tip-off (`raw.injuries.latest_before_tipoff`). "
+        "Source: the league's injury report, posted the evening before and updated on the game day "
+        "(`injury_report_discovery` polls for new versions).",
         checks.INJURY_REPORT_RULES,
     ),
     "prop_lines": (

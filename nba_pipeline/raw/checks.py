@@ -78,8 +78,9 @@ SHOT_ZONE_RULES = [
     _canonical_ids(),
 ]
 INJURY_REPORT_RULES = [
-    matches_schema("injury_report", ["game_id", "player_id"]),
-    no_duplicate_keys(names.NO_DUPLICATE_KEYS, ["game_id", "player_id"]),
+    # every published version is kept (report_at); a row is named by its player's name, as an unmatched name has no id
+    matches_schema("injury_report", ["game_id", "player_name", "report_at"]),
+    no_duplicate_keys(names.NO_DUPLICATE_KEYS, ["game_id", "player_id", "player_name", "report_at"]),
     _unknown_team("team_id", tricode="team_abbreviation"),
 ]
 PROP_LINE_RULES = [

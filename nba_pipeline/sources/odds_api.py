@@ -32,12 +32,11 @@ import pandas as pd
 from pydantic import Field, PrivateAttr
 
 from nba_pipeline import schemas
-from nba_pipeline.league.seasons import seasons_overlapping
 from nba_pipeline.league.teams import TEAMS
 from nba_pipeline.raw.lines import POINTS_MARKET
 from nba_pipeline.sources.base import FeedNotAvailable, MissingCredentials, NbaSource
 from nba_pipeline.sources.nba_stats import NbaStatsApiSource, retry_after_seconds
-from nba_pipeline.sources.players import DIRECTORY_COLUMNS, match_players, parse_common_all_players
+from nba_pipeline.sources.players import match_players, season_directory
 
 EASTERN = "America/New_York"
 API_KEY_VARIABLE = "ODDS_API_KEY"
@@ -207,13 +206,7 @@ class OddsApiSource(NbaSource):
 
     def directory(self, start: dt.date, end: dt.date) -> pd.DataFrame:
         """Current NBA.com rosters, once per season per run."""
-        frames = []
-        for season in seasons_overlapping(start, end):
-            if season.label not in self._directory:
-                payload = self.players.get("commonallplayers", {"LeagueID": "00", "Season": season.label, "IsOnlyCurrentSeason": 1})
-                self._directory[season.label] = parse_common_all_players(payload)
-            frames.append(self._directory[season.label])
-        return pd.concat(frames, ignore_index=True).drop_duplicates("player_id") if frames else pd.DataFrame(columns=DIRECTORY_COLUMNS)
+        return season_directory(self.players, self._directory, start, end)
 
     def events(self, start: dt.date, end: dt.date) -> list[dict[str, Any]]:
         """The vendor's events tipping off on Eastern dates start..end (the events endpoint costs no quota)."""

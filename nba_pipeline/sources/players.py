@@ -19,10 +19,12 @@ check names it; `match_players` returns why, for the fetch's log.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pandas as pd
 
+from nba_pipeline.league.seasons import seasons_overlapping
 from nba_pipeline.league.teams import TRICODES
 
 SUFFIXES = r"\b(?:jr|sr|ii|iii|iv|v)\b"
@@ -60,6 +62,18 @@ def parse_common_all_players(payload: dict[str, Any]) -> pd.DataFrame:
             "team_abbreviation": rows["TEAM_ABBREVIATION"].astype("string"),
         }
     ).reset_index(drop=True)
+
+
+def season_directory(client: Any, cache: dict[str, pd.DataFrame], start: dt.date, end: dt.date) -> pd.DataFrame:
+    """NBA.com rosters (commonallplayers, current season) for the seasons of start..end through `client` (an
+    `NbaStatsApiSource`), each season asked for once per `cache` (the source's, for one run)."""
+    frames = []
+    for season in seasons_overlapping(start, end):
+        if season.label not in cache:
+            payload = client.get("commonallplayers", {"LeagueID": "00", "Season": season.label, "IsOnlyCurrentSeason": 1})
+            cache[season.label] = parse_common_all_players(payload)
+        frames.append(cache[season.label])
+    return pd.concat(frames, ignore_index=True).drop_duplicates("player_id") if frames else pd.DataFrame(columns=DIRECTORY_COLUMNS)
 
 
 def match_players(lines: pd.DataFrame, directory: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
