@@ -20,6 +20,7 @@ setup(
         "pydantic>=2.7,<3",
         "psutil>=5.9,<8",  # is a run's process alive (nba_pipeline.run_host)
         "pyyaml>=6",
+        "beautifulsoup4>=4.12,<5",  # the referee assignments page (nba_pipeline/sources/referees.py), with the stdlib html.parser
         "requests>=2.31",
         # the league's injury report PDFs (sources/injury_report.py): words with their positions, no Java (not tabula)
         "pdfplumber>=0.11,<0.12",

@@ -16,6 +16,7 @@ from nba_pipeline import schemas
 from nba_pipeline.sources.game_logs import GameLogFilesSource
 from nba_pipeline.sources.injury_report import NbaInjuryReportSource
 from nba_pipeline.sources.odds_api import OddsApiSource
+from nba_pipeline.sources.referees import NbaRefereeAssignmentsSource
 from nba_pipeline.sources.replay import THRESHOLDS_PROFILE as REPLAY_THRESHOLDS
 from nba_pipeline.sources.router import FeedRouter
 from nba_pipeline.warehouse.base import Warehouse
@@ -24,9 +25,13 @@ from nba_pipeline.warehouse.io_manager import ModelStore, WarehouseIOManager
 
 DEPLOYMENTS = ("local", "production")
 DEFAULT_WAREHOUSE = "data/warehouse.duckdb"
-SOURCES = ("simulator", "season_2023_24", "nba_stats", "game_logs", "odds_api", "nba_injury_report")
+SOURCES = ("simulator", "season_2023_24", "nba_stats", "game_logs", "odds_api", "nba_injury_report", "nba_referees")
 # production's binding where a feed's source is not NBA_PIPELINE_SOURCE's; NBA_PIPELINE_FEED_<FEED> replaces any of them
-PRODUCTION_FEEDS = {"prop_lines": "odds_api", "injury_report": "nba_injury_report"}
+PRODUCTION_FEEDS = {
+    "prop_lines": "odds_api",
+    "injury_report": "nba_injury_report",
+    "referee_assignments": "nba_referees",
+}
 # sources that serve every feed as one coherent league (a simulated or recorded day): production's real-feed defaults
 # do not apply over them, so NBA_PIPELINE_SOURCE=simulator in production means every feed is simulated
 SELF_CONTAINED = ("simulator", "season_2023_24")
@@ -40,6 +45,8 @@ def source_for(name: str) -> tuple[NbaSource, str | None]:
         return OddsApiSource.from_environment(), None
     if name == "nba_injury_report":
         return NbaInjuryReportSource.from_environment(), None
+    if name == "nba_referees":
+        return NbaRefereeAssignmentsSource.from_environment(), None
     if name == "simulator":
         return SimulatedLeagueSource(faults_file=os.environ.get("NBA_PIPELINE_FAULTS_FILE")), None
     if name == "season_2023_24":

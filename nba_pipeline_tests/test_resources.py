@@ -13,7 +13,7 @@ def test_each_source_name_binds_its_source(monkeypatch, tmp_path):
     monkeypatch.delenv("NBA_PIPELINE_THRESHOLDS", raising=False)
     kinds = {"simulator": SimulatedLeagueSource, "season_2023_24": SeasonReplaySource, "nba_stats": NbaStatsApiSource}
     kinds["nba_injury_report"] = NbaInjuryReportSource
-    assert set(kinds) | {"game_logs", "odds_api"} == set(SOURCES)  # those two need their environment: below
+    assert set(kinds) | {"game_logs", "odds_api", "nba_referees"} == set(SOURCES)  # those need their environment: below
     for name, kind in kinds.items():
         monkeypatch.setenv("NBA_PIPELINE_SOURCE", name)
         resources = resources_for("local", warehouse_path=str(tmp_path / "w.duckdb"))
@@ -33,7 +33,7 @@ def test_the_replay_profile_gives_way_to_an_explicit_thresholds_file(monkeypatch
 
 
 def test_an_unknown_source_is_refused_by_name():
-    with pytest.raises(ValueError, match=r"unknown source 'nba_api': NBA_PIPELINE_SOURCE must be one of \('simulator', 'season_2023_24', 'nba_stats', 'game_logs', 'odds_api', 'nba_injury_report'\)"):
+    with pytest.raises(ValueError, match=r"unknown source 'nba_api': NBA_PIPELINE_SOURCE must be one of \('simulator', 'season_2023_24', 'nba_stats', 'game_logs', 'odds_api', 'nba_injury_report', 'nba_referees'\)"):
         source_for("nba_api")
 
 
@@ -92,6 +92,24 @@ def test_production_takes_lines_from_the_vendor_unless_the_source_is_a_whole_sim
     router = feed_sources("production")[0]
     assert isinstance(router.injury_report, NbaInjuryReportSource) and router.injury_report.base_url == "http://mirror.example/injury"
     assert isinstance(router.schedule, SimulatedLeagueSource)
+
+
+def test_production_takes_referee_crews_from_the_assignments_page(monkeypatch):
+    from nba_pipeline.resources import feed_sources
+    from nba_pipeline.sources.referees import PAGE_URL, NbaRefereeAssignmentsSource
+
+    for name in ("NBA_PIPELINE_FEED_REFEREE_ASSIGNMENTS", "NBA_PIPELINE_SOURCE", "NBA_REFEREES_URL"):
+        monkeypatch.delenv(name, raising=False)
+    router, _ = feed_sources("production")
+    assert isinstance(router.referee_assignments, NbaRefereeAssignmentsSource) and router.referee_assignments.base_url == PAGE_URL
+    assert isinstance(router.schedule, NbaStatsApiSource)
+    monkeypatch.setenv("NBA_REFEREES_URL", "http://mirror.example/referee-assignments/")
+    assert source_for("nba_referees")[0].base_url == "http://mirror.example/referee-assignments/"
+    monkeypatch.setenv("NBA_PIPELINE_FEED_REFEREE_ASSIGNMENTS", "nba_stats")  # one feed bound on its own
+    assert isinstance(feed_sources("production")[0].referee_assignments, NbaStatsApiSource)
+    monkeypatch.delenv("NBA_PIPELINE_FEED_REFEREE_ASSIGNMENTS")
+    monkeypatch.setenv("NBA_PIPELINE_SOURCE", "season_2023_24")  # a recorded league serves its own (empty) crews
+    assert isinstance(feed_sources("production")[0], SeasonReplaySource)
 
 
 def test_game_logs_needs_its_folders(monkeypatch, tmp_path):
