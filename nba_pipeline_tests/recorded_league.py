@@ -13,6 +13,11 @@ clock `server.now` (Eastern wall clock) that decides what exists at each tick of
   bodies of 2024-02-22 (fixtures/the_odds_api), as LINE_SNAPSHOTS: the board posted at each time is the recording
   with `last_update` set to that time, and from the second snapshot on a few players' numbers moved by hand
   (MOVES). Before the first snapshot an event has no props (`bookmakers: []`, the vendor's shape).
+- The league's injury-report CDN (`/injury/…pdf`, `injury_reports`): the **recorded** PDFs of
+  fixtures/nba_injury_report, each from its publication time on (403 before, as the CDN answers a missing file).
+- official.nba.com's referee assignments page (`/referee-assignments/`, `referee_page`): the page of 2024-02-22
+  (fixtures/nba_referee_assignments: recorded crews in built-by-hand markup) from 09:00 ET, and before that the same
+  page with no NBA crews yet (built by hand).
 - Other vendors plug in with `route(prefix, handler)`: `handler(path, params, now) -> (status, content_type, body)`.
 """
 
@@ -36,6 +41,11 @@ from nba_pipeline.sources.replay import DATA_DIR, replay_season
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 ODDS = FIXTURES / "the_odds_api"
 PLAYER_IDS = FIXTURES / "recorded_league" / "player_ids_2023-24.csv"
+INJURY_REPORTS = FIXTURES / "nba_injury_report"
+# the roster directory built for the injury reports: the players they list who have not played this season are in it
+INJURY_DIRECTORY = INJURY_REPORTS / "CommonAllPlayers_2024-02-22.json"
+DIRECTORY_DAY = pd.Timestamp("2024-02-22")
+REFEREE_PAGE = FIXTURES / "nba_referee_assignments" / "referee_assignments_2024-02-22.html"
 EASTERN = "America/New_York"
 SEASON = "2023-24"
 GAME_LENGTH = pd.Timedelta(hours=2, minutes=30)
@@ -87,7 +97,10 @@ class RecordedLeague:
     def __init__(self, now: str = "2024-02-22T06:00:00"):
         self.now = pd.Timestamp(now)
         self.seen: list[tuple[str, dict[str, str]]] = []
-        self.routes: dict[str, Handler] = {}
+        self.routes: dict[str, Handler] = {
+            "/injury/": injury_reports(INJURY_REPORTS),  # NBA_INJURY_REPORT_URL = url + "/injury"
+            "/referee-assignments": referee_page(REFEREE_PAGE),  # NBA_REFEREES_URL = url + "/referee-assignments/"
+        }
         self.events = json.loads((ODDS / "events.json").read_text())
         self.recorded = {p.stem.removeprefix("event_odds_"): json.loads(p.read_text()) for p in ODDS.glob("event_odds_*.json")}
         self.used = 0
@@ -220,7 +233,10 @@ class RecordedLeague:
                 "resultSets": [_result_set("PlayerStats", player_rows), _result_set("TeamStats", team_rows)]}
 
     def players(self, params: dict[str, str]) -> dict:
-        """Every player with an NBA.com id who has played this season, on the team of his latest game up to now."""
+        """Every player with an NBA.com id who has played this season, on the team of his latest game up to now. From
+        2024-02-22 on, the roster fixture built for the injury reports (INJURY_DIRECTORY, built by hand: see
+        fixtures/SOURCES.md) adds the players they list who have not played (out all season, call-ups) and gives
+        each player it has his team of that day (a deadline trade the box scores do not show yet)."""
         rows = league()["players"]
         rows = rows[(rows["game_date"] <= self.now) & (rows["player_id"] < 1 << 31)]
         latest = rows.sort_values("game_date", kind="stable").drop_duplicates("player_id", keep="last")
@@ -233,7 +249,17 @@ class RecordedLeague:
             "TEAM_CITY": latest["team_abbreviation"].map(teams["city"]), "TEAM_NAME": latest["team_abbreviation"].map(teams["nickname"]),
             "TEAM_ABBREVIATION": latest["team_abbreviation"], "TEAM_CODE": None, "GAMES_PLAYED_FLAG": "Y",
             "OTHERLEAGUE_EXPERIENCE_CH": None,
-        }).sort_values("DISPLAY_LAST_COMMA_FIRST")
+        })
+        built = json.loads(INJURY_DIRECTORY.read_text())["resultSets"][0]
+        built = pd.DataFrame(built["rowSet"], columns=built["headers"]).set_index("PERSON_ID")
+        if self.now.normalize() >= DIRECTORY_DAY:
+            # the roster of that day: a player traded at the deadline who has not played for his new team yet is
+            # on it (the injury reports list him there), not on the team of his latest game
+            team = ["TEAM_ID", "TEAM_CITY", "TEAM_NAME", "TEAM_ABBREVIATION"]
+            listed = frame["PERSON_ID"].isin(built.index)
+            frame.loc[listed, team] = built.loc[frame.loc[listed, "PERSON_ID"], team].to_numpy()
+        unplayed = built[~built.index.isin(frame["PERSON_ID"])].reset_index()[list(frame.columns)]
+        frame = pd.concat([frame, unplayed], ignore_index=True).sort_values("DISPLAY_LAST_COMMA_FIRST")
         return {"resource": "commonallplayers", "parameters": params, "resultSets": [_result_set("CommonAllPlayers", frame)]}
 
     # -- The Odds API -------------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """A real game day in production: `NBA_PIPELINE_ENV=production`, every feed bound by `feed_sources("production")`
 to its real source, each source's base URL pointed at one local server answering like the vendors with recorded
 and constructed bodies (nba_pipeline_tests/recorded_league.py), played through the same schedules and sensors as
-the simulator's test_game_day_timeline.py. Production's resources as `resources_for("production")` builds them: the
+the simulator's test_game_day_timeline.py: lines four times, the injury report's versions, the referee crews, the
+finals, the grading. Production's resources as `resources_for("production")` builds them: the
 BigQuery warehouse on the real local emulator (BIGQUERY_EMULATOR_HOST) and the model store on a local GCS server
 (STORAGE_EMULATOR_HOST). Measured: the history ~160 s, the day ~90 s on the emulator.
 
@@ -156,12 +157,15 @@ def day(bigquery_emulator, storage_emulator) -> dict:
             "NBA_STATS_BASE_URL": f"{league.url}/stats",
             "NBA_STATS_MIN_INTERVAL_SECONDS": "0",  # a local server: no rate limit to respect
             "ODDS_API_BASE_URL": league.url,
+            "NBA_INJURY_REPORT_URL": f"{league.url}/injury",
+            "NBA_REFEREES_URL": f"{league.url}/referee-assignments/",
             "ODDS_API_KEY": "recorded-story-key",
             # the constructed box scores carry the replay's whole minutes: its profile (one key: team minutes ±4)
             "NBA_PIPELINE_THRESHOLDS": str(THRESHOLDS_PROFILE),
         }.items():
             env.setenv(key, value)
-        for key in ("NBA_PIPELINE_SOURCE", "NBA_PIPELINE_FEED_PROP_LINES", "NBA_STATS_PROXY"):
+        for key in ("NBA_PIPELINE_SOURCE", "NBA_PIPELINE_FEED_PROP_LINES", "NBA_PIPELINE_FEED_INJURY_REPORT",
+                    "NBA_PIPELINE_FEED_REFEREE_ASSIGNMENTS", "NBA_STATS_PROXY"):
             env.delenv(key, raising=False)
         return _play(ProductionDay(league, BigQueryWarehouse(project=PROJECT, api_endpoint=bigquery_emulator, dataset_prefix=prefix)))
 
@@ -181,8 +185,8 @@ def _play(played: ProductionDay) -> dict:
     timeline = [
         (f"{DAY}T06:00:00", "injury"), (f"{DAY}T08:45:00", "referees"), (f"{DAY}T09:00:00", "referees"),
         (f"{DAY}T09:15:00", "referees"), (f"{DAY}T09:30:00", "lines"), (f"{DAY}T12:00:00", "lines"),
-        (f"{DAY}T12:45:00", "injury"), (f"{DAY}T13:00:00", "injury"), (f"{DAY}T13:15:00", "injury"),
-        (f"{DAY}T15:00:00", "lines"), (f"{DAY}T17:00:00", "injury"), (f"{DAY}T17:15:00", "injury"),
+        (f"{DAY}T13:15:00", "injury"), (f"{DAY}T13:30:00", "injury"), (f"{DAY}T13:45:00", "injury"),
+        (f"{DAY}T15:00:00", "lines"), (f"{DAY}T17:30:00", "injury"), (f"{DAY}T17:45:00", "injury"),
         (f"{DAY}T18:00:00", "lines"),
     ]
     schedules = iter(line_refresh_schedules)
@@ -232,6 +236,21 @@ def test_every_line_is_predicted_by_ten_with_no_box_score_of_the_day(day):
     assert predictions["line_snapshot_at"].eq(pd.Timestamp(f"{DAY} {LINE_SNAPSHOTS[0]}")).all()
     for table, rows in day["at_10"].items():
         assert rows.empty, f"{table} had rows of {DAY} at 10:00"
+
+
+def test_discovery_stores_each_new_injury_report_and_the_crews_once(day):
+    # 06:00 and 13:15 nothing posted, 13:30 the 01PM report, 13:45 nothing new, 17:30 the 05PM report, 17:45 nothing
+    assert day["injury_runs"] == [0, 0, 1, 0, 1, 0]
+    # 08:45 no crews on the page yet, 09:00 every crew, 09:15 nothing new
+    assert day["referee_runs"] == [0, 1, 0]
+    played = day["played"]
+    crews = played.table("raw.referee_assignments")
+    assert crews["game_id"].nunique() == played.table("raw.schedule")["game_id"].nunique() == 12
+    assert crews.groupby("game_id")["role"].apply(lambda roles: sorted(roles) == ["Crew Chief", "Referee", "Umpire"]).all()
+    reports = played.table("raw.injury_report")
+    # every version is kept, with the time its header gives
+    assert set(reports["report_at"]) == {pd.Timestamp(f"{DAY} 13:30"), pd.Timestamp(f"{DAY} 17:30")}
+    assert reports["player_id"].notna().all() and (reports["player_id"] < 1 << 31).all()  # NBA.com ids
 
 
 def test_lines_keep_each_book_and_are_labelled_as_the_vendors(day):
