@@ -1,6 +1,6 @@
 # make run   : set up and materialize the 2023-24 season (every phase, every check) on the embedded default
 # make test  : set up and run the tests
-# make dev   : dagster dev (webserver + daemon) on the same DuckDB warehouse and DAGSTER_HOME
+# make dev   : dg dev (webserver + daemon) on the same DuckDB warehouse and DAGSTER_HOME
 # make deploy-up / deploy-down : the production deployment in containers (deploy/up; docs/deployment.md)
 PYTHON ?= python3
 VENV := .venv
@@ -46,7 +46,7 @@ endif
 	@echo "UI: make dev  ->  http://127.0.0.1:3000  (assets, partitions, checks)"
 
 dev: setup
-	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+	$(BIN)/dg dev --host 127.0.0.1 --port 3000
 
 # the machine's PostgreSQL server and headless chromium, started / installed if missing (.ci/prerequisites)
 # two workers (pytest-xdist), each taking whole test files: module fixtures are built once, and the stories that wait

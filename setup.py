@@ -5,7 +5,7 @@ setup(
     version="0.1.0",
     description="NBA player-props data platform as daily-partitioned Dagster assets",
     packages=find_packages(exclude=["nba_pipeline_tests"]),
-    package_data={"nba_pipeline": ["config/*.yaml", "sources/*.yaml", "data/*.md", "data/season_2023_24/*"]},
+    package_data={"nba_pipeline": ["config/*.yaml", "sources/*.yaml", "data/*.md", "data/season_2023_24/*", "data/season_2022_23/*"]},
     python_requires=">=3.11,<3.14",
     install_requires=[
         "dagster==1.13.27",
@@ -26,7 +26,7 @@ setup(
         "pdfplumber>=0.11,<0.12",
         "scikit-learn>=1.4,<2",
         "scipy>=1.11",
-        "sqlalchemy>=2",  # nba_pipeline/instance_storage.py (the tuned event log) is written against SQLAlchemy 2
+        "sqlalchemy>=2",  # nba_pipeline/plumbing/instance_storage.py (the tuned event log) is written against SQLAlchemy 2
     ],
     extras_require={
         # deploy/production/dagster.yaml: Dagster's instance in PostgreSQL (postgresql+psycopg2:// URLs); BigQuery
@@ -40,7 +40,9 @@ setup(
         "dev": ["pytest>=8", "pytest-xdist>=3.6,<4", "dagster-postgres==0.29.27", "psycopg2-binary>=2.9,<3", "selenium>=4.20,<5",
                 "dagster-gcp==0.29.27", "google-cloud-bigquery>=3.20,<4", "bqemulator==1.4.0",
                 # and production's model store against a local GCS server
-                "gcp-storage-emulator>=2024"],
+                "gcp-storage-emulator>=2024",
+                # the dg CLI: `make dev` is `dg dev`; `dg check defs`, `dg list defs`
+                "dagster-dg-cli==1.13.27"],
     },
     entry_points={"console_scripts": ["nba-pipeline=nba_pipeline.cli:main"]},
 )

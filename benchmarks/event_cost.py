@@ -35,7 +35,7 @@ from pathlib import Path
 import dagster as dg
 import yaml
 
-from nba_pipeline.dagster_private import materialization_targets
+from nba_pipeline.plumbing.dagster_private import materialization_targets
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED_YAML = ROOT / "dagster_home" / "dagster.yaml"

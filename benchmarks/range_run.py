@@ -12,7 +12,7 @@ import sys
 
 import dagster as dg
 
-from nba_pipeline.dagster_private import log_check_evaluations, materialization_targets
+from nba_pipeline.plumbing.dagster_private import log_check_evaluations, materialization_targets
 from nba_pipeline.definitions import defs
 
 RANGE_TAGS = ("dagster/asset_partition_range_start", "dagster/asset_partition_range_end")

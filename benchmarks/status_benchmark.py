@@ -58,7 +58,7 @@ def build(root: Path, days: int) -> tuple[Path, Path]:
 def size(home: Path) -> str:
     import dagster as dg
 
-    from nba_pipeline.dagster_private import check_partition_frame
+    from nba_pipeline.plumbing.dagster_private import check_partition_frame
     from nba_pipeline.ops.report import partitioned_assets
 
     instance = dg.DagsterInstance.local_temp(str(home))

@@ -5,6 +5,7 @@
     nba-pipeline status --start 2024-01-01 --end 2024-01-31 [--json] [--explain] [--html FILE] [--fail-on warning]
     nba-pipeline validate --phase analytics --partition-range 2021-10-19...2025-04-13 [--json]
     nba-pipeline replay-season
+    nba-pipeline backfill-history [DIR ...] [--warehouse FILE]
     nba-pipeline promote [--select TABLE,...] [--note TEXT] [--dry-run]
 
 Every command that takes dates takes them the same way: `--partition-range START...END` (or one date), or
@@ -17,6 +18,8 @@ tables of runs not in flight (`nba_pipeline.ops.recovery`).
 `status` reports, from the instance and the warehouse, what is published, missing, failed, blocked or
 quarantined, what is running and one verdict (`nba_pipeline.ops.report`). `validate` judges a phase over a range
 against the `range_validation` thresholds (`nba_pipeline.ops.validation`).
+`backfill-history` takes no dates: it reads its folders of game logs first (a folder, file or column it cannot use
+is one line, exit 2, no run) and takes the range off them (`nba_pipeline.history`).
 
 Exit codes, one rule for every command (`nba_pipeline.ops.verdict`): 0 done and nothing needs a person (a WARNING
 too, unless `status --fail-on warning`), 1 done and something needs a person (CRITICAL, a failed validation or
@@ -101,7 +104,7 @@ def _materialize(args: argparse.Namespace) -> int:
     # Dagster's console logger at DEBUG prints every event (tens of thousands of lines for a season); at INFO it
     # prints each step's progress lines (`tables.py`: started, published / quarantined, seconds) and every failure
     loggers = json.dumps({"loggers": {"console": {"config": {"log_level": args.log_level}}}})
-    command = [sys.executable, "-m", "nba_pipeline.dagster_cli", "asset", "materialize", "-m", "nba_pipeline.definitions",
+    command = [sys.executable, "-m", "nba_pipeline.plumbing.dagster_cli", "asset", "materialize", "-m", "nba_pipeline.definitions",
                "--select", args.select, "--partition-range", f"{start}...{end}", "--config-json", loggers]
     with subprocess.Popen(command) as run:
         try:
@@ -274,6 +277,12 @@ def _replay_season(args: argparse.Namespace) -> int:
     return replay()
 
 
+def _backfill_history(args: argparse.Namespace) -> int:
+    from nba_pipeline.history import PACKAGED_SEASONS, main as backfill
+
+    return backfill(args.folders or list(PACKAGED_SEASONS), args.warehouse, args.log_level)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nba-pipeline", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -322,6 +331,16 @@ def build_parser() -> argparse.ArgumentParser:
         "replay-season", help="the real 2023-24 season (replay source) through every phase, then its check results "
         "and the model's out-of-sample error (nba_pipeline.real_season)")
     replay.set_defaults(run=_replay_season)
+    history = commands.add_parser(
+        "backfill-history", help="folders of game-log files (default: the package's 2022-23 and 2023-24 seasons) through "
+        "every phase in one range run, then per season the dates published / quarantined and the model's MAE "
+        "(nba_pipeline.history)")
+    history.add_argument("folders", nargs="*", metavar="DIR", help="a folder of NBA.com game-log exports "
+                         "(player_game_logs*.csv[.gz], team_game_logs*.csv[.gz]) or the package's 2023-24 folder")
+    history.add_argument("--warehouse", help="DuckDB warehouse file; default: NBA_PIPELINE_WAREHOUSE or data/warehouse.duckdb")
+    history.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                         help="Dagster console log level (default INFO: step progress and failures)")
+    history.set_defaults(run=_backfill_history)
     promote = commands.add_parser(
         "promote", help="make this checkout's code version of each table the one the warehouse publishes (run after "
         "deploying a fix; other versions are refused from then on, and their dates rebuilt)")

@@ -8,7 +8,7 @@ import dagster as dg
 
 from nba_pipeline.ops.alerts import AlertWebhook, alert_sensor
 from nba_pipeline.analytics.assets import analytics_assets
-from nba_pipeline.automation import automation_sensor, daily_job, late_data_sensor
+from nba_pipeline.plumbing.automation import automation_sensor, daily_job, late_data_sensor
 from nba_pipeline.ops.freshness import with_freshness
 from nba_pipeline.game_day import GAME_DAY_JOBS, GAME_DAY_SCHEDULES, GAME_DAY_SENSORS
 from nba_pipeline.ml.assets import ml_assets

@@ -25,12 +25,12 @@ from nba_pipeline.warehouse.io_manager import ModelStore, WarehouseIOManager
 
 DEPLOYMENTS = ("local", "production")
 DEFAULT_WAREHOUSE = "data/warehouse.duckdb"
-SOURCES = ("simulator", "season_2023_24", "nba_stats", "game_logs", "odds_api", "nba_injury_report", "nba_referees")
+SOURCES = ("simulator", "season_2023_24", "nba_stats", "game_logs", "odds_api", "nba_referees", "nba_injury_report")
 # production's binding where a feed's source is not NBA_PIPELINE_SOURCE's; NBA_PIPELINE_FEED_<FEED> replaces any of them
 PRODUCTION_FEEDS = {
     "prop_lines": "odds_api",
-    "injury_report": "nba_injury_report",
     "referee_assignments": "nba_referees",
+    "injury_report": "nba_injury_report",
 }
 # sources that serve every feed as one coherent league (a simulated or recorded day): production's real-feed defaults
 # do not apply over them, so NBA_PIPELINE_SOURCE=simulator in production means every feed is simulated
@@ -43,10 +43,10 @@ def source_for(name: str) -> tuple[NbaSource, str | None]:
         return GameLogFilesSource.from_environment(), str(REPLAY_THRESHOLDS)
     if name == "odds_api":
         return OddsApiSource.from_environment(), None
-    if name == "nba_injury_report":
-        return NbaInjuryReportSource.from_environment(), None
     if name == "nba_referees":
         return NbaRefereeAssignmentsSource.from_environment(), None
+    if name == "nba_injury_report":
+        return NbaInjuryReportSource.from_environment(), None
     if name == "simulator":
         return SimulatedLeagueSource(faults_file=os.environ.get("NBA_PIPELINE_FAULTS_FILE")), None
     if name == "season_2023_24":

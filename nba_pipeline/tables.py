@@ -32,12 +32,12 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
-from nba_pipeline.automation import gated_eager
+from nba_pipeline.plumbing.automation import gated_eager
 from nba_pipeline.checks.gate import note_held_in_run, register_input_window, take_held_back
 from nba_pipeline.checks.rules import CheckInputs, CheckRule
 from nba_pipeline.checks.runner import audit, check_results, check_specs
 from nba_pipeline.config import ThresholdsError
-from nba_pipeline.dagster_private import mark_partitions_failed
+from nba_pipeline.plumbing.dagster_private import mark_partitions_failed
 from nba_pipeline.dates import InvalidGameDate, parse_game_date_range
 from nba_pipeline.metadata import frame_summary, markdown_table
 from nba_pipeline.partitions import game_date_partitions

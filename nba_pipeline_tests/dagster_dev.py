@@ -45,7 +45,7 @@ query($selector: SensorSelector!) {
   }
 }
 """
-AUTOMATION_SENSOR = "keep_downstream_in_step"  # nba_pipeline.automation.automation_sensor
+AUTOMATION_SENSOR = "keep_downstream_in_step"  # nba_pipeline.plumbing.automation.automation_sensor
 FINISHED_BACKFILL = {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"}
 ACTIVE_RUNS = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]
 

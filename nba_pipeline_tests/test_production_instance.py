@@ -24,13 +24,16 @@ def test_the_production_yaml_keeps_the_local_guarantees_and_no_secret():
     for key in GUARANTEES:
         assert production[key] == local[key], key
     url = {"postgres_url": {"env": PG_URL_ENV}}  # one database for the three storages, from the environment only
-    assert [production[k]["config"] for k in ("run_storage", "event_log_storage", "schedule_storage")] == [url] * 3
-    assert production["event_log_storage"]["class"] == "TunedPostgresEventLogStorage"
+    assert [production[k]["config"] for k in ("run_storage", "schedule_storage")] == [url] * 2
+    events = production["event_log_storage"]
+    assert events["class"] == "TunedPostgresEventLogStorage"
+    # the same database, and the batch switch stated (0: Dagster's own event-by-event writes)
+    assert events["config"] == {**url, "event_batch_size": 1000}
     assert "storage" not in production and "storage" not in local  # SQLite under DAGSTER_HOME locally
     assert production["run_monitoring"]["max_resume_run_attempts"] == 0  # matches the DefaultRunLauncher
-    # DefaultRunLauncher plus the worker health check run monitoring needs (nba_pipeline/run_launcher.py)
+    # DefaultRunLauncher plus the worker health check run monitoring needs (nba_pipeline/plumbing/run_launcher.py)
     assert (production["run_launcher"]["module"], production["run_launcher"]["class"]) == (
-        "nba_pipeline.run_launcher", "CodeServerRunLauncher")
+        "nba_pipeline.plumbing.run_launcher", "CodeServerRunLauncher")
 
 
 def test_the_production_instance_is_postgres_with_one_warehouse_slot(postgres_url, tmp_path):
@@ -98,9 +101,9 @@ def test_the_tuned_postgres_storage_stores_what_dagsters_own_does(postgres_url, 
     dagster-postgres on the same server: the same statuses, materializations and events, each readable by the other."""
     from dagster_postgres.event_log.event_log import PostgresEventLogStorage as Stock
 
-    from nba_pipeline.instance_storage import TunedPostgresEventLogStorage
+    from nba_pipeline.plumbing.instance_storage import TunedPostgresEventLogStorage
     from nba_pipeline_tests.postgres import fresh_database
-    from nba_pipeline_tests.test_instance_storage import _batches, _range_run, _what_was_stored
+    from nba_pipeline_tests.plumbing.test_instance_storage import _batches, _range_run, _what_was_stored
 
     monkeypatch.setenv("DAGSTER_EVENT_BATCH_SIZE", "1000")
     batches = _batches(monkeypatch, TunedPostgresEventLogStorage)

@@ -33,7 +33,7 @@ def test_the_replay_profile_gives_way_to_an_explicit_thresholds_file(monkeypatch
 
 
 def test_an_unknown_source_is_refused_by_name():
-    with pytest.raises(ValueError, match=r"unknown source 'nba_api': NBA_PIPELINE_SOURCE must be one of \('simulator', 'season_2023_24', 'nba_stats', 'game_logs', 'odds_api', 'nba_injury_report', 'nba_referees'\)"):
+    with pytest.raises(ValueError, match=r"unknown source 'nba_api': NBA_PIPELINE_SOURCE must be one of \('simulator', 'season_2023_24', 'nba_stats', 'game_logs', 'odds_api', 'nba_referees', 'nba_injury_report'\)"):
         source_for("nba_api")
 
 

@@ -7,7 +7,7 @@ from nba_pipeline.analytics import player_game_summary as pgs_module
 from nba_pipeline.analytics.player_game_summary import build_player_game_summary
 from nba_pipeline.analytics.team_defense import build_team_defense
 from nba_pipeline.analytics.team_offense import build_team_offense
-from nba_pipeline.automation import analytics_eager
+from nba_pipeline.plumbing.automation import analytics_eager
 from nba_pipeline.config import Thresholds
 from nba_pipeline.tables import Table, published_table
 

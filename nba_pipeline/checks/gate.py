@@ -25,7 +25,7 @@ import dagster as dg
 import pandas as pd
 
 from nba_pipeline.checks.readiness import State, many_check_states
-from nba_pipeline.dagster_private import reader_is_partitioned
+from nba_pipeline.plumbing.dagster_private import reader_is_partitioned
 from nba_pipeline.league.seasons import season_labels
 from nba_pipeline.metadata import markdown_table
 from nba_pipeline.partitions import FIRST_GAME_DATE, SEASON_LOOKBACK_DAYS

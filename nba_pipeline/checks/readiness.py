@@ -32,10 +32,10 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from nba_pipeline.dagster_private import (
+from nba_pipeline.plumbing.dagster_private import (
     AssetCheckExecutionRecordStatus as Status,
 )
-from nba_pipeline.dagster_private import check_partition_frame, last_verdicts, status_judging
+from nba_pipeline.plumbing.dagster_private import check_partition_frame, last_verdicts, status_judging
 
 BLOCKING_CHECKS: dict[dg.AssetKey, tuple[str, ...]] = {}
 """Blocking check names per asset, registered when its check specs are built: a job that selects only a

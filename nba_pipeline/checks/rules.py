@@ -14,9 +14,9 @@ from typing import Literal
 import dagster as dg
 import pandas as pd
 
-from nba_pipeline.automation import with_asset
+from nba_pipeline.plumbing.automation import with_asset
 from nba_pipeline.config import Thresholds
-from nba_pipeline.dagster_private import AssetCheckEvaluationTargetMaterializationData
+from nba_pipeline.plumbing.dagster_private import AssetCheckEvaluationTargetMaterializationData
 from nba_pipeline.metadata import markdown_table
 
 NO_GAMES = "no games scheduled"

@@ -21,7 +21,7 @@ from nba_pipeline.checks.rules import (
     to_partition_evaluations,
 )
 from nba_pipeline.config import Thresholds
-from nba_pipeline.dagster_private import log_check_evaluations, materialization_targets
+from nba_pipeline.plumbing.dagster_private import log_check_evaluations, materialization_targets
 from nba_pipeline.partitions import game_date_partitions
 
 

@@ -6,7 +6,7 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from nba_pipeline.automation import model_retrain
+from nba_pipeline.plumbing.automation import model_retrain
 from nba_pipeline.checks import names
 from nba_pipeline.checks.rules import CheckInputs
 from nba_pipeline.config.resource import ThresholdsResource

@@ -39,7 +39,7 @@ from pydantic import Field
 
 from nba_pipeline.clock import GameClock
 from nba_pipeline.checks.readiness import BLOCKING_CHECKS
-from nba_pipeline.dagster_private import failed_check_records
+from nba_pipeline.plumbing.dagster_private import failed_check_records
 from nba_pipeline.warehouse.base import QUARANTINED, Warehouse, WarehouseUnreachable
 
 WEBHOOK_ENV = "NBA_PIPELINE_ALERT_WEBHOOK_URL"

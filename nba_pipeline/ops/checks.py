@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import dagster as dg
 import pandas as pd
 
-from nba_pipeline.dagster_private import check_partition_frame, failed_check_evaluations
+from nba_pipeline.plumbing.dagster_private import check_partition_frame, failed_check_evaluations
 from nba_pipeline.league.seasons import season_labels
 
 LONG_RANGE_DATES = 120

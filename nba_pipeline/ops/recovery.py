@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 
 import dagster as dg
 
-from nba_pipeline.dagster_private import free_slots_of_run
+from nba_pipeline.plumbing.dagster_private import free_slots_of_run
 from nba_pipeline.ops.run_host import process_gone, run_process
 from nba_pipeline.warehouse.base import Log, Warehouse, WarehouseBusy, WarehouseError, run_prefix
 

@@ -34,7 +34,7 @@ from pathlib import Path
 import dagster as dg
 import psutil
 
-from nba_pipeline.dagster_private import run_start_pid
+from nba_pipeline.plumbing.dagster_private import run_start_pid
 
 HOST_TAG = "nba_pipeline/host"
 BOOT_TAG = "nba_pipeline/boot_id"

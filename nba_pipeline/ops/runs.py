@@ -9,7 +9,7 @@ from collections.abc import Collection, Sequence
 import dagster as dg
 import pandas as pd
 
-from nba_pipeline.dagster_private import backfills_in_progress, pool_slots_by_run
+from nba_pipeline.plumbing.dagster_private import backfills_in_progress, pool_slots_by_run
 from nba_pipeline.ops.recovery import DeadRun, dead_runs
 
 OVERDUE_FACTOR, OVERDUE_MIN_SECONDS, NO_PROGRESS_SECONDS = 2.0, 600.0, 3600.0

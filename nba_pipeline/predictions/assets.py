@@ -3,7 +3,7 @@
 import dagster as dg
 import pandas as pd
 
-from nba_pipeline.automation import gated_eager
+from nba_pipeline.plumbing.automation import gated_eager
 from nba_pipeline.config import Thresholds
 from nba_pipeline.ml.model import WalkForwardModels
 from nba_pipeline.predictions import checks, grading, predict

@@ -4,7 +4,7 @@
 import dagster as dg
 import pandas as pd
 
-from nba_pipeline.automation import DATES_NOT_FINAL
+from nba_pipeline.plumbing.automation import DATES_NOT_FINAL
 from nba_pipeline.raw import checks
 from nba_pipeline.raw.lines import append_snapshots
 from nba_pipeline.sources import NbaSource

@@ -3,7 +3,8 @@
 A folder (`directories`, or NBA_PIPELINE_GAME_LOG_DIRS, ':'-separated) is one of:
 - **NBA.com game-log exports**: `player_game_logs*.csv[.gz]` and `team_game_logs*.csv[.gz]`, with the columns of the
   stats API's `leaguegamelog` in player and team mode (SEASON_ID, PLAYER_ID, PLAYER_NAME, TEAM_ID, TEAM_ABBREVIATION,
-  GAME_ID, GAME_DATE, MATCHUP, MIN, FGM … TOV, PF, PTS, PLUS_MINUS); one file or several, one season or many;
+  GAME_ID, GAME_DATE, MATCHUP, MIN, FGM … TOV, PF, PTS, PLUS_MINUS); one file or several, one season or many (the
+  package ships the real 2022-23 season so, `data/season_2022_23`);
 - **the 2023-24 files shipped in the package** (`games.ndjson` + `player_boxscores.csv.gz`): read by
   `sources.replay`, quirks handled there in the open (no ids, relabelled columns, team turnovers unknown).
 Every folder's feeds are concatenated, so one backfill over several seasons reads all of them.

@@ -18,7 +18,7 @@ import pytest
 from nba_pipeline.checks import names
 from nba_pipeline.checks.gate import blocking_problems
 from nba_pipeline.checks.readiness import State, check_states
-from nba_pipeline.dagster_private import (
+from nba_pipeline.plumbing.dagster_private import (
     _completed_history,
     _completed_query,
     _verdict_that_counts,

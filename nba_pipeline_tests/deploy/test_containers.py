@@ -5,7 +5,7 @@ configured from the environment only.
 The story: `deploy/up` brings it up (one command); a partition backfill is launched through the webserver's GraphQL;
 while its run is inside a step, holding the `warehouse` slot, the code-server container is killed with `podman kill`
 (its run worker dies with it) and is started again. Run monitoring, in the daemon container, marks
-the dead run FAILURE (`nba_pipeline.run_launcher` asks the new code server, which is not executing it) and frees its
+the dead run FAILURE (`nba_pipeline.plumbing.run_launcher` asks the new code server, which is not executing it) and frees its
 slot; the same backfill launched again completes and publishes to BigQuery; `nba-pipeline status`, run inside the
 code-server container, reports the failed run, and the alert sensor POSTs it to a webhook.
 

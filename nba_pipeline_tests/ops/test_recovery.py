@@ -26,7 +26,7 @@ import pytest
 
 from nba_pipeline.ops import recovery as recovery_module
 from nba_pipeline.checks.readiness import State, check_states
-from nba_pipeline.dagster_private import run_start_pid
+from nba_pipeline.plumbing.dagster_private import run_start_pid
 from nba_pipeline.definitions import defs
 from nba_pipeline.ops.recovery import NEVER_STARTED_SECONDS, dead_run_sweeper, dead_runs, recover_dead_runs
 from nba_pipeline.ops.runs import in_progress

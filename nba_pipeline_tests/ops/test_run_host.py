@@ -14,7 +14,7 @@ import dagster as dg
 import psutil
 
 from nba_pipeline.ops import run_host
-from nba_pipeline.dagster_private import run_start_pid
+from nba_pipeline.plumbing.dagster_private import run_start_pid
 from nba_pipeline.definitions import defs
 from nba_pipeline.ops.run_host import (
     BOOT_TAG,

@@ -192,7 +192,7 @@ def test_the_morning_run_of_a_day_without_games_succeeds_on_nba_stats(server, wa
 
 
 def test_a_game_still_on_is_not_final_so_the_late_data_sensor_has_a_date(server, warehouse):
-    from nba_pipeline.automation import DATES_NOT_FINAL
+    from nba_pipeline.plumbing.automation import DATES_NOT_FINAL
 
     result = _materialize_raw(server, warehouse, "2025-10-21", feeds=("schedule", "team_boxscores"))
     assert result.success

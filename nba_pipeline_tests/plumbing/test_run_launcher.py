@@ -15,7 +15,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from nba_pipeline.run_launcher import CodeServerRunLauncher
+from nba_pipeline.plumbing.run_launcher import CodeServerRunLauncher
 from nba_pipeline_tests.bigquery_emulator import _free_port
 
 GRPC_INFO_TAG = ".dagster/grpc_info"  # what DefaultRunLauncher records on a run it launches: its code server

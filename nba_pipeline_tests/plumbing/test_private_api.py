@@ -9,8 +9,8 @@ from pathlib import Path
 
 import dagster as dg
 
-PACKAGE = Path(__file__).resolve().parents[1] / "nba_pipeline"
-ALLOWED = {PACKAGE / "dagster_private.py", PACKAGE / "instance_storage.py"}
+PACKAGE = Path(__file__).resolve().parents[2] / "nba_pipeline"
+ALLOWED = {PACKAGE / "plumbing" / "dagster_private.py", PACKAGE / "plumbing" / "instance_storage.py"}
 STORAGES = {"event_log_storage", "run_storage", "schedule_storage", "_event_storage", "_run_storage"}
 
 

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from nba_pipeline.dagster_private import (
+from nba_pipeline.plumbing.dagster_private import (
     CHECK_PARTITION_COLUMNS,
     _one_query_storage,
     check_partition_frame,

@@ -1,4 +1,4 @@
-"""The tuned event-log storage of the shipped `dagster_home/dagster.yaml` (nba_pipeline/instance_storage.py): it is what
+"""The tuned event-log storage of the shipped `dagster_home/dagster.yaml` (nba_pipeline/plumbing/instance_storage.py): it is what
 the yaml loads, it stores and reads back exactly what Dagster's own SQLite storage does (also across processes, while
 both hold their connections), it keeps at most `max_open_shards` run shards open, and a forked child uses its own
 connections. No timings are asserted here (benchmarks/event_cost.py measures them)."""
@@ -18,12 +18,12 @@ import dagster as dg
 import pytest
 import yaml
 
-from nba_pipeline.dagster_private import check_partition_infos
-from nba_pipeline import instance_storage
-from nba_pipeline.instance_storage import _INHERITED_ENGINES, TunedSqliteEventLogStorage
+from nba_pipeline.plumbing.dagster_private import check_partition_infos
+from nba_pipeline.plumbing import instance_storage
+from nba_pipeline.plumbing.instance_storage import _BATCHED_TYPES, _INHERITED_ENGINES, TunedSqliteEventLogStorage
 from nba_pipeline_tests.postgres import LOCAL_YAML, instance_home
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PARTITIONS = dg.DailyPartitionsDefinition(start_date="2021-10-19", timezone="America/New_York")
 DATES = PARTITIONS.get_partition_keys()[:6]
 BAD_DATES = {DATES[2], DATES[4]}
@@ -50,9 +50,11 @@ def _stock_home(home: Path) -> Path:
 def events_asset(context):
     """A range run that logs one check evaluation per date, as nba_pipeline/checks/runner.py does (one batch where
     the storage takes one)."""
-    from nba_pipeline.dagster_private import log_check_evaluations, materialization_targets
+    from nba_pipeline.plumbing.dagster_private import log_check_evaluations, materialization_targets
 
     yield dg.Output(None)
+    for key in context.partition_keys[:2]:  # the platform writes observations too (promotion.py)
+        context.log_event(dg.AssetObservation(asset_key="events", partition=key, metadata={"seen": key}))
     targets = materialization_targets(context.instance, context.asset_key, context.run.run_id, context.partition_keys)
     log_check_evaluations(context, [
         dg.AssetCheckEvaluation(
@@ -89,6 +91,7 @@ def _what_was_stored(instance: dg.DagsterInstance, run_id: str) -> dict:
         "judged_latest": sorted(((i.partition_key, i.is_current) for i in infos), key=repr),
         "materialized": sorted(r.partition_key for r in materializations),
         "materialized_partitions": sorted(instance.get_materialized_partitions(dg.AssetKey("events"))),
+        "observed": sorted(r.partition_key for r in instance.fetch_observations(dg.AssetKey("events"), limit=100).records),
         "event_types": sorted(e.dagster_event.event_type_value for e in logs if e.dagster_event),
         "run_status": instance.get_run_by_id(run_id).status.value,
     }
@@ -121,6 +124,8 @@ def test_the_tuned_storage_stores_what_dagsters_own_does_and_each_reads_the_othe
         stock_run = _range_run(stock)
         stock_view = _what_was_stored(stock, stock_run)
     assert tuned_view == stock_view
+    # every event type the hand-written batch path writes is in the comparison
+    assert {t.value for t in _BATCHED_TYPES} <= set(tuned_view["event_types"])
     assert {(d, s) for d, s, _ in tuned_view["check_status"] if d is not None} == {
         (d, "FAILED" if d in BAD_DATES else "SUCCEEDED") for d in DATES
     }
@@ -134,7 +139,7 @@ def test_the_tuned_storage_stores_what_dagsters_own_does_and_each_reads_the_othe
 WRITER = textwrap.dedent(
     """
     import sys, dagster as dg
-    from nba_pipeline_tests.test_instance_storage import _range_run
+    from nba_pipeline_tests.plumbing.test_instance_storage import _range_run
     with dg.DagsterInstance.from_config(sys.argv[1]) as instance:
         run_id = _range_run(instance)
         print(run_id, flush=True)
@@ -185,7 +190,7 @@ def test_live_run_logs_reach_a_watcher_while_the_writer_keeps_its_connection(tmp
     script = textwrap.dedent(
         f"""
         import sys, dagster as dg
-        from nba_pipeline_tests.test_instance_storage import _NoopIO
+        from nba_pipeline_tests.plumbing.test_instance_storage import _NoopIO
         @dg.asset
         def one():
             return 1
@@ -367,6 +372,25 @@ def test_a_batch_whose_index_write_fails_is_stored_once_event_by_event(tmp_path,
         "select count(*), count(distinct event) from event_logs where dagster_event_type = 'ASSET_CHECK_EVALUATION'"
     ).fetchone()
     assert rows == (len(DATES) + 1, len(DATES) + 1)  # the per-date evaluations and the run-level result, once each
+    with dg.DagsterInstance.from_config(str(_stock_home(tmp_path / "stock"))) as stock:
+        assert view == _what_was_stored(stock, _range_run(stock))
+
+
+def test_the_switch_off_stores_every_event_through_dagsters_own_path(tmp_path, monkeypatch):
+    """`event_batch_size: 0` in the shipped yaml: no hand-written INSERT runs, and the run reads back as on the
+    stock storage (the switch to fall back to Dagster's own writes, should an upgrade change its schema)."""
+    monkeypatch.delenv("DAGSTER_EVENT_BATCH_SIZE", raising=False)
+    home = instance_home(tmp_path / "off", "local")
+    config = yaml.safe_load((Path(home) / "dagster.yaml").read_text())
+    assert config["event_log_storage"]["config"]["event_batch_size"] > 0  # shipped: on, and stated
+    config["event_log_storage"]["config"]["event_batch_size"] = 0
+    (Path(home) / "dagster.yaml").write_text(yaml.safe_dump(config))
+    inserted = []
+    monkeypatch.setattr(instance_storage, "_insert_events", lambda *a: inserted.append(a) or [])
+    with dg.DagsterInstance.from_config(str(home)) as off:
+        view = _what_was_stored(off, _range_run(off))
+    assert inserted == []
+    monkeypatch.delenv("DAGSTER_EVENT_BATCH_SIZE", raising=False)
     with dg.DagsterInstance.from_config(str(_stock_home(tmp_path / "stock"))) as stock:
         assert view == _what_was_stored(stock, _range_run(stock))
 

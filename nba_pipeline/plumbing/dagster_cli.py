@@ -1,4 +1,4 @@
-"""`python -m nba_pipeline.dagster_cli …` is Dagster's own CLI (`dagster …`, same arguments) without Dagster's API
+"""`python -m nba_pipeline.plumbing.dagster_cli …` is Dagster's own CLI (`dagster …`, same arguments) without Dagster's API
 stability notes (Beta/Preview/Supersession warnings): printed once per decorated asset at import, they were most of
 what `make run` showed before its first step started."""
 

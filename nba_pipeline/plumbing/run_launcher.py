@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from nba_pipeline.dagster_private import code_server_runs, worker_health
+from nba_pipeline.plumbing.dagster_private import code_server_runs, worker_health
 
 
 class CodeServerRunLauncher(dg.DefaultRunLauncher):

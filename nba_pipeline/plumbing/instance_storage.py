@@ -3,7 +3,7 @@ Dagster's SQLite storage, one kept connection per shard file, batches stored as 
 (`deploy/production/dagster.yaml`: Dagster's PostgreSQL storage, one kept connection per process, batches stored in
 one transaction; built on first use, since dagster-postgres is a production dependency).
 
-Why this module touches `dagster._core` (the second module allowed to, next to `nba_pipeline/dagster_private.py`):
+Why this module touches `dagster._core` (the second module allowed to, next to `nba_pipeline/plumbing/dagster_private.py`):
 event-log storages are configured in dagster.yaml as a class to load, and Dagster has no public base class for one;
 the only way to change how the SQLite storage connects is to subclass `SqliteEventLogStorage` and override its
 private `_connect`. Everything else (schema, queries, shard layout: `history/runs/index.db` and one
@@ -36,7 +36,7 @@ Safety:
 - `dispose()` closes every kept connection (the instance's `dispose`, e.g. at the end of a CLI run).
 - batches: Dagster hands a storage a batch of events (`store_event_batch`) when the process has
   `DAGSTER_EVENT_BATCH_SIZE` > 0 and the events were emitted as one batch: a range run's materialization-planned
-  events, its per-partition materializations, and (`nba_pipeline.dagster_private.log_check_evaluations`) its
+  events, its per-partition materializations, and (`nba_pipeline.plumbing.dagster_private.log_check_evaluations`) its
   per-date check evaluations. Dagster's SQLite storage stores a batch one event at a time; this class stores it
   with one multi-row insert per shard and one index transaction (as Dagster's PostgreSQL storage does for
   materializations), writing exactly the rows `store_event` writes. Every batch is atomic: a process killed mid-batch
@@ -116,7 +116,7 @@ class TunedSqliteEventLogStorage(SqliteEventLogStorage):
     `max_open_shards` (optional, default 16) and `event_batch_size` (optional, default 1000; 0 stores every event
     on its own, as the stock class does)."""
 
-    # nba_pipeline.dagster_private.log_check_evaluations sends check evaluations as a batch only to a storage that
+    # nba_pipeline.plumbing.dagster_private.log_check_evaluations sends check evaluations as a batch only to a storage that
     # says it stores them as one (Dagster's own storages do not take check evaluations in a batch)
     stores_check_evaluation_batches = True
 

@@ -10,8 +10,8 @@ private modules expose: backfills in progress and their done / target subsets (`
 (`get_asset_check_execution_history` with a status filter, to say why a check failed). The alert sensor
 (`nba_pipeline.ops.alerts`) reads check evaluations and run failures after a storage id (`get_asset_check_execution_history` with a status filter: the public `fetch_*`
 methods cover materializations, observations and run status changes, not check evaluations). The production run
-launcher (`nba_pipeline.run_launcher`) asks a code server whether it still runs a run (`CanCancelExecution`) and
-answers run monitoring with a `CheckRunHealthResult`, neither of which is public. If one of these moves in a Dagster upgrade, this is the one file to fix — with `nba_pipeline/instance_storage.py`,
+launcher (`nba_pipeline.plumbing.run_launcher`) asks a code server whether it still runs a run (`CanCancelExecution`) and
+answers run monitoring with a `CheckRunHealthResult`, neither of which is public. If one of these moves in a Dagster upgrade, this is the one file to fix — with `nba_pipeline/plumbing/instance_storage.py`,
 the event-log storage class the shipped dagster.yaml loads, which has to subclass Dagster's private SQLite storage.
 
 `check_partition_frame` is the same answer as `get_asset_check_partition_info`, for every check at once, on SQLite

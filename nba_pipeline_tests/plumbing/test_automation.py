@@ -6,7 +6,7 @@ from pathlib import Path
 import dagster as dg
 import yaml
 
-from nba_pipeline.automation import late_data_requests, late_data_sensor
+from nba_pipeline.plumbing.automation import late_data_requests, late_data_sensor
 from nba_pipeline.game_day import morning_schedule
 from nba_pipeline.definitions import defs
 from nba_pipeline.simulator import SimulatorFaults
@@ -46,6 +46,6 @@ def test_every_asset_writes_through_the_single_slot_warehouse_pool():
     graph = defs.resolve_asset_graph()
     for assets_def in graph.assets_defs:
         assert assets_def.op.pool == WAREHOUSE_POOL, assets_def.key
-    shipped = yaml.safe_load((Path(__file__).resolve().parents[1] / "dagster_home" / "dagster.yaml").read_text())
+    shipped = yaml.safe_load((Path(__file__).resolve().parents[2] / "dagster_home" / "dagster.yaml").read_text())
     assert shipped["concurrency"]["pools"]["default_limit"] == 1
     assert shipped["run_coordinator"]["class"] == "QueuedRunCoordinator"

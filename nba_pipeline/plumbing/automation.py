@@ -16,7 +16,7 @@ import dagster as dg
 
 from nba_pipeline.checks import names
 from nba_pipeline.checks.readiness import not_readable
-from nba_pipeline.dagster_private import automation_instance, failed_check_partitions, latest_materialization_ids
+from nba_pipeline.plumbing.dagster_private import automation_instance, failed_check_partitions, latest_materialization_ids
 from nba_pipeline.dates import resolve_partition_key
 from nba_pipeline.partitions import GAME_TIMEZONE
 
