@@ -4,7 +4,7 @@ and constructed bodies (nba_pipeline_tests/recorded_league.py), played through t
 the simulator's test_game_day_timeline.py: lines four times, the injury report's versions, the referee crews, the
 finals, the grading. Production's resources as `resources_for("production")` builds them: the
 BigQuery warehouse on the real local emulator (BIGQUERY_EMULATOR_HOST) and the model store on a local GCS server
-(STORAGE_EMULATOR_HOST). Measured: the history ~160 s, the day ~90 s on the emulator.
+(STORAGE_EMULATOR_HOST). Measured on 2 shared cores: the history 160–280 s, the day 90–200 s (6.5 min in all).
 
 History (every phase for the 2023-24 season so far, 2023-10-24..2024-02-20, in one range run through the same
 sources) and the eve's slate (02-21, All-Star break: none) exist; then 2024-02-22 — the date of the recorded Odds API bodies — is played from 06:00 to 06:00 the next
