@@ -24,7 +24,6 @@ clock `server.now` (Eastern wall clock) that decides what exists at each tick of
 from __future__ import annotations
 
 import copy
-import datetime as dt
 import json
 import threading
 from functools import lru_cache
@@ -314,14 +313,6 @@ class RecordedLeague:
             return 200, {**{k: event[k] for k in ("id", "sport_key", "sport_title", "commence_time", "home_team", "away_team")}, "bookmakers": []}
         return 200, self.board(event_id, snapshot)
 
-    def story_time(self, text: str) -> None:
-        self.now = pd.Timestamp(text)
-
-
-def eastern_tick(text: str) -> dt.datetime:
-    from nba_pipeline.dates import EASTERN as TZ
-
-    return dt.datetime.fromisoformat(text).replace(tzinfo=TZ)
 
 
 def injury_reports(directory: Path) -> Handler:

@@ -282,6 +282,9 @@ def test_line_refreshes_re_predict_exactly_the_moved_lines(day):
         assert repredicted - moved == changed - moved, after["at"]
         if number == 1:  # 09:30 to 12:00: nothing but the lines changed
             assert repredicted == moved and changed <= moved
+        if number == 2:  # 12:00 to 15:00: the 13:30 report's Out players changed their teammates' teammates_out
+            extra = repredicted - moved
+            assert extra and all(was.loc[p, "teammates_out"] != now.loc[p, "teammates_out"] for p in extra)
         rows = predicted.set_index("player_id").loc[sorted(moved)]
         assert (rows["prop_line"] == new.loc[sorted(moved)]).all()
         assert (rows["line_snapshot_at"] == pd.Timestamp(f"{DAY} {LINE_SNAPSHOTS[number]}")).all()
