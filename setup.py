@@ -21,6 +21,8 @@ setup(
         "psutil>=5.9,<8",  # is a run's process alive (nba_pipeline.run_host)
         "pyyaml>=6",
         "beautifulsoup4>=4.12,<5",  # the referee assignments page (nba_pipeline/sources/referees.py), with the stdlib html.parser
+        # soupsieve (beautifulsoup4's) 3.x needs Python >= 3.11.5 (3.0-3.0.1 were yanked for it); Debian bookworm, the image's base, has 3.11.2
+        "soupsieve>=2,<3",
         "requests>=2.31",
         # the league's injury report PDFs (sources/injury_report.py): words with their positions, no Java (not tabula)
         "pdfplumber>=0.11,<0.12",

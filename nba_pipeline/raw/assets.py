@@ -27,7 +27,7 @@ RAW_FEEDS = {
     ),
     "shot_zones": (
         "One row per player with attempts in a game play-by-play covers: paint / mid-range / three attempts "
-        "and makes. Source: play-by-play shot locations.",
+        "and makes. Source: shot locations (production: NBA.com `shotchartdetail`, every attempt with its zone).",
         checks.SHOT_ZONE_RULES,
     ),
     "injury_report": (

@@ -35,9 +35,12 @@ position in pure Python, and the columns are read from the header's positions on
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import io
 import re
+import threading
 import time
+from collections import OrderedDict
 from typing import Any
 
 import dagster as dg
@@ -61,6 +64,27 @@ HEADER = re.compile(r"Injury Report:\s*(\d{2}/\d{2}/\d{2})\s+(\d{1,2}:\d{2})\s*(
 PAGE_FOOTER = re.compile(r"Page \d+ of \d+")
 PARSED = ["game_date", "game_time", "matchup", "team", "vendor_name", "status", "reason", "report_at", "page"]
 TEAM_ID = dict(zip(TEAMS["tricode"], TEAMS["team_id"]))
+# A version's PDF never changes once posted, and the discovery sensor re-reads the day's versions every 15 minutes:
+# parsed reports are kept per process by the body's SHA-256 (~0.5 s of parsing each; a changed body is parsed anew)
+PARSED_KEPT = 512
+_parsed: OrderedDict[str, tuple[pd.DataFrame, int]] = OrderedDict()
+_parsed_lock = threading.Lock()
+
+
+def parse_report_cached(body: bytes, url: str) -> tuple[pd.DataFrame, int]:
+    """`parse_report`, once per distinct body in this process (a copy each time: callers may change it)."""
+    key = hashlib.sha256(body).hexdigest()
+    with _parsed_lock:
+        if key in _parsed:
+            _parsed.move_to_end(key)
+            rows, not_submitted = _parsed[key]
+            return rows.copy(), not_submitted
+    rows, not_submitted = parse_report(body, url)
+    with _parsed_lock:
+        _parsed[key] = (rows.copy(), not_submitted)
+        while len(_parsed) > PARSED_KEPT:
+            _parsed.popitem(last=False)
+    return rows, not_submitted
 
 
 class InjuryReportError(RuntimeError):
@@ -260,7 +284,7 @@ class NbaInjuryReportSource(NbaSource):
             body = self.download(url)
             if body is None:
                 continue
-            rows, not_submitted = parse_report(body, url)
+            rows, not_submitted = parse_report_cached(body, url)
             log.info(f"injury_report: {name} (report of {rows['report_at'].iloc[0] if len(rows) else 'no rows'}): "
                      f"{len(rows)} player rows, {not_submitted} team(s) not yet submitted")
             found.append(rows)

@@ -1,8 +1,9 @@
 """NBA.com stats API: our own HTTP client (why not `nba_api`: below) and the parsers of its responses.
 
 Endpoints: `scoreboardv3` (one date's games: tip-off time and status), `leaguegamelog` (team box scores of a
-season, fetched once per season per run and cached), `boxscoretraditionalv2` (player rows of one final game).
-The stats API has no shot zones by zone total, injury report, betting lines or referee assignments: those feeds
+season, fetched once per season per run and cached), `boxscoretraditionalv2` (player rows of one final game),
+`shotchartdetail` (every field-goal attempt of one team in one final game, with its zone: `shot_zones`, see
+`parse_shot_chart_detail`). The stats API has no injury report, betting lines or referee assignments: those feeds
 come back as empty frames of their schema (docs/real-data.md: what the pipeline does then).
 
 Why not `nba_api` (swar/nba_api, the ecosystem's client): its `NBAHTTP.send_api_request` calls the module-level
@@ -35,7 +36,7 @@ DEFAULT_HEADERS = {
     "Accept": "application/json, text/plain, */*",
     "Accept-Language": "en-US,en;q=0.9",
 }
-SUPPORTED_FEEDS = ("schedule", "team_boxscores", "player_boxscores")
+SUPPORTED_FEEDS = ("schedule", "team_boxscores", "player_boxscores", "shot_zones")
 STATUS = {1: "Scheduled", 2: "In Progress", 3: "Final"}
 _WHOLE_GAME = {"StartPeriod": 0, "EndPeriod": 0, "StartRange": 0, "EndRange": 0, "RangeType": 0}
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -107,6 +108,71 @@ def parse_boxscore_traditional_v2(payload: dict[str, Any], game_date: dt.date) -
         frame["game_date"] = pd.Timestamp(game_date)
     players["comment"] = players["comment"].fillna("").str.strip()
     return players, teams
+
+
+# SHOT_ZONE_BASIC as NBA.com writes it. Which side of the arc a shot was on is SHOT_TYPE's call, not the zone's: the
+# box score's FG3A counts SHOT_TYPE, and the zone (drawn from the shot's location) disagrees with it now and then
+# (the recorded charts hold a 23-ft 'Mid-Range' three and 22-ft 'Right Corner 3' twos: a foot on the line).
+# So: a three is a three whatever its zone ('Backcourt' heaves included); a two is paint or mid-range by its zone.
+PAINT_ZONES = frozenset({"Restricted Area", "In The Paint (Non-RA)"})
+OUTSIDE_ZONES = frozenset({"Mid-Range", "Left Corner 3", "Right Corner 3", "Above the Break 3", "Backcourt"})
+SHOT_TYPES = {"2PT Field Goal": False, "3PT Field Goal": True}  # value: is it a three
+# the game id's third digit is its kind; shotchartdetail requires SeasonType (all-star: 'All Star', nba_api's name)
+SEASON_TYPES = {"1": "Pre Season", "2": "Regular Season", "3": "All Star", "4": "Playoffs", "5": "PlayIn"}
+_SHOT_COLUMNS = ("game_id", "team_id", "player_id", "shot_type", "shot_zone_basic", "shot_made_flag")
+
+
+def shot_chart_params(game_id: str, team_id: int) -> dict[str, Any]:
+    """The `shotchartdetail` request of one team in one game: every field-goal attempt of its players (PlayerID=0),
+    misses included (ContextMeasure=FGA; the default, PTS, lists made shots only). Season and season type come from
+    the NBA.com game id ('0022100732': kind 2 = regular season, season 2021-22), so playoff games need no calendar."""
+    gid = str(game_id)
+    kind = SEASON_TYPES.get(gid[2:3])
+    if len(gid) != 10 or not gid.isdigit() or kind is None:
+        raise SourceError("shotchartdetail", None, f"game id {gid!r}: not an NBA.com game id of a known kind")
+    year = int(gid[3:5]) + (1900 if int(gid[3:5]) >= 46 else 2000)
+    return {"GameID": gid, "TeamID": int(team_id), "PlayerID": 0, "ContextMeasure": "FGA", "LeagueID": "00",
+            "Season": f"{year}-{(year + 1) % 100:02d}", "SeasonType": kind,
+            "LastNGames": 0, "Month": 0, "OpponentTeamID": 0, "Period": 0}
+
+
+def parse_shot_chart_detail(payload: dict[str, Any], game_id: str, team_id: int, game_date: dt.date) -> pd.DataFrame:
+    """`shot_zones` of one team in one game from its `Shot_Chart_Detail` rows (one row per field-goal attempt): per
+    player, paint (Restricted Area, In The Paint (Non-RA)), mid-range (the other twos) and three (SHOT_TYPE 3PT)
+    attempts and makes. An unknown zone or shot type, a flag other than 0/1 or a row of another game or team is a
+    `SourceError` naming the values: a changed feed must stop the date, not lose or misfile attempts."""
+    endpoint = "shotchartdetail"
+    shots = _result_set(payload, endpoint, "Shot_Chart_Detail")
+    missing = [c for c in _SHOT_COLUMNS if c not in shots.columns]
+    if missing:
+        raise SourceError(endpoint, 200, f"game {game_id} team {team_id}: Shot_Chart_Detail has no column(s) {[c.upper() for c in missing]}")
+    if shots.empty:  # not charted (yet): no rows rather than zeros; the coverage warning downstream says so
+        return schemas.empty(schemas.SHOT_ZONES, "shot_zones")
+    problems = {
+        "SHOT_ZONE_BASIC": ~shots["shot_zone_basic"].isin(PAINT_ZONES | OUTSIDE_ZONES),
+        "SHOT_TYPE": ~shots["shot_type"].isin(list(SHOT_TYPES)),
+        "SHOT_MADE_FLAG": ~shots["shot_made_flag"].isin([0, 1]),
+        "GAME_ID": shots["game_id"].astype(str) != str(game_id),
+        "TEAM_ID": shots["team_id"].astype(str) != str(team_id),
+    }
+    for column, bad in problems.items():
+        if bad.any():
+            values = sorted(map(str, shots.loc[bad, column.lower()].unique()))[:5]
+            raise SourceError(endpoint, 200, f"game {game_id} team {team_id}: {int(bad.sum())} shot row(s) with unknown {column} {values}")
+    three = shots["shot_type"].map(SHOT_TYPES).astype(bool)
+    paint = ~three & shots["shot_zone_basic"].isin(PAINT_ZONES)
+    shots["zone"] = pd.Series("mid", index=shots.index).mask(paint, "paint").mask(three, "three")
+    counts = (
+        shots.groupby(["game_id", "team_id", "player_id", "zone"])["shot_made_flag"]
+        .agg(fga="size", fgm="sum")
+        .unstack("zone", fill_value=0)
+    )
+    zones = pd.DataFrame(index=counts.index)
+    for zone in ("paint", "mid", "three"):
+        for stat in ("fga", "fgm"):
+            zones[f"{zone}_{stat}"] = counts[(stat, zone)] if (stat, zone) in counts.columns else 0
+    zones = zones.reset_index().assign(game_date=pd.Timestamp(game_date))
+    return schemas.conform_raw(zones, "shot_zones")
 
 
 def retry_after_seconds(value: str | None) -> float | None:
@@ -244,11 +310,23 @@ class NbaStatsApiSource(NbaSource):
         if feed == "schedule":
             return schedule
         final = schedule[schedule["game_status"] == "Final"]
+        if feed == "shot_zones":
+            return self.shot_zones(final)
         players = [
             parse_boxscore_traditional_v2(self.get("boxscoretraditionalv2", {"GameID": gid, **_WHOLE_GAME}), day)[0]
             for gid, day in zip(final["game_id"], final["game_date"].dt.date)
         ]
         return pd.concat(players, ignore_index=True) if players else schemas.empty(schemas.PLAYER_BOXSCORES, feed)
+
+    def shot_zones(self, final: pd.DataFrame) -> pd.DataFrame:
+        """Two `shotchartdetail` requests per final game, home team then away (see `shot_chart_params`): the form
+        public clients use and recorded (dblackrun/pbpstats), one team's shots per body."""
+        zones = [
+            parse_shot_chart_detail(self.get("shotchartdetail", shot_chart_params(gid, team)), gid, team, day)
+            for gid, day, home, away in zip(final["game_id"], final["game_date"].dt.date, final["home_team_id"], final["away_team_id"])
+            for team in (home, away)
+        ]
+        return pd.concat(zones, ignore_index=True) if zones else schemas.empty(schemas.SHOT_ZONES, "shot_zones")
 
 
 class RecordedNbaStatsSource(NbaStatsApiSource):

@@ -4,7 +4,10 @@ What the files are, and what this adapter does about each of their quirks (all o
 
 - no game ids in the box scores: every row joins to `games.ndjson` (NBA.com game ids) by date, home and away team;
   a row that matches no game is an error naming it, before anything is served;
-- no player ids: `player_ids` derives a stable id from the player's name (the same name, the same id, every run);
+- no player ids: each name is matched to its NBA.com person id through `player_ids.csv` (built by
+  `scripts/replay_player_ids.py` from nba_api's static player list: every name of the package matches), so a player
+  keeps one id across seasons and feeds (game logs of other seasons, vendor lines, the injury report); a name the
+  file lacks (edited or other data) gets an id derived from the name, offset past NBA.com's ids, and a log line;
 - `TO`, `STL` and `BLK` are mislabelled in the source (they hold steals, blocks and turnovers): `RELABELLED` maps
   them by content;
 - whole minutes: served as '34:00'; a team's minutes are 240 + 25 per overtime, the overtimes read off the
@@ -46,7 +49,7 @@ from nba_pipeline.sources.base import NbaSource
 SEASON = SEASON_BY_LABEL["2023-24"]
 DATA_DIR = Path(__file__).resolve().parent.parent / "data" / "season_2023_24"
 THRESHOLDS_PROFILE = Path(__file__).resolve().parent / "season_2023_24_thresholds.yaml"  # why: in the file
-BOX_SCORES_FILE, GAMES_FILE = "player_boxscores.csv.gz", "games.ndjson"
+BOX_SCORES_FILE, GAMES_FILE, PLAYER_IDS_FILE = "player_boxscores.csv.gz", "games.ndjson", "player_ids.csv"
 REGULAR_SEASON_PREFIX = SEASON.game_id_prefix  # '00223': play-in ('005') and playoff ('004') games are not partitions here
 SYNTHETIC_BOOK = "synthetic: replay book (pre-game form, not a market)"
 LINES_POSTED = pd.Timedelta(hours=9)  # the synthetic book's one snapshot per date, 09:00 ET
@@ -69,14 +72,39 @@ class ReplaySeason:
     feeds: dict[str, pd.DataFrame]  # feed -> the whole season, conformed to its raw schema
 
 
-def player_ids(names: pd.Series) -> pd.Series:
-    """A stable id per player name (the files have none): the first 13 hex digits of the name's SHA-1, offset past
-    NBA.com's person ids (< 2^31) so a derived id is never mistaken for a real one."""
+def derived_ids(names: pd.Series) -> pd.Series:
+    """A stable id per player name: the first 13 hex digits of the name's SHA-1, offset past NBA.com's person ids
+    (< 2^31) so a derived id is never mistaken for a real one."""
     unique = names.drop_duplicates()
     ids = {name: (1 << 40) + int(hashlib.sha1(name.encode()).hexdigest()[:13], 16) for name in unique}
     if len(set(ids.values())) != len(ids):
-        raise ReplayDataError("two player names hash to one id; widen the hash in player_ids")
+        raise ReplayDataError("two player names hash to one id; widen the hash in derived_ids")
     return names.map(ids).astype("Int64")
+
+
+def read_player_ids(path: Path) -> pd.Series:
+    """name -> NBA.com person id, from `player_ids.csv` (empty when the folder has none). One id per name and one name
+    per id, or an error naming them."""
+    if not path.is_file():
+        return pd.Series(dtype="Int64")
+    table = pd.read_csv(path, dtype={"player_name": str, "nba_person_id": "Int64"})
+    for column in ("player_name", "nba_person_id"):
+        twice = table[column][table[column].duplicated()]
+        if len(twice):
+            raise ReplayDataError(f"{path}: {column} listed twice: {sorted(twice.astype(str).unique())[:5]}")
+    return table.set_index("player_name")["nba_person_id"]
+
+
+def player_ids(names: pd.Series, known: pd.Series | None = None) -> pd.Series:
+    """Each name's NBA.com person id where `known` has it, else its derived id."""
+    known = known if known is not None else pd.Series(dtype="Int64")
+    real = names.map(known).astype("Int64")
+    return real.fillna(derived_ids(names))
+
+
+def read_box_score_names(path: Path) -> list[str]:
+    """The distinct player names of a box-score file, as the replay reads them."""
+    return sorted(pd.read_csv(path, usecols=["Player"])["Player"].str.strip().dropna().unique())
 
 
 def load_games(path: Path) -> pd.DataFrame:
@@ -120,7 +148,7 @@ def _read_numbers(raw: pd.DataFrame, columns: dict[str, str], path: Path) -> tup
     return numbers.where(~bad), unreadable
 
 
-def load_box_scores(path: Path, games: pd.DataFrame) -> pd.DataFrame:
+def load_box_scores(path: Path, games: pd.DataFrame, known_ids: pd.Series | None = None) -> pd.DataFrame:
     """Player rows in the raw schema, each joined to its NBA.com game id by date + home + away."""
     raw = pd.read_csv(path)
     missing = [c for c in BOX_COLUMNS if c not in raw.columns]
@@ -156,7 +184,7 @@ def load_box_scores(path: Path, games: pd.DataFrame) -> pd.DataFrame:
     if unmatched.any():
         raise ReplayDataError(f"{path}: {int(unmatched.sum())} row(s) match no regular-season game in {GAMES_FILE}, e.g. "
                               f"{keyed.loc[unmatched, ['player_name', 'game_date', 'home_team', 'away_team']].head(3).to_dict('records')}")
-    keyed["player_id"] = player_ids(keyed["player_name"])
+    keyed["player_id"] = player_ids(keyed["player_name"], known_ids)
     return keyed
 
 
@@ -249,7 +277,7 @@ def replay_season(data_dir: str) -> ReplaySeason:
             raise ReplayDataError(f"season replay: {directory / name} does not exist (data_dir={data_dir!r}); "
                                   f"the package ships it under {DATA_DIR}")
     games = load_games(directory / GAMES_FILE)
-    players = load_box_scores(directory / BOX_SCORES_FILE, games)
+    players = load_box_scores(directory / BOX_SCORES_FILE, games, read_player_ids(directory / PLAYER_IDS_FILE))
     frames = {
         "schedule": games,
         "player_boxscores": players,

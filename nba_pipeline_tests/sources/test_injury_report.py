@@ -181,6 +181,23 @@ def test_5xx_is_retried_and_another_refusal_fails_at_once(server):
         source(server).fetch("injury_report", DAY, DAY)
 
 
+def test_a_version_already_read_is_not_parsed_again_and_a_changed_body_is(server, monkeypatch):
+    from nba_pipeline.sources import injury_report
+
+    parsed = []
+    real = injury_report.parse_report
+    monkeypatch.setattr(injury_report, "parse_report", lambda body, url: parsed.append(url) or real(body, url))
+    monkeypatch.setattr(injury_report, "_parsed", type(injury_report._parsed)())
+    first = source(server).fetch_conformed("injury_report", DAY, DAY)
+    assert sorted(p.rsplit("/", 1)[-1] for p in parsed) == [EARLY_FILE, LATE_FILE]
+    again = source(server).fetch_conformed("injury_report", DAY, DAY)  # the sensor's next tick: a new source
+    pd.testing.assert_frame_equal(first, again)
+    assert len(parsed) == 2  # downloaded again, not parsed again
+    server.files[LATE_FILE] = server.files[LATE_FILE][:3000]  # a changed body is read anew (and fails)
+    with pytest.raises(InjuryReportError, match="unreadable PDF"):
+        source(server).fetch("injury_report", DAY, DAY)
+
+
 def test_slots_names_and_other_feeds():
     hourly = report_slots(DAY, dt.date(2025, 12, 23))
     assert len(hourly) == 24 and hourly[17] == ("Injury-Report_2024-02-22_05PM.pdf", pd.Timestamp("2024-02-22 17:00"))

@@ -68,10 +68,12 @@ def test_a_day_without_games_is_empty_frames_of_the_right_schema(server):
     for feed in ("schedule", "player_boxscores", "team_boxscores", "shot_zones", "prop_lines"):
         frame = source.fetch_conformed(feed, day, day)
         assert frame.empty and list(frame.columns) == list(schemas.RAW_SCHEMAS[feed]), feed
-    assert [s.params["GameDate"] for s in server.requests_to("scoreboardv3")] == ["2024-02-18", "2024-02-18"]
+    # schedule, player box scores and shot zones each read the date's scoreboard
+    assert [s.params["GameDate"] for s in server.requests_to("scoreboardv3")] == ["2024-02-18"] * 3
     assert not server.requests_to("boxscoretraditionalv2")  # no final game, no box-score request
+    assert not server.requests_to("shotchartdetail")  # nor a shot-chart request
     off_season = source.fetch_conformed("schedule", dt.date(2025, 7, 1), dt.date(2025, 7, 3))
-    assert off_season.empty and len(server.requests_to("scoreboardv3")) == 2  # no season, nothing asked
+    assert off_season.empty and len(server.requests_to("scoreboardv3")) == 3  # no season, nothing asked
 
 
 def test_429_then_200_retries_and_honours_retry_after(server, monkeypatch):

@@ -12,6 +12,7 @@ from nba_pipeline.sources.replay import (
     BOX_SCORES_FILE,
     DATA_DIR,
     GAMES_FILE,
+    PLAYER_IDS_FILE,
     SYNTHETIC_BOOK,
     ReplayDataError,
     SeasonReplaySource,
@@ -56,14 +57,37 @@ def test_mislabelled_columns_are_mapped_by_content(feeds):
     assert box["tov"].sum() > box["stl"].sum() > box["blk"].sum()
 
 
-def test_player_ids_are_stable_and_unique_per_name(feeds):
+def test_player_ids_are_nba_com_person_ids_stable_and_unique_per_name(feeds):
     box = feeds["player_boxscores"]
     assert box.groupby("player_name")["player_id"].nunique().max() == 1
     assert box.groupby("player_id")["player_name"].nunique().max() == 1
-    assert (box["player_id"] > 2**31).all()  # never an NBA.com person id
+    assert (box["player_id"] < 2**31).all()  # every name of the package is matched to its NBA.com person id
+    ids = box.drop_duplicates("player_name").set_index("player_name")["player_id"]
+    assert ids["Victor Wembanyama"] == 1641705 and ids["LeBron James"] == 2544 and ids["Stephen Curry"] == 201939
+    # the same player in the 2022-23 game logs (NBA.com's own ids): one id across seasons
+    logs = pd.read_csv(DATA_DIR.parent / "season_2022_23" / "player_game_logs_2022-23.csv.gz",
+                       usecols=["PLAYER_ID", "PLAYER_NAME"]).drop_duplicates().set_index("PLAYER_NAME")["PLAYER_ID"]
+    both = ids.index.intersection(logs.index)
+    assert len(both) > 400 and (ids[both].to_numpy() == logs[both].to_numpy()).all()
     replay_season.cache_clear()
     again = SeasonReplaySource().fetch_conformed("player_boxscores", *SEASON)
     pd.testing.assert_series_equal(again["player_id"], box["player_id"])
+
+
+def test_a_name_without_an_nba_com_id_gets_a_derived_one_never_a_real_one(tmp_path):
+    for name in (BOX_SCORES_FILE, GAMES_FILE):
+        (tmp_path / name).write_bytes((DATA_DIR / name).read_bytes())
+    ids = pd.read_csv(DATA_DIR / PLAYER_IDS_FILE)
+    ids[ids["player_name"] != "LeBron James"].to_csv(tmp_path / PLAYER_IDS_FILE, index=False)
+    box = replay_season(str(tmp_path)).feeds["player_boxscores"]
+    lebron = box.loc[box["player_name"] == "LeBron James", "player_id"].unique()
+    assert len(lebron) == 1 and lebron[0] > 2**31  # derived, past NBA.com's ids
+    assert (box.loc[box["player_name"] != "LeBron James", "player_id"] < 2**31).all()
+    ids.loc[ids["player_name"] == "Anthony Davis", "nba_person_id"] = 2544  # two names, one id: refused by name
+    ids.to_csv(tmp_path / PLAYER_IDS_FILE, index=False)
+    replay_season.cache_clear()  # read per folder once per process
+    with pytest.raises(ReplayDataError, match="nba_person_id listed twice: \\['2544'\\]"):
+        replay_season(str(tmp_path))
 
 
 def test_team_rows_minutes_on_the_grid_turnovers_unknown(feeds):
