@@ -160,6 +160,9 @@ def day(bigquery_emulator, storage_emulator) -> dict:
             "NBA_INJURY_REPORT_URL": f"{league.url}/injury",
             "NBA_REFEREES_URL": f"{league.url}/referee-assignments/",
             "ODDS_API_KEY": "recorded-story-key",
+            # the recorded league has no shot charts (the package's season has none): shot zones from the replay,
+            # which serves none (the shot-zone warning fails, as on the replay)
+            "NBA_PIPELINE_FEED_SHOT_ZONES": "season_2023_24",
             # the constructed box scores carry the replay's whole minutes: its profile (one key: team minutes ±4)
             "NBA_PIPELINE_THRESHOLDS": str(THRESHOLDS_PROFILE),
         }.items():
