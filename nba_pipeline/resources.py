@@ -111,8 +111,10 @@ def resources_for(deployment: str, *, warehouse_path: str | None = None) -> dict
         return {
             "warehouse": warehouse,
             "io_manager": WarehouseIOManager(warehouse=warehouse),
-            # one object per retrain and a LATEST pointer (Dagster's GCSPickleIOManager overwrote one pickle)
-            "model_io": GCSModelStore(project=dg.EnvVar("GCP_PROJECT"), bucket=dg.EnvVar("GCS_BUCKET"), prefix="models"),
+            # one object per retrain and a LATEST pointer (Dagster's GCSPickleIOManager overwrote one pickle);
+            # STORAGE_EMULATOR_HOST (google-cloud-storage's own variable), if set, points it at an emulator
+            "model_io": GCSModelStore(project=dg.EnvVar("GCP_PROJECT"), bucket=dg.EnvVar("GCS_BUCKET"), prefix="models",
+                                      api_endpoint=os.environ.get("STORAGE_EMULATOR_HOST") or None),
             "source": source,
             "thresholds": thresholds,
             "clock": GameClock(),

@@ -158,7 +158,9 @@ def skipping_bootstrap(rule: CheckRule, flag: str = "bootstrap_date") -> CheckRu
 
 
 def expected_rows(name: str, description: str, reference: str, keys: Sequence[str]) -> CheckRule:
-    """Every row of the reference frame `reference` has a row here with the same `keys`; misses are named."""
+    """Every row of the reference frame `reference` has a row here with the same `keys`; misses are named. A date
+    the reference has nothing for (e.g. no line posted on it) expects nothing: it passes when the asset has rows
+    there, and is judged as any date without rows when it has none."""
 
     def evaluate(inputs: CheckInputs) -> pd.DataFrame:
         expected = inputs.reference[reference][list(keys)].drop_duplicates()
@@ -171,6 +173,12 @@ def expected_rows(name: str, description: str, reference: str, keys: Sequence[st
             labels = joined.loc[missing, list(keys)].drop(columns="game_date").astype(str).agg("/".join, axis=1)
             per_date["detail"] = labels.groupby(_date_key(joined[missing])).apply(lambda s: "missing: " + _name(s))
         per_date["detail"] = per_date.get("detail", pd.Series(index=per_date.index, dtype=str)).fillna("")
+        present = inputs.frame.groupby(_date_key(inputs.frame)).size()
+        nothing_expected = present.index.difference(per_date.index)
+        if len(nothing_expected):
+            per_date = pd.concat([per_date, pd.DataFrame(
+                {"rows": present.reindex(nothing_expected).to_numpy(), "value": 0, "passed": True, "detail": ""}, index=nothing_expected,
+            )])
         return verdicts_by_date(per_date.reset_index(names="game_date"), inputs)
 
     return CheckRule(name, description, evaluate, worse="higher", unit="rows")

@@ -210,8 +210,15 @@ class NbaStatsApiSource(NbaSource):
 
     @classmethod
     def from_environment(cls) -> NbaStatsApiSource:
-        """Production binding: the proxy from NBA_STATS_PROXY (an EnvVar, never written into the run config)."""
-        return cls(proxy=dg.EnvVar("NBA_STATS_PROXY")) if os.environ.get("NBA_STATS_PROXY") else cls()
+        """Production binding: the proxy from NBA_STATS_PROXY (an EnvVar, never written into the run config);
+        NBA_STATS_BASE_URL and NBA_STATS_MIN_INTERVAL_SECONDS, when set, replace the address and the rate limit (a
+        mirror, or a recorded league in tests)."""
+        settings: dict[str, Any] = {"proxy": dg.EnvVar("NBA_STATS_PROXY")} if os.environ.get("NBA_STATS_PROXY") else {}
+        if os.environ.get("NBA_STATS_BASE_URL"):
+            settings["base_url"] = os.environ["NBA_STATS_BASE_URL"]
+        if os.environ.get("NBA_STATS_MIN_INTERVAL_SECONDS"):
+            settings["min_interval_seconds"] = float(os.environ["NBA_STATS_MIN_INTERVAL_SECONDS"])
+        return cls(**settings)
 
     @property
     def requests_sent(self) -> int:

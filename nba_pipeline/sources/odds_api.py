@@ -125,10 +125,12 @@ class OddsApiSource(NbaSource):
     @classmethod
     def from_environment(cls) -> OddsApiSource:
         """Production binding: the key from ODDS_API_KEY as an EnvVar (never written into run config), when set;
-        ODDS_API_BOOKMAKERS (comma-separated keys) narrows the books."""
+        ODDS_API_BOOKMAKERS (comma-separated keys) narrows the books; ODDS_API_BASE_URL, when set, replaces the
+        vendor's address (a recorded league in tests)."""
         books = [b.strip() for b in os.environ.get("ODDS_API_BOOKMAKERS", "").split(",") if b.strip()]
         key = dg.EnvVar(API_KEY_VARIABLE) if os.environ.get(API_KEY_VARIABLE) else None
-        return cls(api_key=key, bookmakers=books or None, players=NbaStatsApiSource.from_environment())
+        where = {"base_url": os.environ["ODDS_API_BASE_URL"]} if os.environ.get("ODDS_API_BASE_URL") else {}
+        return cls(api_key=key, bookmakers=books or None, players=NbaStatsApiSource.from_environment(), **where)
 
     @property
     def quota(self) -> dict[str, str]:

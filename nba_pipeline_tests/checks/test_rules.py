@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from nba_pipeline.checks.factories import min_share, no_bad_rows, no_duplicate_keys
+from nba_pipeline.checks.factories import expected_rows, min_share, no_bad_rows, no_duplicate_keys
 from nba_pipeline.checks.rules import CheckInputs, to_check_result
 from nba_pipeline.config import load_thresholds
 
@@ -64,3 +64,16 @@ def test_factories_say_which_direction_is_worse():
     assert no_bad_rows("b", "b", lambda f, _: f["minutes"].isna(), ["game_id"]).worse == "higher"
     share = min_share("s", "s", lambda f: f["minutes"].notna(), lambda f: f["minutes"].notna(), lambda t: 1.0)
     assert share.worse == "lower"
+
+
+def test_expected_rows_expects_nothing_on_a_date_without_reference_rows_and_names_misses_elsewhere():
+    """Lines on the 14th only (a production history with no lines before the vendor's first board): the 15th's rows
+    pass, the 14th's missing line is named, the 16th (games, no rows, no lines) fails as a date without rows."""
+    frame = pd.DataFrame({"game_date": DATES[[0, 1, 1]], "player_id": [1, 2, 3]})
+    lines = pd.DataFrame({"game_date": DATES[[0, 0]], "player_id": [1, 9]})
+    schedule = pd.DataFrame({"game_date": DATES, "game_id": ["g0", "g1", "g2"]})
+    inputs = CheckInputs(frame=frame, dates=list(DATES), thresholds=load_thresholds(), schedule=schedule, reference={"lines": lines})
+    verdicts = expected_rows("every_line_has_row", "", "lines", ["game_date", "player_id"]).evaluate(inputs).set_index("game_date")
+    assert verdicts["passed"].tolist() == [False, True, False]
+    assert "9" in verdicts.loc[DATES[0], "detail"] and verdicts.loc[DATES[1], "rows"] == 2
+    assert verdicts.loc[DATES[2], "detail"] == "no rows for the scheduled games"

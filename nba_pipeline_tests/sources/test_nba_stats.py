@@ -166,6 +166,11 @@ def test_the_production_binding_reads_the_proxy_from_the_environment(monkeypatch
     assert source.proxy == dg.EnvVar("NBA_STATS_PROXY")  # a secret: resolved at run time, never in run config
     monkeypatch.delenv("NBA_STATS_PROXY")
     assert NbaStatsApiSource.from_environment().proxy is None
+    assert NbaStatsApiSource.from_environment().base_url == "https://stats.nba.com/stats"
+    monkeypatch.setenv("NBA_STATS_BASE_URL", "http://127.0.0.1:8080/stats")
+    monkeypatch.setenv("NBA_STATS_MIN_INTERVAL_SECONDS", "0")
+    mirrored = NbaStatsApiSource.from_environment()
+    assert (mirrored.base_url, mirrored.min_interval_seconds) == ("http://127.0.0.1:8080/stats", 0.0)
 
 
 def _materialize_raw(server, warehouse, day: str, feeds: tuple[str, ...] | None = None):

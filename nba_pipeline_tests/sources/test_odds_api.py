@@ -157,6 +157,11 @@ def test_a_missing_key_fails_the_feed_by_name_before_any_request(server, monkeyp
         OddsApiSource.from_environment().fetch_conformed("prop_lines", DAY, DAY)
     monkeypatch.setenv("ODDS_API_KEY", "k")
     assert OddsApiSource.from_environment().api_key is not None
+    assert OddsApiSource.from_environment().base_url == "https://api.the-odds-api.com"
+    monkeypatch.setenv("ODDS_API_BASE_URL", server.url)
+    monkeypatch.setenv("NBA_STATS_BASE_URL", f"{server.url}/stats")
+    bound = OddsApiSource.from_environment()
+    assert (bound.base_url, bound.players.base_url) == (server.url, f"{server.url}/stats")
     with pytest.raises(FeedNotAvailable, match="prop_lines only"):
         source(server).fetch("schedule", DAY, DAY)
     assert server.seen == []

@@ -74,3 +74,17 @@ def test_a_store_without_a_model_says_so(gcs_endpoint):
     assert not result.success
     failure = next(e for e in result.all_events if e.is_step_failure).step_failure_data.user_failure_data
     assert "no trained points_model in gs://nba-models/empty/points_model: materialize it first" in failure.description
+
+
+def test_production_binds_the_store_to_a_storage_emulator_when_the_environment_names_one(monkeypatch, gcs_endpoint):
+    from nba_pipeline.resources import resources_for
+
+    monkeypatch.setenv("GCP_PROJECT", "test")
+    monkeypatch.setenv("GCS_BUCKET", BUCKET)
+    monkeypatch.delenv("STORAGE_EMULATOR_HOST", raising=False)
+    assert resources_for("production")["model_io"].api_endpoint is None  # Google's
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_endpoint)
+    store = resources_for("production")["model_io"]
+    assert store.api_endpoint == gcs_endpoint
+    assets, _ = _job(store, 7)
+    assert dg.materialize(assets, resources={"model_io": store}).success
