@@ -6,8 +6,8 @@ clock `server.now` (Eastern wall clock) that decides what exists at each tick of
   `boxscoretraditionalv2` (a game's player and team rows, once it is final; 404-free: a game not final yet has empty
   result sets, as NBA.com serves a game not started), `commonallplayers` (every player with an NBA.com id, on the team
   of his latest game up to `now`). **Constructed** bodies, in the shapes of the recordings in fixtures/nba_stats_api,
-  from the real 2023-24 rows the package ships (`nba_pipeline/data/season_2023_24`); player ids are NBA.com's
-  (fixtures/recorded_league/player_ids_2023-24.csv, from nba_api's static list), tip-off times of the game day are
+  from the real 2023-24 rows the package ships (`nba_pipeline/data/season_2023_24`); player ids and spellings are
+  NBA.com's (the replay's `player_ids.csv`, from nba_api's static list), tip-off times of the game day are
   the vendor's recorded `commence_time`s, of earlier dates 19:00 ET (constructed; nothing reads them after the day).
 - The Odds API v4 (`/v4/sports/basketball_nba/...`): the **recorded** events list and the two recorded event-odds
   bodies of 2024-02-22 (fixtures/the_odds_api), as LINE_SNAPSHOTS: the board posted at each time is the recording
@@ -35,11 +35,11 @@ from urllib.parse import parse_qs, urlsplit
 import pandas as pd
 
 from nba_pipeline.league.teams import TEAMS
-from nba_pipeline.sources.replay import DATA_DIR, replay_season
+from nba_pipeline.sources.replay import DATA_DIR, PLAYER_IDS_FILE, replay_season
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 ODDS = FIXTURES / "the_odds_api"
-PLAYER_IDS = FIXTURES / "recorded_league" / "player_ids_2023-24.csv"
+PLAYER_IDS = DATA_DIR / PLAYER_IDS_FILE
 INJURY_REPORTS = FIXTURES / "nba_injury_report"
 # the roster directory built for the injury reports: the players they list who have not played this season are in it
 INJURY_DIRECTORY = INJURY_REPORTS / "CommonAllPlayers_2024-02-22.json"
@@ -67,12 +67,11 @@ def _result_set(name: str, frame: pd.DataFrame) -> dict:
 
 @lru_cache(maxsize=1)
 def league() -> dict[str, pd.DataFrame]:
-    """The replay's season with NBA.com player ids (by name; a name the list lacks keeps its hashed id)."""
+    """The replay's season (its players carry NBA.com ids), with NBA.com's spellings of their names."""
     feeds = replay_season(str(DATA_DIR)).feeds
-    ids = pd.read_csv(PLAYER_IDS)
-    players = feeds["player_boxscores"].merge(ids, left_on="player_name", right_on="replay_name", how="left")
-    players["player_id"] = players["nba_person_id"].astype("Int64").fillna(players["player_id"])
-    players["player_name"] = players["nba_name"].fillna(players["player_name"])
+    spelled = pd.read_csv(PLAYER_IDS).set_index("nba_person_id")["nba_name"]
+    players = feeds["player_boxscores"].copy()
+    players["player_name"] = players["player_id"].map(spelled).fillna(players["player_name"])
     schedule = feeds["schedule"].drop_duplicates("game_id")
     events = pd.DataFrame(json.loads((ODDS / "events.json").read_text()))
     names = dict(zip(TEAMS["city"] + " " + TEAMS["nickname"], TEAMS["tricode"])) | {"Los Angeles Clippers": "LAC"}
