@@ -53,12 +53,12 @@ dev: setup
 # on a real daemon overlap with the rest instead of leaving a core idle
 test: setup
 	./.ci/prerequisites
-	$(BIN)/pytest -q -n 2 --dist loadfile
+	$(BIN)/pytest -q -n 2 --dist loadfile --no-loadscope-reorder
 
 # the inner loop: every test not marked `slow` (no dagster dev, browser, emulator, PostgreSQL or container; the rule
 # is nba_pipeline_tests/tiers.py), on both cores; no prerequisites needed
 test-fast: setup
-	$(BIN)/pytest -q -n 2 --dist loadfile -m "not slow"
+	$(BIN)/pytest -q -n 2 --dist loadfile --no-loadscope-reorder -m "not slow"
 
 # the full four-season backfill against its floors; BENCH_PG=postgresql+psycopg2://postgres@127.0.0.1:5432/test adds
 # the same backfill on the production (PostgreSQL) instance

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import dagster as dg
 import requests
+import yaml
 
 from nba_pipeline_tests.postgres import PG_URL_ENV, instance_home
 from nba_pipeline_tests.progress import progress
@@ -40,13 +41,18 @@ SENSOR_TICKS = """
 query($selector: SensorSelector!) {
   sensorOrError(sensorSelector: $selector) {
     __typename
-    ... on Sensor { sensorState { ticks(limit: 5) { status error { message } } } }
+    ... on Sensor { sensorState { ticks(limit: 5) { status timestamp error { message } } } }
     ... on PythonError { message }
   }
 }
 """
 AUTOMATION_SENSOR = "keep_downstream_in_step"  # nba_pipeline.plumbing.automation.automation_sensor
 FINISHED_BACKFILL = {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"}
+POLL_SECONDS = 1.0  # how often a wait looks at the state it waits for
+# the daemon's loops in a test's dagster dev (daemon_clock/sitecustomize.py), and the run queue's: Dagster's 30 s / 5 s
+# between backfill iterations, sensor evaluations and dequeues are what a story waited for, step after step
+DAEMON_LOOP_SECONDS = 1
+DAEMON_CLOCK = Path(__file__).resolve().parent / "daemon_clock"
 ACTIVE_RUNS = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]
 
 
@@ -79,9 +85,9 @@ class DagsterDev:
         assert data["__typename"] == "LaunchBackfillSuccess", data
         return data["backfillId"]
 
-    def automation_ticked(self) -> bool:
-        """The automation sensor has finished a tick (evaluated, skipped or requested runs), as the UI's sensor page
-        shows it; a failed tick is an error here, not something to wait out."""
+    def automation_ticked(self, after: float = 0.0) -> bool:
+        """The automation sensor has finished a tick (evaluated, skipped or requested runs) that began after `after`
+        (epoch seconds), as the UI's sensor page shows it; a failed tick is an error here, not something to wait out."""
         selector = {"repositoryLocationName": "nba_pipeline", "repositoryName": "__repository__", "sensorName": AUTOMATION_SENSOR}
         reply = requests.post(f"{self.url}/graphql", json={"query": SENSOR_TICKS, "variables": {"selector": selector}}, timeout=60)
         sensor = reply.json()["data"]["sensorOrError"]
@@ -89,7 +95,7 @@ class DagsterDev:
         ticks = sensor["sensorState"]["ticks"]
         failed = [t["error"]["message"] for t in ticks if t["status"] == "FAILURE" and t["error"]]
         assert not failed, f"{AUTOMATION_SENSOR} failed a tick: {failed[0][:2000]}"
-        return any(t["status"] in ("SUCCESS", "SKIPPED") for t in ticks)
+        return any(t["status"] in ("SUCCESS", "SKIPPED") and t["timestamp"] > after for t in ticks)
 
     def wait_for_backfill(self, backfill_id: str, timeout: float = 300) -> str:
         def status():
@@ -110,8 +116,9 @@ class DagsterDev:
             parts.append(f"run {run.run_id[:8]} {run.status.value.lower()}" + (f" in {', '.join(steps)}" if steps else ""))
         return "; ".join(parts) + (f" (+{len(busy) - 3} more)" if len(busy) > 3 else "")
 
-    def wait_until_quiet(self, done: Callable[[dg.DagsterInstance], bool], timeout: float = 300, settle: float = 12) -> None:
-        """Until `done` holds and no run is queued or running for `settle` seconds (automation has caught up)."""
+    def wait_until_quiet(self, done: Callable[[dg.DagsterInstance], bool], timeout: float = 300) -> None:
+        """Until `done` holds, no run is queued or running, and an automation tick that began after that finished
+        without starting one (automation has seen the final state and has nothing left to do)."""
         quiet_since = None
         started = time.monotonic()
         deadline, said = started + timeout, started
@@ -120,14 +127,14 @@ class DagsterDev:
                 said = time.monotonic()
                 progress(f"  waiting for automation to settle: {said - started:.0f} s of {timeout:.0f}; {self.activity()}")
             instance = self.instance
-            busy = instance.get_runs(filters=dg.RunsFilter(statuses=ACTIVE_RUNS))
-            if not busy and done(instance):
-                quiet_since = quiet_since or time.monotonic()
-                if time.monotonic() - quiet_since >= settle:
+            if not instance.get_runs(filters=dg.RunsFilter(statuses=ACTIVE_RUNS)) and done(instance):
+                quiet_since = quiet_since or time.time()
+                # a tick that requested runs created them before it finished: they show as active on the next look
+                if self.automation_ticked(after=quiet_since) and not instance.get_runs(filters=dg.RunsFilter(statuses=ACTIVE_RUNS)):
                     return
             else:
                 quiet_since = None
-            time.sleep(2)
+            time.sleep(POLL_SECONDS)
         raise TimeoutError(f"automation did not settle in {timeout} s; see {self.log}:\n{self.log.read_text()[-3000:]}")
 
     def wait_until(self, probe: Callable[[], object], timeout: float, what: str):
@@ -140,7 +147,7 @@ class DagsterDev:
             if time.monotonic() - said >= 30:
                 said = time.monotonic()
                 progress(f"  still waiting for {what}: {said - started:.0f} s of {timeout:.0f}; {self.activity()}")
-            time.sleep(2)
+            time.sleep(POLL_SECONDS)
         raise TimeoutError(f"{what} did not finish in {timeout} s; see {self.log}:\n{self.log.read_text()[-3000:]}")
 
     def run_worker_pid(self, run_id: str) -> int | None:
@@ -162,11 +169,19 @@ class DagsterDev:
         return pid
 
 
+def _quicken_run_queue(yaml_file: Path) -> None:
+    config = yaml.safe_load(yaml_file.read_text())
+    assert config["run_coordinator"]["class"] == "QueuedRunCoordinator", config["run_coordinator"]
+    config["run_coordinator"].setdefault("config", {})["dequeue_interval_seconds"] = DAEMON_LOOP_SECONDS
+    yaml_file.write_text(yaml.safe_dump(config, sort_keys=False))
+
+
 @heavy("dagster dev")
 def start_dagster_dev(workdir: Path, automation_interval_seconds: int = 5, instance_kind: str = "local") -> DagsterDev:
     if instance_kind == "production":
         assert os.environ.get(PG_URL_ENV), f"the production instance reads {PG_URL_ENV}: use the postgres_url fixture"
-    home = instance_home(workdir / "dagster_home", instance_kind)  # a shipped instance config, as it ships
+    home = instance_home(workdir / "dagster_home", instance_kind)  # a shipped instance config, as it ships,
+    _quicken_run_queue(home / "dagster.yaml")  # but for the run queue's dequeue interval
     port = _free_port()
     dev = DagsterDev(
         home=home,
@@ -186,6 +201,8 @@ def start_dagster_dev(workdir: Path, automation_interval_seconds: int = 5, insta
         # the game day's schedules and sensors act on the real clock (today is a simulated game day): off here, so
         # a story's runs are exactly the ones it launches, whatever time of day the tests run
         "NBA_PIPELINE_GAME_DAY": "off",
+        "NBA_PIPELINE_TEST_DAEMON_LOOP_SECONDS": str(DAEMON_LOOP_SECONDS),
+        "PYTHONPATH": os.pathsep.join(p for p in (str(DAEMON_CLOCK), os.environ.get("PYTHONPATH")) if p),
     }
     dagster = str(Path(sys.executable).with_name("dagster"))
     progress(f"starting dagster dev (webserver + daemon, {instance_kind} instance) on {dev.url}; log {dev.log}")

@@ -108,7 +108,7 @@ def test_overlapping_backfills_wait_for_each_other_and_end_as_a_serial_run(dev, 
     ids = [dev.launch_backfill(RAW + ANALYTICS, first), dev.launch_backfill(RAW + ANALYTICS, second)]
     for backfill in ids:
         assert dev.wait_for_backfill(backfill) in ("COMPLETED", "COMPLETED_SUCCESS")
-    dev.wait_until_quiet(lambda i: True, settle=6)
+    dev.wait_until_quiet(lambda i: True)
 
     instance = dev.instance
     intervals = []

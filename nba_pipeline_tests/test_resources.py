@@ -122,3 +122,17 @@ def test_game_logs_needs_its_folders(monkeypatch, tmp_path):
     monkeypatch.setenv("NBA_PIPELINE_GAME_LOG_DIRS", f"{tmp_path}:{DATA_DIR}")
     source, _ = source_for("game_logs")
     assert isinstance(source, GameLogFilesSource) and source.directories == [str(tmp_path), str(DATA_DIR)]
+
+
+def test_production_readers_retry_an_unreachable_bigquery_as_long_as_the_environment_says(monkeypatch):
+    from nba_pipeline.warehouse.bigquery_warehouse import bigquery_warehouse_from_environment
+
+    monkeypatch.setenv("GCP_PROJECT", "nba")
+    monkeypatch.delenv("NBA_PIPELINE_BIGQUERY_READ_RETRY_SECONDS", raising=False)
+    assert bigquery_warehouse_from_environment().read_retry_seconds == 15
+    monkeypatch.setenv("NBA_PIPELINE_BIGQUERY_READ_RETRY_SECONDS", "2.5")
+    assert bigquery_warehouse_from_environment().read_retry_seconds == 2.5
+    for bad in ("0", "-3", "soon"):
+        monkeypatch.setenv("NBA_PIPELINE_BIGQUERY_READ_RETRY_SECONDS", bad)
+        with pytest.raises(ValueError, match=rf"NBA_PIPELINE_BIGQUERY_READ_RETRY_SECONDS='{bad}': expected a number of seconds above 0"):
+            bigquery_warehouse_from_environment()

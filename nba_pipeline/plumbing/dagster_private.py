@@ -27,7 +27,8 @@ storages (`can_store_asset_failure_events` is False), so the step writes the ass
 `last_verdicts` reads the same table for the last *completed* evaluation of dates whose latest record is a plan
 (one query on SQLite; elsewhere each check's history through `get_asset_check_execution_history`, which has no
 per-partition "latest completed" query): a run that planned a date and ended without evaluating it revokes no
-verdict (`checks.readiness`).
+verdict (`checks.readiness`). `quicken_daemon_loops` is for the tests' `dagster dev` only: the backfill and sensor
+daemons' loop intervals are module constants with no setting.
 """
 
 from __future__ import annotations
@@ -546,3 +547,17 @@ def failed_check_partitions(instance: dg.DagsterInstance, key: dg.AssetCheckKey,
             for i in sorted(infos, key=lambda i: i.partition_key or "")
             if i.partition_key and i.latest_execution_status == AssetCheckExecutionRecordStatus.FAILED]
 
+
+
+def quicken_daemon_loops(seconds: float) -> None:
+    """Tests only (`nba_pipeline_tests/daemon_clock/sitecustomize.py`, in the daemon process of a test's `dagster dev`):
+    the backfill daemon waits Dagster's fixed `DEFAULT_DAEMON_INTERVAL_SECONDS` (30 s) between iterations and the
+    sensor daemon at least `MIN_INTERVAL_LOOP_TIME` (5 s); neither has a setting, so a story waited ~30 s per backfill
+    step for nothing. Raises if either constant moved, so an upgrade check names it."""
+    import dagster._daemon.controller as controller
+    import dagster._daemon.sensor as sensor_daemon
+
+    for module, name in ((controller, "DEFAULT_DAEMON_INTERVAL_SECONDS"), (sensor_daemon, "MIN_INTERVAL_LOOP_TIME")):
+        if not isinstance(getattr(module, name, None), (int, float)):
+            raise RuntimeError(f"{module.__name__}.{name} is gone: the tests' daemon clock needs another hook")
+        setattr(module, name, seconds)

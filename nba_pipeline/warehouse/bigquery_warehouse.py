@@ -69,7 +69,7 @@ from nba_pipeline.warehouse.base import (
     unpromoted_message,
 )
 
-READ_RETRY_SECONDS, READ_JOB_SECONDS = 15.0, 120.0  # what a reader (status, validation, alerts) waits at most
+READ_JOB_SECONDS = 120.0  # what a reader (status, validation, alerts) waits at most for its query job
 
 _PUBLISH_LOG_SCHEMA = (
     "asset STRING, game_date DATE, run_id STRING, code_version STRING, outcome STRING, `rows` INT64, "
@@ -160,6 +160,10 @@ class BigQueryWarehouse(Warehouse):
     )
     job_timeout_seconds: float = Field(
         900, description="How long to wait for one query or load job to finish (a backfill's publish is one job)."
+    )
+    read_retry_seconds: float = Field(
+        15, gt=0, description="How long a reader (status, validation, alerts) retries a BigQuery it cannot reach before "
+        "reporting it unreachable."
     )
 
     # -- client -------------------------------------------------------------------------------------------------
@@ -642,8 +646,8 @@ class BigQueryWarehouse(Warehouse):
         reported as such while the operator waits."""
         from google.cloud.bigquery.retry import DEFAULT_RETRY
 
-        retry = DEFAULT_RETRY.with_deadline(READ_RETRY_SECONDS)
-        job = self._client().query(sql, job_retry=None, retry=retry, timeout=READ_RETRY_SECONDS)
+        retry = DEFAULT_RETRY.with_deadline(self.read_retry_seconds)
+        job = self._client().query(sql, job_retry=None, retry=retry, timeout=self.read_retry_seconds)
         return job.result(retry=retry, timeout=READ_JOB_SECONDS).to_arrow(create_bqstorage_client=not self.api_endpoint)
 
     def read_published(self, ref: TableRef, start: str, end: str, columns=None, log: Log = None) -> pd.DataFrame:
@@ -685,11 +689,25 @@ def _first_line(message: str) -> str:
 def bigquery_warehouse_from_environment() -> BigQueryWarehouse:
     """Production's binding: project `GCP_PROJECT` (read when a run starts); `BIGQUERY_EMULATOR_HOST` (host:port or
     a URL), if set, points it at an emulator instead of Google; `NBA_PIPELINE_BIGQUERY_DATASET_PREFIX` prefixes the
-    datasets (default none: `raw`, `analytics`, …)."""
+    datasets (default none: `raw`, `analytics`, …); `NBA_PIPELINE_BIGQUERY_READ_RETRY_SECONDS` is how long a reader
+    retries an unreachable BigQuery (default 15)."""
     emulator = os.environ.get("BIGQUERY_EMULATOR_HOST")
     if emulator and not emulator.startswith(("http://", "https://")):
         emulator = f"http://{emulator}"
     return BigQueryWarehouse(
         project=dg.EnvVar("GCP_PROJECT"), location=os.environ.get("NBA_PIPELINE_BIGQUERY_LOCATION", "US"),
         api_endpoint=emulator or None, dataset_prefix=os.environ.get("NBA_PIPELINE_BIGQUERY_DATASET_PREFIX", ""),
+        **({"read_retry_seconds": _seconds("NBA_PIPELINE_BIGQUERY_READ_RETRY_SECONDS")}
+           if os.environ.get("NBA_PIPELINE_BIGQUERY_READ_RETRY_SECONDS") else {}),
     )
+
+
+def _seconds(variable: str) -> float:
+    text = os.environ[variable]
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise ValueError(f"{variable}={text!r}: expected a number of seconds above 0")
+    return value

@@ -163,7 +163,8 @@ def test_alert_incidents_and_late_data_are_the_same_on_both(deployments):
 
 def test_a_warehouse_that_cannot_be_reached_is_reported_as_such(deployments, tmp_path):
     closed = f"http://127.0.0.1:{_free_port()}"
-    nowhere = [BigQueryWarehouse(project=PROJECT, api_endpoint=closed),
+    # readers retry an unreachable BigQuery 15 s by default (what an operator waits): 1 s here, where nothing listens
+    nowhere = [BigQueryWarehouse(project=PROJECT, api_endpoint=closed, read_retry_seconds=1),
                DuckDBWarehouse(database=str(tmp_path / "nowhere" / "warehouse.duckdb"))]
     for warehouse in nowhere:
         report = build_report(deployments.bq.instance, warehouse, START, END)
@@ -174,7 +175,8 @@ def test_a_warehouse_that_cannot_be_reached_is_reported_as_such(deployments, tmp
         incidents = find_incidents(deployments.bq.instance, warehouse, AlertCursor(), dt.datetime.now().timestamp(),
                                    AlertWebhook(lookback_hours=24))
         assert [i.kind for i in incidents if i.kind == "warehouse_unreachable"] == ["warehouse_unreachable"]
-    side = SimpleNamespace(home=deployments.bq.home, env={**deployments.bq.env, "BIGQUERY_EMULATOR_HOST": closed})
+    side = SimpleNamespace(home=deployments.bq.home, env={**deployments.bq.env, "BIGQUERY_EMULATOR_HOST": closed,
+                                                          "NBA_PIPELINE_BIGQUERY_READ_RETRY_SECONDS": "1"})
     out = _cli(side, "status")
     assert out.returncode == 3, out.stderr[-2000:]
     assert "VERDICT: UNREACHABLE" in out.stdout and "cannot reach BigQuery" in out.stdout

@@ -144,7 +144,7 @@ def test_a_killed_run_worker_fails_its_run_and_the_next_backfill_completes_unaid
     progress(f"waiting for backfill {second} ({SECOND[0]}..{SECOND[1]})")
     assert dev.wait_for_backfill(second, timeout=180) in ("COMPLETED", "COMPLETED_SUCCESS")
     progress("waiting until no run is queued or in progress (whatever automation launched has ended too)")
-    dev.wait_until_quiet(lambda i: True, timeout=120, settle=6)
+    dev.wait_until_quiet(lambda i: True, timeout=120)
 
     instance = dev.instance
     assert instance.get_run_by_id(killed).status == dg.DagsterRunStatus.FAILURE

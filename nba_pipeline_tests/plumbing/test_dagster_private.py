@@ -173,3 +173,19 @@ def test_other_storages_get_dagsters_method(postgres_url, tmp_path):
         assert _comparable(ours) == _comparable(dagsters) and len(ours) > 0
         ranged = check_partition_frame(instance, KEYS, None, between=(DATES[1], DATES[4]))
         assert _comparable(ranged) == _comparable(dagsters[dagsters["partition"].between(DATES[1], DATES[4])])
+
+
+def test_the_tests_daemon_clock_sets_what_the_backfill_and_sensor_daemons_read(monkeypatch):
+    """dagster_dev.py's daemon loops (`quicken_daemon_loops`): the constants still exist where the daemons read them."""
+    import importlib
+
+    from nba_pipeline.plumbing.dagster_private import quicken_daemon_loops
+
+    controller, sensor = importlib.import_module("dagster._daemon.controller"), importlib.import_module("dagster._daemon.sensor")
+    assert (controller.DEFAULT_DAEMON_INTERVAL_SECONDS, sensor.MIN_INTERVAL_LOOP_TIME) == (30, 5)  # Dagster's own
+    monkeypatch.setattr(controller, "DEFAULT_DAEMON_INTERVAL_SECONDS", controller.DEFAULT_DAEMON_INTERVAL_SECONDS)
+    monkeypatch.setattr(sensor, "MIN_INTERVAL_LOOP_TIME", sensor.MIN_INTERVAL_LOOP_TIME)  # restored after the test
+    quicken_daemon_loops(1)
+    assert (controller.DEFAULT_DAEMON_INTERVAL_SECONDS, sensor.MIN_INTERVAL_LOOP_TIME) == (1, 1)
+    backfill = importlib.import_module("dagster._daemon.backfill")
+    assert "from dagster._daemon.controller import DEFAULT_DAEMON_INTERVAL_SECONDS" in Path(backfill.__file__).read_text()
