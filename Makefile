@@ -49,11 +49,12 @@ dev: setup
 	$(BIN)/dg dev --host 127.0.0.1 --port 3000
 
 # the machine's PostgreSQL server and headless chromium, started / installed if missing (.ci/prerequisites)
-# two workers (pytest-xdist), each taking whole test files: module fixtures are built once, and the stories that wait
-# on a real daemon overlap with the rest instead of leaving a core idle
+# three workers (pytest-xdist) on two cores, each taking whole test files: module fixtures are built once, and while
+# a story waits on a real daemon, a container or an emulator, two workers still have CPU work (two workers left the
+# CPU 82 % busy, three 99 %: docs/performance.md, "The test suite")
 test: setup
 	./.ci/prerequisites
-	$(BIN)/pytest -q -n 2 --dist loadfile --no-loadscope-reorder
+	$(BIN)/pytest -q -n 3 --dist loadfile --no-loadscope-reorder
 
 # the inner loop: every test not marked `slow` (no dagster dev, browser, emulator, PostgreSQL or container; the rule
 # is nba_pipeline_tests/tiers.py), on both cores; no prerequisites needed

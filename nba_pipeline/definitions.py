@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import os
 
 import dagster as dg
 
 from nba_pipeline.ops.alerts import AlertWebhook, alert_sensor
 from nba_pipeline.analytics.assets import analytics_assets
+from nba_pipeline.config.environment import seconds_from_environment
 from nba_pipeline.plumbing.automation import automation_sensor, daily_job, late_data_sensor
 from nba_pipeline.ops.freshness import with_freshness
 from nba_pipeline.game_day import GAME_DAY_JOBS, GAME_DAY_SCHEDULES, GAME_DAY_SENSORS
@@ -57,6 +59,6 @@ def build_definitions(
 defs = build_definitions(
     os.environ.get("NBA_PIPELINE_ENV", "local"),
     # tests that play a night through the daemon tick faster than the 30 s default
-    automation_interval_seconds=int(os.environ.get("NBA_PIPELINE_AUTOMATION_INTERVAL_SECONDS", "30")),
+    automation_interval_seconds=math.ceil(seconds_from_environment("NBA_PIPELINE_AUTOMATION_INTERVAL_SECONDS", 30)),
     game_day=os.environ.get("NBA_PIPELINE_GAME_DAY", "on") != "off",
 )

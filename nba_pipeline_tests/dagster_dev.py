@@ -20,6 +20,7 @@ import dagster as dg
 import requests
 import yaml
 
+from nba_pipeline.plumbing.dagster_private import backfills_in_progress
 from nba_pipeline_tests.postgres import PG_URL_ENV, instance_home
 from nba_pipeline_tests.progress import progress
 from nba_pipeline_tests.tiers import heavy
@@ -127,15 +128,20 @@ class DagsterDev:
                 said = time.monotonic()
                 progress(f"  waiting for automation to settle: {said - started:.0f} s of {timeout:.0f}; {self.activity()}")
             instance = self.instance
-            if not instance.get_runs(filters=dg.RunsFilter(statuses=ACTIVE_RUNS)) and done(instance):
+            if self._idle(instance) and done(instance):
                 quiet_since = quiet_since or time.time()
                 # a tick that requested runs created them before it finished: they show as active on the next look
-                if self.automation_ticked(after=quiet_since) and not instance.get_runs(filters=dg.RunsFilter(statuses=ACTIVE_RUNS)):
+                if self.automation_ticked(after=quiet_since) and self._idle(instance):
                     return
             else:
                 quiet_since = None
             time.sleep(POLL_SECONDS)
         raise TimeoutError(f"automation did not settle in {timeout} s; see {self.log}:\n{self.log.read_text()[-3000:]}")
+
+    @staticmethod
+    def _idle(instance: dg.DagsterInstance) -> bool:
+        """No run queued or running and no backfill the daemon is still working on (it may yet launch runs)."""
+        return not instance.get_runs(filters=dg.RunsFilter(statuses=ACTIVE_RUNS)) and not backfills_in_progress(instance)
 
     def wait_until(self, probe: Callable[[], object], timeout: float, what: str):
         started = time.monotonic()

@@ -6,7 +6,7 @@ import pytest
 
 from nba_pipeline.checks import names
 from nba_pipeline.predictions.predict import NO_MODEL
-from nba_pipeline_tests.conftest import EVERY_PHASE, read_table, run_range, run_results
+from nba_pipeline_tests.conftest import EVERY_PHASE, read_table, run_range, run_results, shipped_instance
 
 SEASON = ("2023-10-24", "2024-04-14")
 
@@ -14,7 +14,8 @@ SEASON = ("2023-10-24", "2024-04-14")
 @pytest.fixture(scope="module")
 def season_run(tmp_path_factory):
     warehouse = str(tmp_path_factory.mktemp("season") / "warehouse.duckdb")
-    return warehouse, run_range(warehouse, *SEASON, assets=EVERY_PHASE)
+    with shipped_instance() as instance:
+        return warehouse, run_range(warehouse, *SEASON, assets=EVERY_PHASE, instance=instance)
 
 
 def _metadata(result, asset: str) -> dict:

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from nba_pipeline_tests.postgres import instance_home
+
 ROOT = Path(__file__).resolve().parents[1]
 CLI = str(Path(sys.executable).with_name("nba-pipeline"))
 
@@ -66,9 +68,7 @@ def _last_partition() -> str:
 def test_a_bad_selection_or_a_date_past_the_last_partition_is_one_line_and_no_run(tmp_path, select, partition_range, messages):
     import dagster as dg
 
-    home = tmp_path / "home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text("")
+    home = instance_home(tmp_path / "home", "local")
     out = subprocess.run(
         [CLI, "materialize", "--select", select, "--partition-range", partition_range],
         cwd=ROOT, capture_output=True, text=True, timeout=120,
@@ -93,9 +93,7 @@ def test_a_bad_selection_or_a_date_past_the_last_partition_is_one_line_and_no_ru
 def test_a_bad_thresholds_file_is_one_line_naming_the_key_and_no_run(tmp_path, thresholds, message):
     import dagster as dg
 
-    home, override = tmp_path / "home", tmp_path / "thresholds.yaml"
-    home.mkdir()
-    (home / "dagster.yaml").write_text("")
+    home, override = instance_home(tmp_path / "home", "local"), tmp_path / "thresholds.yaml"
     override.write_text(thresholds)
     out = subprocess.run(
         [CLI, "materialize", "--select", "schedule", "--partition-range", "2024-01-14...2024-01-15"],

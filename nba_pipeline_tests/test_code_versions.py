@@ -20,6 +20,7 @@ from nba_pipeline.resources import resources_for
 from nba_pipeline.raw.assets import raw_assets
 from nba_pipeline.tables import Table, code_version_of, published_table
 from nba_pipeline_tests.conftest import RAW_AND_ANALYTICS, read_table, run_range
+from nba_pipeline_tests.postgres import instance_home
 
 START, END = "2021-10-19", "2021-10-24"
 
@@ -198,8 +199,7 @@ def test_two_checkouts_sharing_one_home_and_warehouse(tmp_path):
     with open(old / "nba_pipeline" / "analytics" / "player_game_summary.py", "a") as f:
         f.write(OLD_CODE_PATCH)
     home, warehouse = tmp_path / "home", tmp_path / "warehouse.duckdb"
-    home.mkdir()
-    (home / "dagster.yaml").write_text("")
+    instance_home(home, "local")
     cli = str(Path(sys.executable).with_name("nba-pipeline"))
 
     def run(checkout: Path, *args: str) -> subprocess.CompletedProcess:

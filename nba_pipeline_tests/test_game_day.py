@@ -1,10 +1,12 @@
 """Game day: every points line of a date is predicted before tip-off, from pre-game feeds and earlier box scores.
 
-Two warehouses share the same history (raw + analytics + precompute + ml for 2023-10-24..2023-12-15, and a model
+Two warehouses share the same history (built once, then copied) (raw + analytics + precompute + ml for 2023-10-24..2023-12-15, and a model
 trained on it). For the predicted date, one has only what exists on its morning (schedule with no game final,
 injury report, lines); the other also has the date's box scores and analytics. The pre-game phases run on both
 and must produce the same rows.
 """
+
+import shutil
 
 import dagster as dg
 import pandas as pd
@@ -15,7 +17,7 @@ from nba_pipeline.definitions import ALL_ASSETS
 from nba_pipeline.raw.assets import raw_assets
 from nba_pipeline.resources import resources_for
 from nba_pipeline.sources import SimulatedLeagueSource
-from nba_pipeline_tests.conftest import read_table
+from nba_pipeline_tests.conftest import read_table, shipped_instance
 
 HISTORY = ("2023-10-24", "2023-12-15")
 DAY = "2023-12-16"
@@ -42,11 +44,12 @@ def _materialize(warehouse: str, instance: dg.DagsterInstance, names: list[str],
     return result, failed_checks
 
 
-def _game_day(tmp_path, with_box_scores: bool) -> str:
-    warehouse = str(tmp_path / ("after" if with_box_scores else "before") / "warehouse.duckdb")
-    instance = dg.DagsterInstance.ephemeral()
+def _morning(warehouse: str, instance: dg.DagsterInstance) -> None:
     _materialize(warehouse, instance, TRAINING, *HISTORY)
     _materialize(warehouse, instance, PRE_GAME_FEEDS, DAY, as_of=MORNING)  # the morning: what is out before tip-off
+
+
+def _game_day(warehouse: str, instance: dg.DagsterInstance, with_box_scores: bool) -> str:
     if with_box_scores:  # the date's games are over: its box scores and analytics are in too
         post_game = [a for a in RAW_AND_ANALYTICS if a not in ("prop_lines", "injury_report", "referee_assignments")]
         _materialize(warehouse, instance, post_game, DAY)
@@ -57,8 +60,15 @@ def _game_day(tmp_path, with_box_scores: bool) -> str:
 
 @pytest.fixture(scope="module")
 def warehouses(tmp_path_factory):
+    """The history and the morning are built once; the 'after' warehouse starts as a copy of them (its folder: the
+    DuckDB file, its Parquet read copy and its models), on the same instance, once 'before' is done."""
     tmp = tmp_path_factory.mktemp("game_day")
-    return _game_day(tmp, with_box_scores=False), _game_day(tmp, with_box_scores=True)
+    before, after = tmp / "before", tmp / "after"
+    with shipped_instance() as instance:
+        _morning(str(before / "warehouse.duckdb"), instance)
+        shutil.copytree(before, after)
+        return (_game_day(str(before / "warehouse.duckdb"), instance, with_box_scores=False),
+                _game_day(str(after / "warehouse.duckdb"), instance, with_box_scores=True))
 
 
 def _on_day(warehouse: str, table: str, key: list[str]) -> pd.DataFrame:

@@ -30,7 +30,7 @@ from nba_pipeline.game_day import (
 from nba_pipeline.raw.lines import current_lines
 from nba_pipeline.resources import resources_for
 from nba_pipeline.sources import SimulatedLeagueSource
-from nba_pipeline_tests.conftest import read_table
+from nba_pipeline_tests.conftest import read_table, shipped_instance
 
 HISTORY = ("2023-10-24", "2023-12-14")
 EVE, DAY = "2023-12-15", "2023-12-16"
@@ -45,9 +45,9 @@ def _at(text: str) -> dt.datetime:
 class Day:
     """The instance, the warehouse and the clock of the day being played."""
 
-    def __init__(self, warehouse: str):
+    def __init__(self, warehouse: str, instance: dg.DagsterInstance):
         self.warehouse = warehouse
-        self.instance = dg.DagsterInstance.ephemeral()
+        self.instance = instance
         self.defs = build_definitions("local", warehouse_path=warehouse)
         self.cursor = None
         self.runs: list[tuple[str, str, dg.ExecuteInJobResult]] = []  # (time, what, result)
@@ -112,7 +112,11 @@ class Day:
 
 @pytest.fixture(scope="module")
 def day(tmp_path_factory) -> dict:
-    played = Day(str(tmp_path_factory.mktemp("timeline") / "warehouse.duckdb"))
+    with shipped_instance() as instance:
+        return _play(Day(str(tmp_path_factory.mktemp("timeline") / "warehouse.duckdb"), instance))
+
+
+def _play(played: Day) -> dict:
     played.materialize(dg.AssetSelection.assets(*TRAINING), HISTORY[0], None, "history", end=HISTORY[1])
     # the eve was predicted on its own morning
     played.materialize(dg.AssetSelection.assets(*PRE_GAME_FEEDS, *PRE_GAME_PHASES), EVE, "2023-12-15T10:00:00", "eve")

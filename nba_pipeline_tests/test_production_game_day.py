@@ -44,6 +44,7 @@ from nba_pipeline.sources.replay import THRESHOLDS_PROFILE
 from nba_pipeline.warehouse.base import TableRef
 from nba_pipeline.warehouse.bigquery_warehouse import BigQueryWarehouse
 from nba_pipeline_tests.bigquery_emulator import PROJECT
+from nba_pipeline_tests.conftest import shipped_instance
 from nba_pipeline_tests.recorded_league import LINE_SNAPSHOTS, MOVES, RecordedLeague
 
 HISTORY = ("2023-10-24", "2024-02-20")
@@ -59,9 +60,9 @@ def _at(text: str) -> dt.datetime:
 class ProductionDay:
     """The instance, the warehouse, the recorded league and the story clock of the day being played."""
 
-    def __init__(self, league: RecordedLeague, warehouse: BigQueryWarehouse):
+    def __init__(self, league: RecordedLeague, warehouse: BigQueryWarehouse, instance: dg.DagsterInstance):
         self.league, self.warehouse = league, warehouse  # the warehouse to read what the runs published
-        self.instance = dg.DagsterInstance.ephemeral()
+        self.instance = instance
         self.defs = build_definitions("production")
         self.cursor = None
         self.runs: list[tuple[str, str, dg.ExecuteInJobResult]] = []
@@ -170,7 +171,9 @@ def day(bigquery_emulator, storage_emulator) -> dict:
         for key in ("NBA_PIPELINE_SOURCE", "NBA_PIPELINE_FEED_PROP_LINES", "NBA_PIPELINE_FEED_INJURY_REPORT",
                     "NBA_PIPELINE_FEED_REFEREE_ASSIGNMENTS", "NBA_STATS_PROXY"):
             env.delenv(key, raising=False)
-        return _play(ProductionDay(league, BigQueryWarehouse(project=PROJECT, api_endpoint=bigquery_emulator, dataset_prefix=prefix)))
+        with shipped_instance() as instance:
+            return _play(ProductionDay(league, BigQueryWarehouse(project=PROJECT, api_endpoint=bigquery_emulator, dataset_prefix=prefix),
+                                       instance))
 
 
 def _play(played: ProductionDay) -> dict:

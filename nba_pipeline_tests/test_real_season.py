@@ -12,7 +12,7 @@ from nba_pipeline.checks import names
 from nba_pipeline.real_season import Span, format_results, run_season, season_spans
 from nba_pipeline.resources import resources_for
 from nba_pipeline.sources import SeasonReplaySource
-from nba_pipeline_tests.conftest import read_table
+from nba_pipeline_tests.conftest import read_table, shipped_instance
 
 OPENING = Span("no pre-game knowledge", dt.date(2023, 10, 24), dt.date(2023, 10, 25), "opening nights")
 WEEKS = Span("covered", dt.date(2023, 10, 26), dt.date(2023, 11, 26), "four real weeks")
@@ -27,7 +27,7 @@ def real(tmp_path_factory):
     warehouse = str(tmp_path_factory.mktemp("real") / "warehouse.duckdb")
     resources = resources_for("local", warehouse_path=warehouse)
     mp.undo()
-    with dg.DagsterInstance.ephemeral() as instance:
+    with shipped_instance() as instance:
         season = run_season(resources, instance, OPENING.start, WEEKS.end)  # one range: opening nights and weeks
         final = run_season(resources, instance, FINAL_WEEK.start, FINAL_WEEK.end)
     return warehouse, {"season": season, FINAL_WEEK.label: final}, resources

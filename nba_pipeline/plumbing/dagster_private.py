@@ -548,7 +548,6 @@ def failed_check_partitions(instance: dg.DagsterInstance, key: dg.AssetCheckKey,
             if i.partition_key and i.latest_execution_status == AssetCheckExecutionRecordStatus.FAILED]
 
 
-
 def quicken_daemon_loops(seconds: float) -> None:
     """Tests only (`nba_pipeline_tests/daemon_clock/sitecustomize.py`, in the daemon process of a test's `dagster dev`):
     the backfill daemon waits Dagster's fixed `DEFAULT_DAEMON_INTERVAL_SECONDS` (30 s) between iterations and the

@@ -26,6 +26,7 @@ import pandas as pd
 from pydantic import Field, PrivateAttr
 
 from nba_pipeline import schemas
+from nba_pipeline.config.environment import seconds_from_environment
 from nba_pipeline.league.seasons import season_for_date, season_labels, seasons_overlapping
 from nba_pipeline.sources.base import NbaSource
 
@@ -216,8 +217,9 @@ class NbaStatsApiSource(NbaSource):
         settings: dict[str, Any] = {"proxy": dg.EnvVar("NBA_STATS_PROXY")} if os.environ.get("NBA_STATS_PROXY") else {}
         if os.environ.get("NBA_STATS_BASE_URL"):
             settings["base_url"] = os.environ["NBA_STATS_BASE_URL"]
-        if os.environ.get("NBA_STATS_MIN_INTERVAL_SECONDS"):
-            settings["min_interval_seconds"] = float(os.environ["NBA_STATS_MIN_INTERVAL_SECONDS"])
+        interval = seconds_from_environment("NBA_STATS_MIN_INTERVAL_SECONDS", zero_allowed=True)
+        if interval is not None:
+            settings["min_interval_seconds"] = interval
         return cls(**settings)
 
     @property

@@ -39,6 +39,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import Field
 
+from nba_pipeline.config.environment import seconds_from_environment
 from nba_pipeline.warehouse import PARTITION_COLUMN
 from nba_pipeline.warehouse.base import (
     META,
@@ -70,6 +71,7 @@ from nba_pipeline.warehouse.base import (
 )
 
 READ_JOB_SECONDS = 120.0  # what a reader (status, validation, alerts) waits at most for its query job
+READ_RETRY_SECONDS = 15.0  # how long a reader retries a BigQuery it cannot reach (NBA_PIPELINE_BIGQUERY_READ_RETRY_SECONDS)
 
 _PUBLISH_LOG_SCHEMA = (
     "asset STRING, game_date DATE, run_id STRING, code_version STRING, outcome STRING, `rows` INT64, "
@@ -162,7 +164,7 @@ class BigQueryWarehouse(Warehouse):
         900, description="How long to wait for one query or load job to finish (a backfill's publish is one job)."
     )
     read_retry_seconds: float = Field(
-        15, gt=0, description="How long a reader (status, validation, alerts) retries a BigQuery it cannot reach before "
+        READ_RETRY_SECONDS, gt=0, description="How long a reader (status, validation, alerts) retries a BigQuery it cannot reach before "
         "reporting it unreachable."
     )
 
@@ -697,17 +699,5 @@ def bigquery_warehouse_from_environment() -> BigQueryWarehouse:
     return BigQueryWarehouse(
         project=dg.EnvVar("GCP_PROJECT"), location=os.environ.get("NBA_PIPELINE_BIGQUERY_LOCATION", "US"),
         api_endpoint=emulator or None, dataset_prefix=os.environ.get("NBA_PIPELINE_BIGQUERY_DATASET_PREFIX", ""),
-        **({"read_retry_seconds": _seconds("NBA_PIPELINE_BIGQUERY_READ_RETRY_SECONDS")}
-           if os.environ.get("NBA_PIPELINE_BIGQUERY_READ_RETRY_SECONDS") else {}),
+        read_retry_seconds=seconds_from_environment("NBA_PIPELINE_BIGQUERY_READ_RETRY_SECONDS", READ_RETRY_SECONDS),
     )
-
-
-def _seconds(variable: str) -> float:
-    text = os.environ[variable]
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not value > 0:
-        raise ValueError(f"{variable}={text!r}: expected a number of seconds above 0")
-    return value

@@ -35,7 +35,7 @@ from nba_pipeline.warehouse.bigquery_warehouse import BigQueryWarehouse
 from nba_pipeline.warehouse.duckdb_warehouse import DuckDBWarehouse
 from nba_pipeline_tests.bigquery_emulator import PROJECT
 from nba_pipeline_tests.conftest import RAW_AND_ANALYTICS
-from nba_pipeline_tests.postgres import PG_URL_ENV, fresh_database, persistent_instance
+from nba_pipeline_tests.postgres import PG_URL_ENV, fresh_database, instance_home, persistent_instance
 
 ROOT = Path(__file__).resolve().parents[2]
 START, BAD, END = "2023-12-22", "2023-12-25", "2023-12-26"
@@ -51,9 +51,7 @@ def _free_port() -> int:
 
 
 def _instance(home: Path) -> dg.DagsterInstance:
-    home.mkdir(parents=True)
-    (home / "dagster.yaml").write_text("")
-    return dg.DagsterInstance.local_temp(str(home))
+    return dg.DagsterInstance.local_temp(str(instance_home(home, "local")))
 
 
 def _run(resources: dict, instance: dg.DagsterInstance) -> dg.ExecuteInJobResult:

@@ -18,6 +18,7 @@ from nba_pipeline.ops.checks import with_unit
 from nba_pipeline.ops.html import COLOURS, WARNED_COLOUR, state_grid
 from nba_pipeline_tests.browser import artifacts_dir, webdriver
 from nba_pipeline_tests.conftest import EVERY_PHASE, run_range
+from nba_pipeline_tests.postgres import instance_home
 
 ROOT = Path(__file__).resolve().parents[2]
 START, BAD, END = "2021-10-19", "2021-10-22", "2021-10-24"
@@ -48,9 +49,7 @@ def page(tmp_path_factory):
     """Every phase over six dates, vendor game ids in the box scores of one; `status --html` through the CLI."""
     root = tmp_path_factory.mktemp("status_html")
     home, warehouse = root / "home", root / "warehouse.duckdb"
-    home.mkdir()
-    (home / "dagster.yaml").write_text("")
-    instance = dg.DagsterInstance.local_temp(str(home))
+    instance = dg.DagsterInstance.local_temp(str(instance_home(home, "local")))
     run_range(str(warehouse), START, END, faults=FAULT, instance=instance, assets=EVERY_PHASE)  # the model fails: 6 dates
     out = root / "status.html"
     env = {"DAGSTER_HOME": str(home), "NBA_PIPELINE_WAREHOUSE": str(warehouse), "PATH": "/usr/bin:/bin",
@@ -144,7 +143,7 @@ def test_a_published_date_with_a_non_blocking_failure_is_coloured_and_numbers_ca
 
 def test_a_bad_html_path_is_refused_before_any_work(tmp_path):
     env = {"DAGSTER_HOME": str(tmp_path), "PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}
-    (tmp_path / "dagster.yaml").write_text("")
+    instance_home(tmp_path, "local")
     done = subprocess.run([sys.executable, "-m", "nba_pipeline.cli", "status", "--html", str(tmp_path / "no" / "x.html")],
                           cwd=ROOT, capture_output=True, text=True, timeout=120, env=env)
     assert done.returncode == 2 and "does not exist" in done.stderr and done.stdout == ""

@@ -20,6 +20,7 @@ from nba_pipeline.ops.runs import _progress
 from nba_pipeline.ops.text import format_report
 from nba_pipeline.ops.verdict import CRITICAL, HEALTHY, RULES, WARNING, verdict
 from nba_pipeline_tests.conftest import EVERY_PHASE, run_range
+from nba_pipeline_tests.postgres import instance_home
 
 ROOT = Path(__file__).resolve().parents[2]
 START, BAD, END = "2021-10-19", "2021-10-22", "2021-10-25"
@@ -41,9 +42,7 @@ def night(tmp_path_factory):
     taken right away (a later fixture repairs the date on the same instance)."""
     root = tmp_path_factory.mktemp("status")
     home, warehouse = root / "home", root / "warehouse.duckdb"
-    home.mkdir()
-    (home / "dagster.yaml").write_text("")
-    instance = dg.DagsterInstance.local_temp(str(home))
+    instance = dg.DagsterInstance.local_temp(str(instance_home(home, "local")))
     # the bad date is quarantined, the dates reading it held back, the others built (the model learns from the
     # week's early-season rows too, so predictions and grading are made where their inputs passed)
     run_range(str(warehouse), START, END, faults=FAULT, instance=instance, assets=EVERY_PHASE)
