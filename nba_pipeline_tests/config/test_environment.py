@@ -30,19 +30,14 @@ def test_anything_else_is_one_line_naming_the_variable(monkeypatch, bad):
             seconds_from_environment(VARIABLE, 1.0, zero_allowed=zero_allowed)
 
 
-@pytest.mark.parametrize("variable, module, call", [
-    ("NBA_STATS_MIN_INTERVAL_SECONDS", "nba_pipeline.sources.nba_stats", "NbaStatsApiSource.from_environment"),
-    ("NBA_PIPELINE_BIGQUERY_READ_RETRY_SECONDS", "nba_pipeline.warehouse.bigquery_warehouse",
-     "bigquery_warehouse_from_environment"),
-])
-def test_the_bindings_read_through_it(monkeypatch, variable, module, call):
-    import importlib
+def test_the_bindings_read_through_it(monkeypatch):
+    from nba_pipeline.sources.nba_stats import NbaStatsApiSource
+    from nba_pipeline.warehouse.bigquery_warehouse import bigquery_warehouse_from_environment
 
     monkeypatch.setenv("GCP_PROJECT", "nba")
-    monkeypatch.setenv(variable, "soon")
-    owner, _, name = call.rpartition(".")
-    target = importlib.import_module(module)
-    for part in filter(None, owner.split(".")):
-        target = getattr(target, part)
-    with pytest.raises(ValueError, match=rf"^{variable}='soon'"):
-        getattr(target, name)()
+    for variable, bind in (("NBA_STATS_MIN_INTERVAL_SECONDS", NbaStatsApiSource.from_environment),
+                           ("NBA_PIPELINE_BIGQUERY_READ_RETRY_SECONDS", bigquery_warehouse_from_environment)):
+        monkeypatch.setenv(variable, "soon")
+        with pytest.raises(ValueError, match=rf"^{variable}='soon'"):
+            bind()
+        monkeypatch.delenv(variable)
