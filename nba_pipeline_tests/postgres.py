@@ -55,19 +55,41 @@ def _admin_engine():
 
 
 @heavy("PostgreSQL", guard=False)  # guarded once the server answers: _admin_engine
-@contextmanager
-def fresh_database(prefix: str = "nba_pipeline_test") -> Iterator[str]:
-    """A new, empty database on the server; yields its postgresql+psycopg2:// URL and drops it afterwards."""
+def create_database(prefix: str = "nba_pipeline_test", template: str | None = None) -> tuple[str, str]:
+    """A new database on the server, empty or a copy of the database `template` (whose connections are closed
+    first: copying needs it alone); returns its name and postgresql+psycopg2:// URL. `drop_database` removes it."""
     engine = _admin_engine()
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
-    with engine.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
     try:
-        yield engine.url.set(database=name).render_as_string(hide_password=False)
+        with engine.connect() as conn:
+            if template:  # a connection its builder's instance left behind (a disposed pool's, an event watcher's)
+                conn.exec_driver_sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s "
+                                     "AND pid <> pg_backend_pid()", (template,))
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+        return name, engine.url.set(database=name).render_as_string(hide_password=False)
     finally:
+        engine.dispose()
+
+
+def drop_database(name: str) -> None:
+    engine = _admin_engine()
+    try:
         with engine.connect() as conn:  # FORCE: a connection some dead test process left open must not keep it
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
         engine.dispose()
+
+
+@heavy("PostgreSQL", guard=False)  # guarded once the server answers: _admin_engine
+@contextmanager
+def fresh_database(prefix: str = "nba_pipeline_test", template: str | None = None) -> Iterator[str]:
+    """A new database on the server (empty, or a copy of `template`); yields its postgresql+psycopg2:// URL and
+    drops it afterwards."""
+    name, url = create_database(prefix, template)
+    try:
+        yield url
+    finally:
+        drop_database(name)
 
 
 def instance_home(home: Path, kind: str) -> Path:

@@ -29,6 +29,7 @@ from nba_pipeline.simulator import SimulatorFaults
 from nba_pipeline.tables import CRASH_POINT_ENV
 from nba_pipeline_tests.conftest import RAW_AND_ANALYTICS, read_table, run_range
 from nba_pipeline_tests.postgres import persistent_instance
+from nba_pipeline_tests.templates import copied
 
 ROOT = Path(__file__).resolve().parents[1]
 START, BAD, END = "2021-10-19", "2021-10-22", "2021-10-25"
@@ -63,13 +64,23 @@ def _pgs_state(instance, day=BAD) -> set[str]:
     return set(check_states(instance, PGS, [day])["state"])
 
 
+def _build_failed_night(folder: Path) -> None:
+    instance = _instance(folder / "home")
+    try:
+        result = run_range(str(folder / "warehouse.duckdb"), START, END, faults=FAULT, instance=instance)
+        assert result.success and _pgs_state(instance) == {State.FAILED.value, State.PASSED.value}  # the others carry on
+    finally:
+        instance.dispose()
+
+
 @pytest.fixture
 def failed_night(warehouse, tmp_path):
-    """raw + analytics for START..END on a persistent instance, with usage_rate failing on BAD."""
+    """raw + analytics for START..END on a persistent instance, with usage_rate failing on BAD (built once, a copy
+    per test: templates.py)."""
+    copied("guarantee failed night", tmp_path, _build_failed_night)
     instance = _instance(tmp_path / "home")
-    result = run_range(warehouse, START, END, faults=FAULT, instance=instance)
-    assert result.success and _pgs_state(instance) == {State.FAILED.value, State.PASSED.value}  # the others carry on
-    return instance
+    yield instance
+    instance.dispose()
 
 
 def _create_run(instance, status: dg.DagsterRunStatus) -> dg.DagsterRun:
@@ -229,12 +240,17 @@ def _cli_materialize(home: Path, warehouse: str, select: str, start: str, end: s
     )
 
 
+def _clean_cli_run(folder: Path) -> None:
+    done = _cli_materialize(folder / "home", str(folder / "warehouse.duckdb"), "group:raw or group:analytics", START, END)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
 @pytest.mark.parametrize("point", ["staged", "published"])
 def test_a_kill_between_write_and_audit_publishes_nothing_unaudited(warehouse, tmp_path, point):
     """`kill -9` of a CLI run inside player_game_summary's step: after staging (before the audit) or after the
     publish commit (before Dagster stored the checks). Either way the next reader is refused, by name."""
     home = tmp_path / "home"
-    assert _cli_materialize(home, warehouse, "group:raw or group:analytics", START, END).returncode == 0
+    copied("guarantee clean CLI run", tmp_path, _clean_cli_run)  # the same first run for both kill points
     before = read_table(warehouse, "analytics.player_game_summary")
 
     crashed = _cli_materialize(home, warehouse, "group:raw or group:analytics", START, END, {CRASH_POINT_ENV: f"player_game_summary:{point}"})

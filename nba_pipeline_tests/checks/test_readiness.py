@@ -33,6 +33,7 @@ from nba_pipeline.ops.report import build_report
 from nba_pipeline.warehouse.duckdb_warehouse import DuckDBWarehouse
 from nba_pipeline_tests.conftest import RAW_AND_ANALYTICS, run_range
 from nba_pipeline_tests.postgres import persistent_instance
+from nba_pipeline_tests.templates import copy_of
 
 ROOT = Path(__file__).resolve().parents[2]
 START, BAD, END = "2021-10-19", "2021-10-21", "2021-10-22"
@@ -43,19 +44,28 @@ FAULT = SimulatorFaults(game_id_format="vendor", game_id_feed="player_boxscores"
 RANGE_TAGS = {"dagster/asset_partition_range_start": START, "dagster/asset_partition_range_end": END}
 
 
+def _build_night(kind: str, folder: Path) -> str:
+    instance = persistent_instance(folder / "home", kind)
+    try:
+        result = run_range(str(folder / "warehouse.duckdb"), START, END, faults=FAULT, instance=instance)
+        assert result.success  # BAD quarantined, the other dates published
+        states = check_states(instance, PGS, DATES)
+        assert set(states.loc[states["game_date"] != BAD, "state"]) == {State.PASSED.value}
+        return result.run_id
+    finally:
+        instance.dispose()
+
+
 @pytest.fixture(params=["local", "production"])
 def night(request, warehouse, tmp_path):
     """raw + analytics for START..END on the shipped local instance (SQLite) or the production one (PostgreSQL),
-    usage_rate failing on BAD: the run that published every date."""
-    if request.param == "production":
-        request.getfixturevalue("postgres_url")
-    instance = persistent_instance(tmp_path / "home", request.param)
-    result = run_range(warehouse, START, END, faults=FAULT, instance=instance)
-    assert result.success  # BAD quarantined, the other dates published
-    states = check_states(instance, PGS, DATES)
-    assert set(states.loc[states["game_date"] != BAD, "state"]) == {State.PASSED.value}
-    yield instance, result.run_id
-    instance.dispose()
+    usage_rate failing on BAD: the run that published every date (built once, a copy per test: templates.py)."""
+    kind = request.param
+    with copy_of(f"readiness night {kind}", tmp_path, lambda folder: _build_night(kind, folder),
+                 postgres=kind == "production") as published_by:
+        instance = persistent_instance(tmp_path / "home", kind)
+        yield instance, published_by
+        instance.dispose()
 
 
 def _plan_without_running(instance: dg.DagsterInstance, status: dg.DagsterRunStatus) -> dg.DagsterRun:

@@ -217,6 +217,26 @@ def test_walk_forward_fits_each_distinct_history_once_across_a_break(store, monk
         assert np.array_equal(one.predict(sample), two.predict(sample)) and pd.Series(one.metrics).equals(pd.Series(two.metrics))
 
 
+def test_the_fits_start_processes_only_when_their_rows_pay_for_them():
+    """Starting a fitting process costs more than a small history's fits: below POOL_MIN_ROWS (the rows the fits
+    learn from, summed over the cutoffs) they run in the caller, from it on one process per core."""
+    import numpy as np
+
+    from nba_pipeline.ml.model import POOL_MIN_ROWS, fit_workers
+
+    dates = pd.date_range("2023-11-01", periods=100, freq="D")
+    per_date = 200
+    rows = pd.DataFrame({"game_date": dates.repeat(per_date)})
+    through = list(dates[[9, 49, 99]].to_numpy())  # 2,000 + 10,000 + 20,000 rows learned from
+    assert fit_workers(rows, through, cores=4) == 1
+    many = list(dates[np.arange(9, 100, 2)].to_numpy())  # 46 cutoffs: 2,000 + 2,400 + ... + 20,000 rows
+    fitted = sum((i + 1) * per_date for i in range(9, 100, 2))
+    assert fitted >= POOL_MIN_ROWS and fit_workers(rows, many, cores=4) == 4
+    big = pd.DataFrame({"game_date": dates.repeat(POOL_MIN_ROWS // 100 + 1)})
+    for n, workers in ((POOL_MIN_ROWS - 1, 1), (POOL_MIN_ROWS, 2)):  # one cutoff through the last date: one row short
+        assert fit_workers(big.head(n), [dates[-1]], cores=2) == workers  # of the floor, then at it
+
+
 GUARDLESS_SCRIPT = '''
 import warnings
 import numpy as np
