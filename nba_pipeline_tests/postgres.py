@@ -33,7 +33,7 @@ def server_url() -> str:
     return os.environ.get(SERVER_ENV, DEFAULT_SERVER)
 
 
-def _admin_engine():
+def _admin_engine(tier_checked: bool = True):
     try:
         import psycopg2  # noqa: F401  (the driver of postgresql+psycopg2://, from the `production` extra)
         import sqlalchemy
@@ -50,7 +50,8 @@ def _admin_engine():
             f"{str(error).splitlines()[0]}\nStart the server (see .ci/prerequisites); these tests fail rather than skip.",
             pytrace=False,
         )
-    require_slow("PostgreSQL")  # reached, so in use (an unreachable server is a failure of its own, above)
+    if tier_checked:
+        require_slow("PostgreSQL")  # reached, so in use (an unreachable server is a failure of its own, above)
     return engine
 
 
@@ -72,7 +73,8 @@ def create_database(prefix: str = "nba_pipeline_test", template: str | None = No
 
 
 def drop_database(name: str) -> None:
-    engine = _admin_engine()
+    # no tier check: this also runs at exit (templates.py), when the last test may have been one of the fast tier
+    engine = _admin_engine(tier_checked=False)
     try:
         with engine.connect() as conn:  # FORCE: a connection some dead test process left open must not keep it
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

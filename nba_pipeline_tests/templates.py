@@ -35,7 +35,7 @@ class _Built:
 _BUILT: dict[str, _Built] = {}
 
 
-def _build(key: str, build: Callable[[Path], Any], postgres: bool) -> _Built:
+def _build(build: Callable[[Path], Any], postgres: bool) -> _Built:
     folder = Path(tempfile.mkdtemp(prefix="nba_pipeline_built_"))
     atexit.register(shutil.rmtree, folder, True)
     if not postgres:
@@ -48,27 +48,26 @@ def _build(key: str, build: Callable[[Path], Any], postgres: bool) -> _Built:
     return _Built(folder, name, value)
 
 
-def _built(key: str, build: Callable[[Path], Any], postgres: bool) -> _Built:
+def _copy(key: str, dest: Path, build: Callable[[Path], Any], postgres: bool) -> _Built:
+    """The build of `key` (made now if this process has none yet), its folder copied into `dest`."""
     built = _BUILT.get(key)
     if built is None:
-        built = _BUILT[key] = _build(key, build, postgres)
+        built = _BUILT[key] = _build(build, postgres)
+    shutil.copytree(built.folder, dest, dirs_exist_ok=True)
     return built
 
 
 def copied(key: str, dest: Path, build: Callable[[Path], Any]) -> Any:
     """The files `build(folder)` leaves in `folder`, copied into `dest`; returns what `build` returned. Built once
     per process and `key`."""
-    built = _built(key, build, postgres=False)
-    shutil.copytree(built.folder, dest, dirs_exist_ok=True)
-    return built.value
+    return _copy(key, dest, build, postgres=False).value
 
 
 @contextmanager
 def copy_of(key: str, dest: Path, build: Callable[[Path], Any], *, postgres: bool = False) -> Iterator[Any]:
     """As `copied`; with `postgres`, also the database DAGSTER_PG_URL names while `build` runs: a fresh clone of it
     for the block, DAGSTER_PG_URL pointing at it, dropped at the block's end."""
-    built = _built(key, build, postgres)
-    shutil.copytree(built.folder, dest, dirs_exist_ok=True)
+    built = _copy(key, dest, build, postgres)
     if built.database is None:
         yield built.value
         return

@@ -270,7 +270,7 @@ def train_walk_forward(
 ) -> WalkForwardModels:
     """One model per cutoff: every `every_days` from the first date with `min_dates` learnable dates before it,
     and one through the last labelled date. Each learns from every labelled row up to its cutoff. The fits run in
-    `workers` processes (default: `_fit_all`); then each model is judged and calibrated on the rows its
+    `workers` processes (default: `fit_workers`); then each model is judged and calibrated on the rows its
     predecessors predicted out of sample (`judge_and_calibrate`)."""
     rows = training_rows(store)
     dates = np.sort(rows["game_date"].unique())
