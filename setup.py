@@ -33,14 +33,15 @@ setup(
     extras_require={
         # deploy/production/dagster.yaml: Dagster's instance in PostgreSQL (postgresql+psycopg2:// URLs); BigQuery
         # warehouse and models in GCS (NBA_PIPELINE_ENV=production; nothing local imports them)
+        # (table reads through BigQuery's Storage Read API: google-cloud-bigquery-storage)
         "production": ["dagster-postgres==0.29.27", "psycopg2-binary>=2.9,<3", "dagster-gcp==0.29.27",
-                       "dagster-gcp-pandas==0.29.27", "google-cloud-bigquery>=3.20,<4"],
+                       "dagster-gcp-pandas==0.29.27", "google-cloud-bigquery>=3.20,<4", "google-cloud-bigquery-storage>=2.24,<3"],
         # the tests run the production instance against a real PostgreSQL server too, and drive the web UI in the
         # system's headless chromium through selenium (/usr/bin/chromedriver; no browser download)
         # and the BigQuery warehouse against a local emulator server (bqemulator: DuckDB + SQLGlot, from PyPI)
         # pytest-xdist: `make test` runs the suite on both cores, one test file per worker at a time
         "dev": ["pytest>=8", "pytest-xdist>=3.6,<4", "dagster-postgres==0.29.27", "psycopg2-binary>=2.9,<3", "selenium>=4.20,<5",
-                "dagster-gcp==0.29.27", "google-cloud-bigquery>=3.20,<4", "bqemulator==1.4.0",
+                "dagster-gcp==0.29.27", "google-cloud-bigquery>=3.20,<4", "google-cloud-bigquery-storage>=2.24,<3", "bqemulator==1.4.0",
                 # and production's model store against a local GCS server
                 "gcp-storage-emulator>=2024",
                 # the dg CLI: `make dev` is `dg dev`; `dg check defs`, `dg list defs`

@@ -13,3 +13,36 @@ def test_the_emulator_answers_and_is_stopped_at_the_end(tmp_path):
         assert answer.status_code == 200
     with pytest.raises(requests.ConnectionError):
         requests.get(f"{endpoint}/bigquery/v2/projects/{PROJECT}/datasets", timeout=5)
+
+
+def test_query_results_are_encoded_a_column_at_a_time_as_the_emulator_encodes_them_a_cell_at_a_time():
+    import datetime as dt
+    import math
+
+    import pyarrow as pa
+    from bqemulator.storage.arrow_bridge import arrow_table_to_bq_rows
+
+    from nba_pipeline_tests.bigquery_emulator import rows_by_column
+
+    utc = dt.timezone.utc
+    columns = {
+        "int": pa.array([1, None, -(2**62), 0, 7], pa.int64()),
+        "small": pa.array([1, 2, None, 4, 5], pa.int32()),
+        "float": pa.array([1.0, None, 0.1, math.nan, 1e20], pa.float64()),
+        "text": pa.array(["a", None, "", "é'\"", "x"], pa.string()),
+        "flag": pa.array([True, False, None, True, False]),
+        "day": pa.array([dt.date(2023, 10, 24), None, dt.date(1, 1, 1), dt.date(9999, 12, 31), dt.date(2024, 2, 29)]),
+        "datetime": pa.array([dt.datetime(2024, 2, 22, 9, 30), dt.datetime(2024, 2, 22, 9, 30, 0, 1), None,
+                              dt.datetime(1970, 1, 1), dt.datetime(9999, 12, 31, 23, 59, 59, 999999)], pa.timestamp("us")),
+        "stamp": pa.array([dt.datetime(2024, 2, 22, 14, 30, tzinfo=utc), None, dt.datetime(1969, 12, 31, 23, 59, 59, 5, tzinfo=utc),
+                           dt.datetime(1970, 1, 1, tzinfo=utc), dt.datetime(2024, 2, 22, 14, 30, 0, 123456, tzinfo=utc)],
+                          pa.timestamp("us", tz="UTC")),
+        "nothing": pa.nulls(5),
+        "numbers": pa.array([[1, 2], None, [], [3], None], pa.list_(pa.int64())),  # left to the emulator's own encoder
+    }
+    table = pa.concat_tables([pa.table(columns).slice(0, 2), pa.table(columns).slice(2)])  # two chunks per column
+    assert table.column("int").num_chunks == 2
+    for offset, limit in ((0, None), (1, None), (0, 3), (2, 2), (4, 10), (5, None)):
+        assert rows_by_column(table, offset, limit) == arrow_table_to_bq_rows(table, offset, limit), (offset, limit)
+    assert rows_by_column(table)[0]["f"][0] == {"v": "1"}
+    assert rows_by_column(pa.table({})) == [] == rows_by_column(table.slice(0, 0))

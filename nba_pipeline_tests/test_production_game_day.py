@@ -151,6 +151,7 @@ def day(bigquery_emulator, storage_emulator) -> dict:
         for key, value in {
             "GCP_PROJECT": PROJECT,
             "BIGQUERY_EMULATOR_HOST": bigquery_emulator,
+            "BIGQUERY_STORAGE_EMULATOR_HOST": bigquery_emulator.storage,  # table reads as on Google: Storage Read API
             "NBA_PIPELINE_BIGQUERY_DATASET_PREFIX": prefix,
             "GCS_BUCKET": "nba-models",
             "STORAGE_EMULATOR_HOST": storage_emulator,
@@ -172,7 +173,8 @@ def day(bigquery_emulator, storage_emulator) -> dict:
                     "NBA_PIPELINE_FEED_REFEREE_ASSIGNMENTS", "NBA_STATS_PROXY"):
             env.delenv(key, raising=False)
         with shipped_instance() as instance:
-            return _play(ProductionDay(league, BigQueryWarehouse(project=PROJECT, api_endpoint=bigquery_emulator, dataset_prefix=prefix),
+            return _play(ProductionDay(league, BigQueryWarehouse(project=PROJECT, api_endpoint=bigquery_emulator, dataset_prefix=prefix,
+                                                                         storage_endpoint=bigquery_emulator.storage),
                                        instance))
 
 

@@ -13,7 +13,11 @@ Every value in the transaction is an inlined, quoted literal rather than a query
 tests run (`bqemulator`) does not bind parameters inside scripts. The promoted-version refusal is a query before the
 transaction rather than an `ASSERT` inside it (no `ASSERT` in the emulator); the one-slot `warehouse` pool keeps a
 second writer from publishing in between. `api_endpoint` points the client at an emulator (anonymous
-credentials, REST reads instead of the Storage Read API). What the emulator does and does not cover: docs/deployment.md.
+credentials); `storage_endpoint` at its Storage Read API. What the emulator does and does not cover: docs/deployment.md.
+
+A step's inputs and the audit's read-back are table reads: the BigQuery Storage Read API with the dates as a row
+restriction (Arrow streams, no query job; billed as a storage read), as on Google. Against an emulator without
+`storage_endpoint` they are queries answered over REST as JSON (the Storage Read API is not served there).
 
 Every call has short bounded timeouts of its own (`request_timeout_seconds` a request, `retry_deadline_seconds` of
 retries, `job_timeout_seconds` a job), not the Google client's ten minutes of retries. The transaction's script is
@@ -152,6 +156,10 @@ class BigQueryWarehouse(Warehouse):
     api_endpoint: str | None = Field(
         None, description="REST endpoint of a BigQuery emulator (http://host:port); None: Google's, with its credentials."
     )
+    storage_endpoint: str | None = Field(
+        None, description="host:port of a BigQuery emulator's Storage Read API (gRPC, no TLS); None with `api_endpoint` "
+        "set: table reads are queries over REST instead."
+    )
     dataset_prefix: str = Field("", description="Prefix of every dataset name (several environments in one project).")
     request_timeout_seconds: float = Field(
         30, description="How long one request to BigQuery may take (the Google client's default: none of its own)."
@@ -243,6 +251,45 @@ class BigQueryWarehouse(Warehouse):
     def _arrow(self, client, sql: str, params: list | None = None) -> pa.Table:
         return self._query(client, sql, params).to_arrow(create_bqstorage_client=not self.api_endpoint)
 
+    @property
+    def _storage_reads(self) -> bool:
+        """Table reads through the Storage Read API: always on Google, on an emulator that serves it."""
+        return not self.api_endpoint or bool(self.storage_endpoint)
+
+    def _read_client(self):
+        from google.cloud import bigquery_storage_v1 as storage
+
+        if not self.api_endpoint:
+            return storage.BigQueryReadClient()
+        import grpc
+        from google.cloud.bigquery_storage_v1.services.big_query_read.transports import BigQueryReadGrpcTransport
+
+        unlimited = [("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1)]  # as Google's channel
+        channel = grpc.insecure_channel(self.storage_endpoint, options=unlimited)
+        return storage.BigQueryReadClient(transport=BigQueryReadGrpcTransport(channel=channel))
+
+    def _read_table(self, schema: str, table: str, restriction: str | None = None) -> pa.Table:
+        """Every column of the table's rows that `restriction` (a filter on its columns) keeps, as one read
+        session of one Arrow stream."""
+        from google.cloud import bigquery_storage_v1 as storage
+
+        client = self._read_client()
+        options = storage.types.ReadSession.TableReadOptions(row_restriction=restriction or "")
+        session = client.create_read_session(
+            parent=f"projects/{self.project}", max_stream_count=1, **self._rpc(),
+            read_session=storage.types.ReadSession(
+                table=f"projects/{self.project}/datasets/{self._dataset(schema)}/tables/{table}",
+                data_format=storage.types.DataFormat.ARROW, read_options=options,
+            ),
+        )
+        arrow_schema = pa.ipc.read_schema(pa.py_buffer(session.arrow_schema.serialized_schema))
+        batches = [  # no row kept: no stream
+            pa.ipc.read_record_batch(pa.py_buffer(answer.arrow_record_batch.serialized_record_batch), arrow_schema)
+            for stream in session.streams for answer in client.read_rows(stream.name, timeout=self.job_timeout_seconds)
+        ]
+        plain = pa.schema([field.remove_metadata() for field in arrow_schema])
+        return pa.Table.from_batches(batches, arrow_schema).cast(plain)
+
     def _ensure_dataset(self, client, schema: str) -> None:
         client.create_dataset(f"{self.project}.{self._dataset(schema)}", exists_ok=True, **self._rpc())
 
@@ -276,6 +323,8 @@ class BigQueryWarehouse(Warehouse):
 
     def read_staged(self, staging: str, log: Log = None) -> pd.DataFrame:
         with self._explained(f"read back the staged rows {staging}", NOT_PUBLISHED):
+            if self._storage_reads:
+                return to_frame(self._read_table("staging", staging))
             return to_frame(self._arrow(self._client(), f"select * from {self._id('staging', staging)}"))
 
     def drop_staging(self, staging: str, log: Log = None) -> None:
@@ -582,6 +631,10 @@ class BigQueryWarehouse(Warehouse):
             query += f" where cast({PARTITION_COLUMN} as date) in unnest({date_list(sorted(dates))})"
         with self._explained(f"read {ref.name}"):
             try:
+                if self._storage_reads:
+                    restriction = None if dates is None else (
+                        f"{PARTITION_COLUMN} in ({', '.join(f'DATE {literal(str(d))}' for d in sorted(dates))})" if dates else "false")
+                    return to_frame(self._read_table(ref.schema, ref.table, restriction))
                 return to_frame(self._arrow(self._client(), query))
             except NotFound:
                 raise MissingTableError(f"{ref.name} does not exist yet: materialize {ref.table} first") from None
@@ -690,7 +743,8 @@ def _first_line(message: str) -> str:
 
 def bigquery_warehouse_from_environment() -> BigQueryWarehouse:
     """Production's binding: project `GCP_PROJECT` (read when a run starts); `BIGQUERY_EMULATOR_HOST` (host:port or
-    a URL), if set, points it at an emulator instead of Google; `NBA_PIPELINE_BIGQUERY_DATASET_PREFIX` prefixes the
+    a URL), if set, points it at an emulator instead of Google, and `BIGQUERY_STORAGE_EMULATOR_HOST` (host:port) at
+    the emulator's Storage Read API (unset: its table reads are REST queries); `NBA_PIPELINE_BIGQUERY_DATASET_PREFIX` prefixes the
     datasets (default none: `raw`, `analytics`, …); `NBA_PIPELINE_BIGQUERY_READ_RETRY_SECONDS` is how long a reader
     retries an unreachable BigQuery (default 15)."""
     emulator = os.environ.get("BIGQUERY_EMULATOR_HOST")
@@ -698,6 +752,7 @@ def bigquery_warehouse_from_environment() -> BigQueryWarehouse:
         emulator = f"http://{emulator}"
     return BigQueryWarehouse(
         project=dg.EnvVar("GCP_PROJECT"), location=os.environ.get("NBA_PIPELINE_BIGQUERY_LOCATION", "US"),
-        api_endpoint=emulator or None, dataset_prefix=os.environ.get("NBA_PIPELINE_BIGQUERY_DATASET_PREFIX", ""),
+        api_endpoint=emulator or None, storage_endpoint=(os.environ.get("BIGQUERY_STORAGE_EMULATOR_HOST") or None) if emulator else None,
+        dataset_prefix=os.environ.get("NBA_PIPELINE_BIGQUERY_DATASET_PREFIX", ""),
         read_retry_seconds=seconds_from_environment("NBA_PIPELINE_BIGQUERY_READ_RETRY_SECONDS", READ_RETRY_SECONDS),
     )

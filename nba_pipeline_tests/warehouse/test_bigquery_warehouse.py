@@ -71,11 +71,15 @@ def test_production_binds_bigquery_from_the_environment(monkeypatch, bigquery_em
     monkeypatch.setenv("GCS_BUCKET", "models")
     monkeypatch.setenv("BIGQUERY_EMULATOR_HOST", bigquery_emulator.removeprefix("http://"))
     monkeypatch.setenv("NBA_PIPELINE_BIGQUERY_DATASET_PREFIX", "p_")
+    monkeypatch.delenv("BIGQUERY_STORAGE_EMULATOR_HOST", raising=False)
     resources = resources_for("production")
     warehouse = resources["warehouse"]
     assert isinstance(warehouse, BigQueryWarehouse) and resources["io_manager"].warehouse is warehouse
     assert warehouse.api_endpoint == bigquery_emulator and warehouse.dataset_prefix == "p_"
     assert warehouse.project == dg.EnvVar("GCP_PROJECT")
+    assert warehouse.storage_endpoint is None  # an emulator without its Storage Read API: table reads over REST
+    monkeypatch.setenv("BIGQUERY_STORAGE_EMULATOR_HOST", bigquery_emulator.storage)
+    assert resources_for("production")["warehouse"].storage_endpoint == bigquery_emulator.storage
 
 
 START, END, BAD = "2023-12-23", "2023-12-25", "2023-12-25"  # 12-24: no games (an off day)
@@ -94,6 +98,7 @@ def _both(monkeypatch, tmp_path, endpoint) -> tuple[dict, dict]:
     monkeypatch.setenv("GCP_PROJECT", PROJECT)
     monkeypatch.setenv("GCS_BUCKET", "models")
     monkeypatch.setenv("BIGQUERY_EMULATOR_HOST", endpoint)
+    monkeypatch.setenv("BIGQUERY_STORAGE_EMULATOR_HOST", endpoint.storage)  # table reads as on Google
     monkeypatch.setenv("NBA_PIPELINE_BIGQUERY_DATASET_PREFIX", f"run{uuid.uuid4().hex[:8]}_")
     monkeypatch.setenv("NBA_PIPELINE_SOURCE", "simulator")
     return local, resources_for("production")
@@ -103,7 +108,8 @@ def _readable(resources: dict, endpoint: str):
     """A warehouse to read what a run published (the bound one resolves GCP_PROJECT only inside a run)."""
     bound = resources["warehouse"]
     if isinstance(bound, BigQueryWarehouse):
-        return BigQueryWarehouse(project=PROJECT, api_endpoint=endpoint, dataset_prefix=bound.dataset_prefix)
+        return BigQueryWarehouse(project=PROJECT, api_endpoint=endpoint, dataset_prefix=bound.dataset_prefix,
+                                 storage_endpoint=bound.storage_endpoint)
     return bound
 
 

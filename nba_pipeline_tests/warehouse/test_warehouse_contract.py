@@ -24,10 +24,13 @@ def make_warehouse(kind: str, tmp_path, request) -> Warehouse:
     if kind == "duckdb":
         return DuckDBWarehouse(database=str(tmp_path / "w.duckdb"))
     endpoint = request.getfixturevalue("bigquery_emulator")
-    return BigQueryWarehouse(project=PROJECT, api_endpoint=endpoint, dataset_prefix=f"t{uuid.uuid4().hex[:8]}_")
+    # "bigquery": table reads through the Storage Read API, as on Google; "bigquery_rest": as queries over REST
+    storage = endpoint.storage if kind == "bigquery" else None
+    return BigQueryWarehouse(project=PROJECT, api_endpoint=endpoint, dataset_prefix=f"t{uuid.uuid4().hex[:8]}_",
+                             storage_endpoint=storage)
 
 
-@pytest.fixture(params=["duckdb", "bigquery"])
+@pytest.fixture(params=["duckdb", "bigquery", "bigquery_rest"])
 def warehouse_impl(request, tmp_path) -> Warehouse:
     return make_warehouse(request.param, tmp_path, request)
 
@@ -69,6 +72,23 @@ def test_passed_dates_are_published_failed_ones_quarantined_and_every_date_recor
     assert records["rows"].tolist() == [2, 2, 2]
     assert warehouse_impl.publish_records("scores", ["2024-01-15"])["outcome"].tolist() == ["quarantined"]
     assert warehouse_impl.unrecorded_dates(REF, "scores") == []
+
+
+def test_a_read_larger_than_a_grpc_message_and_one_of_no_date_come_back_whole(warehouse_impl):
+    """A season of a wide table is megabytes: one Storage Read answer above gRPC's default 4 MB receive limit."""
+    import numpy as np
+
+    rows = 80_000  # 40,000 per date, 12 float columns: ~8 MB of values in all
+    frame = pd.DataFrame({"game_date": DAYS[:2].repeat(rows // 2), "player_id": pd.array(np.arange(rows), dtype="Int64"),
+                          **{f"x{i}": np.arange(rows) / (i + 1) for i in range(12)}})
+    staging = warehouse_impl.stage(REF, frame, "run-big")
+    assert len(warehouse_impl.read_staged(staging)) == rows
+    warehouse_impl.publish(REF, staging, _outcomes([True, True], DAYS[:2], rows=rows // 2), asset=REF.table,
+                           run_id="run-big", code_version="v1")
+    back = warehouse_impl.read(REF, ["2024-01-14", "2024-01-15"]).sort_values("player_id", ignore_index=True)
+    pd.testing.assert_frame_equal(back[frame.columns], frame, check_dtype=False)  # floats come back nullable (Float64)
+    nothing = warehouse_impl.read(REF, [])
+    assert nothing.empty and list(nothing.columns) == list(frame.columns) and nothing["x0"].dtype == "Float64"
 
 
 def test_quarantined_rows_are_kept_with_their_run(warehouse_impl):
@@ -196,13 +216,15 @@ def _typed_round_trip(warehouse: Warehouse, frame: pd.DataFrame) -> tuple[pd.Dat
     return staged, warehouse.read(TYPED_REF, None)
 
 
+@pytest.mark.parametrize("reads", ["bigquery", "bigquery_rest"])
 @pytest.mark.parametrize("rows", ["some", "none"], ids=["rows", "off_day"])
-def test_types_round_trip_the_same_on_both_warehouses(tmp_path, request, rows):
+def test_types_round_trip_the_same_on_both_warehouses(tmp_path, request, rows, reads):
     """Nullable Int64/boolean/string, floats, naive and zoned timestamps, dates: the same dtypes and values back
-    from BigQuery as from DuckDB. An off day (no rows) still creates the table, which reads back empty and typed."""
+    from BigQuery as from DuckDB, whether BigQuery's table reads are Storage Read API streams or REST queries. An off
+    day (no rows) still creates the table, which reads back empty and typed."""
     frame = TYPED if rows == "some" else TYPED.iloc[0:0]
     duck_staged, duck = _typed_round_trip(make_warehouse("duckdb", tmp_path, request), frame)
-    bq_staged, bq = _typed_round_trip(make_warehouse("bigquery", tmp_path, request), frame)
+    bq_staged, bq = _typed_round_trip(make_warehouse(reads, tmp_path, request), frame)
     if rows == "none":
         # an empty object column carries no type: DuckDB keeps a NULL-typed column (object back), BigQuery has no
         # NULL type and makes it STRING. Typed columns (every other one here) come back identical.
