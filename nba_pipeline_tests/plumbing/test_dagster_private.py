@@ -110,11 +110,12 @@ def _yaml_with(home: Path, event_log_storage: dict | None) -> Path:
     return home
 
 
-@pytest.fixture(params=["tuned", "stock", "consolidated"])
-def sqlite_instance(request, tmp_path):
+@pytest.fixture(scope="module", params=["tuned", "stock", "consolidated"])
+def sqlite_instance(request, tmp_path_factory):
     """With every state: the shipped instance (TunedSqliteEventLogStorage), Dagster's own sharded SQLite storage,
-    and its consolidated one (one file; a wipe leaves the asset's events there, so the wipe filter decides)."""
-    home = tmp_path / "home"
+    and its consolidated one (one file; a wipe leaves the asset's events there, so the wipe filter decides). Built
+    once per storage for the module: the tests only read it."""
+    home = tmp_path_factory.mktemp(f"instance_{request.param}") / "home"
     if request.param == "tuned":
         instance = persistent_instance(home, "local")
     elif request.param == "stock":
