@@ -9,7 +9,8 @@ A test is `slow` when any of these holds (`slow_reasons`):
   (bigquery_emulator.py), `fresh_database` (postgres.py) — the whole module, as its fixtures may start them;
 - its module holds anything of an emulator package (`gcp_storage_emulator`, `bqemulator`);
 - it is parametrized with a backend that needs a server: `production` (the PostgreSQL instance, which the fixture
-  asks for with `request.getfixturevalue("postgres_url")`) or `bigquery` (the emulator, the same way);
+  asks for with `request.getfixturevalue("postgres_url")`) or `bigquery` / `bigquery_rest` (the emulator, the same
+  way);
 - it lives under `nba_pipeline_tests/deploy/` (containers);
 - its test body asks for a heavy fixture itself (`request.getfixturevalue("bigquery_emulator")`, directly or in a
   module function it calls);
@@ -32,7 +33,8 @@ import pytest
 
 MARKER = "slow"
 HEAVY_FIXTURES = {"postgres_url": "PostgreSQL", "bigquery_emulator": "the BigQuery emulator"}
-HEAVY_PARAMS = {"production": "PostgreSQL (the production instance)", "bigquery": "the BigQuery emulator"}
+HEAVY_PARAMS = {"production": "PostgreSQL (the production instance)", "bigquery": "the BigQuery emulator",
+                "bigquery_rest": "the BigQuery emulator (table reads over REST)"}
 EMULATOR_PACKAGES = ("gcp_storage_emulator", "bqemulator")
 SLOW_DIRS = ("deploy",)  # under nba_pipeline_tests/: container tests
 TESTS_ROOT = Path(__file__).resolve().parent
