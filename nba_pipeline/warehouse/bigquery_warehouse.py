@@ -143,9 +143,14 @@ def literal(value: Any) -> str:
     return f"'{text}'"
 
 
+def date_literals(dates: Collection[Any]) -> str:
+    """`DATE '…', …` of `dates`."""
+    return ", ".join(f"DATE '{pd.Timestamp(d):%Y-%m-%d}'" for d in dates)
+
+
 def date_list(dates: Collection[Any]) -> str:
     """`[DATE '…', …]` (typed even when empty) of `dates`."""
-    return "ARRAY<DATE>[" + ", ".join(f"DATE '{pd.Timestamp(d):%Y-%m-%d}'" for d in dates) + "]"
+    return f"ARRAY<DATE>[{date_literals(dates)}]"
 
 
 class BigQueryWarehouse(Warehouse):
@@ -626,15 +631,15 @@ class BigQueryWarehouse(Warehouse):
         """Published rows of `dates` (all dates when None)."""
         from google.api_core.exceptions import NotFound
 
-        query = f"select * from {self._id(ref.schema, ref.table)}"
-        if dates is not None:
-            query += f" where cast({PARTITION_COLUMN} as date) in unnest({date_list(sorted(dates))})"
         with self._explained(f"read {ref.name}"):
             try:
                 if self._storage_reads:
-                    restriction = None if dates is None else (
-                        f"{PARTITION_COLUMN} in ({', '.join(f'DATE {literal(str(d))}' for d in sorted(dates))})" if dates else "false")
+                    restriction = None if dates is None else (  # a row restriction takes no array: an IN list
+                        f"{PARTITION_COLUMN} in ({date_literals(sorted(dates))})" if dates else "false")
                     return to_frame(self._read_table(ref.schema, ref.table, restriction))
+                query = f"select * from {self._id(ref.schema, ref.table)}"
+                if dates is not None:
+                    query += f" where cast({PARTITION_COLUMN} as date) in unnest({date_list(sorted(dates))})"
                 return to_frame(self._arrow(self._client(), query))
             except NotFound:
                 raise MissingTableError(f"{ref.name} does not exist yet: materialize {ref.table} first") from None
