@@ -243,8 +243,13 @@ def _position(context) -> str:
     selected = context.run.asset_selection
     if not selected or len(selected) < 2:
         return ""
-    ended = sum(1 for step in context.instance.get_run_step_stats(context.run.run_id) if step.end_time)
-    return f" (step {ended + 1} of {len(selected)})"
+    # the steps' end events only: the run's step stats would deserialize every event of the run (a season's
+    # thousands of materializations and check evaluations), a quarter of a long CLI run's CPU (measured)
+    ended = context.instance.get_records_for_run(context.run.run_id, of_type=_STEP_ENDS).records
+    return f" (step {len({record.event_log_entry.step_key for record in ended}) + 1} of {len(selected)})"
+
+
+_STEP_ENDS = {dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE, dg.DagsterEventType.STEP_SKIPPED}
 
 
 def _published_rows(warehouse, ref: TableRef, dates: list[pd.Timestamp], log) -> pd.DataFrame | None:

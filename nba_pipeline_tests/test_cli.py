@@ -2,6 +2,7 @@
 what is wrong."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -140,8 +141,10 @@ def test_a_good_range_is_handed_to_dagster_with_progress_and_a_summary(tmp_path)
     # INFO, not every event at DEBUG, and none of Dagster's API-stability notes
     assert " - DEBUG - " not in text and "BetaWarning" not in text and "PreviewWarning" not in text, text[:3000]
     # each step says where it is and how it ended
-    for asset in ("schedule", "player_boxscores"):
-        assert f"{asset}: started on 2024-01-14, 2024-01-15 (step " in text, text[-3000:]
+    positions = {asset: re.search(rf"{asset}: started on 2024-01-14, 2024-01-15 \(step (\d+) of (\d+)\)", text)
+                 for asset in ("schedule", "player_boxscores")}
+    assert all(positions.values()), text[-3000:]
+    assert sorted(m.groups() for m in positions.values()) == [("1", "2"), ("2", "2")]  # counted by ended steps
     assert "schedule: done in " in text and "2 date(s) published, 0 quarantined" in text
     assert "1 date(s) published, 1 quarantined (2024-01-15: see its failed checks)" in text
     # and the range as it stands, at the end: the quarantined date and the check that failed
