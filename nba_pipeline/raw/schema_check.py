@@ -15,7 +15,7 @@ for what is here a loop over a feed's columns.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import pandas as pd
 
@@ -41,32 +41,36 @@ def schema_problems(frame: pd.DataFrame, contract: Mapping[str, Col]) -> pd.Seri
     out = pd.Series("", index=frame.index, dtype="string")
     unreadable = frame[UNREADABLE].astype("string").fillna("") if UNREADABLE in frame else pd.Series("", index=frame.index, dtype="string")
 
-    def add(mask: pd.Series, text: pd.Series | str) -> None:
+    def add(mask: pd.Series, text: Callable[[], pd.Series | str] | str) -> None:
+        """`text` (or what it returns: built only when some row has the problem) said on the rows of `mask`."""
         nonlocal out
         mask = mask.astype("boolean").fillna(False).astype(bool)
         if mask.any():
-            out = out.where(~mask, out.where(out == "", out + "; ") + text)
+            out = out.where(~mask, out.where(out == "", out + "; ") + (text() if callable(text) else text))
 
-    add(unreadable != "", "unreadable: " + unreadable)
+    any_unreadable = bool((unreadable != "").any())
+    add(unreadable != "", lambda: "unreadable: " + unreadable)
     for column, col in contract.items():
         values = frame[column]
-        absent = values.isna() & ~unreadable.str.contains(f"(?:^|; ){column}=", regex=True)  # unreadable: said once
+        absent = values.isna()
+        if any_unreadable:  # a value that was unreadable is said once, as unreadable, not also as missing
+            absent &= ~unreadable.str.contains(f"(?:^|; ){column}=", regex=True)
         if col.required:
             add(absent, f"{column} missing")
         if col.required_with:
             add(absent & frame[col.required_with].notna(), f"{column} missing though {col.required_with} is given")
         if col.fmt is not None:
             matches = values.astype("string").str.fullmatch(col.fmt.regex)
-            add(values.notna() & ~matches.fillna(False), column + "=" + _shown(values) + f" is not {col.fmt.what}")
+            add(values.notna() & ~matches.fillna(False), lambda: column + "=" + _shown(values) + f" is not {col.fmt.what}")
         if col.one_of is not None:
-            add(values.notna() & ~values.isin(col.one_of), column + "=" + _shown(values) + f" is not one of {'/'.join(col.one_of)}")
+            add(values.notna() & ~values.isin(col.one_of), lambda: column + "=" + _shown(values) + f" is not one of {'/'.join(col.one_of)}")
         if col.min is not None or col.max is not None:
             number = _number(values, col)
             low = number < col.min if col.min is not None else False
             high = number > col.max if col.max is not None else False
-            add(low | high, column + "=" + _shown(values) + f" outside {_bound(col.min)}–{_bound(col.max)}")
+            add(low | high, lambda: column + "=" + _shown(values) + f" outside {_bound(col.min)}–{_bound(col.max)}")
         for other in col.at_most:
-            add(values > frame[other], column + "=" + values.astype("string") + f" > {other}=" + frame[other].astype("string"))
+            add(values > frame[other], lambda: column + "=" + values.astype("string") + f" > {other}=" + frame[other].astype("string"))
     return out
 
 
