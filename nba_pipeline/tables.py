@@ -38,6 +38,7 @@ from nba_pipeline.checks.rules import CheckInputs, CheckRule
 from nba_pipeline.checks.runner import audit, check_results, check_specs
 from nba_pipeline.config import ThresholdsError
 from nba_pipeline.plumbing.dagster_private import mark_partitions_failed
+from nba_pipeline.plumbing.run_steps import ended_steps
 from nba_pipeline.dates import InvalidGameDate, parse_game_date_range
 from nba_pipeline.metadata import frame_summary, markdown_table
 from nba_pipeline.partitions import game_date_partitions
@@ -243,13 +244,7 @@ def _position(context) -> str:
     selected = context.run.asset_selection
     if not selected or len(selected) < 2:
         return ""
-    # the steps' end events only: the run's step stats would deserialize every event of the run (a season's
-    # thousands of materializations and check evaluations), a quarter of a long CLI run's CPU (measured)
-    ended = context.instance.get_records_for_run(context.run.run_id, of_type=_STEP_ENDS).records
-    return f" (step {len({record.event_log_entry.step_key for record in ended}) + 1} of {len(selected)})"
-
-
-_STEP_ENDS = {dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE, dg.DagsterEventType.STEP_SKIPPED}
+    return f" (step {ended_steps(context.instance, context.run.run_id) + 1} of {len(selected)})"
 
 
 def _published_rows(warehouse, ref: TableRef, dates: list[pd.Timestamp], log) -> pd.DataFrame | None:

@@ -4,12 +4,13 @@ whether they are overdue), dead or holding pool slots, and the failed runs touch
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 import dagster as dg
 import pandas as pd
 
 from nba_pipeline.plumbing.dagster_private import backfills_in_progress, pool_slots_by_run
+from nba_pipeline.plumbing.run_steps import StepTimes, step_times
 from nba_pipeline.ops.recovery import DeadRun, dead_runs
 
 OVERDUE_FACTOR, OVERDUE_MIN_SECONDS, NO_PROGRESS_SECONDS = 2.0, 600.0, 3600.0
@@ -28,14 +29,15 @@ def _partition_count(tags: dict) -> int:
     return 1
 
 
-def _progress(instance: dg.DagsterInstance, runs: Sequence[dg.DagsterRun], now: float) -> dict:
-    """done / total asset-partitions of `runs` from their step timings, rate, ETA, and whether it is overdue."""
+def _progress(steps_of: Mapping[str, Sequence[StepTimes]], runs: Sequence[dg.DagsterRun], now: float) -> dict:
+    """done / total asset-partitions of `runs` from their step timings (`steps_of`: run id -> its steps), rate, ETA,
+    and whether it is overdue."""
     done = total = 0
     step_seconds = 0.0
     running_elapsed, running_parts, started, finished_steps = 0.0, 0, None, 0
     for run in runs:  # a run, or the runs of one backfill — never dates
         parts = _partition_count(run.tags)
-        steps = instance.get_run_step_stats(run.run_id)
+        steps = steps_of[run.run_id]
         n_assets = len(run.asset_selection or []) or len(steps) or 1
         total += n_assets * parts
         ended = [s for s in steps if s.end_time is not None]
@@ -75,7 +77,7 @@ def in_progress(instance: dg.DagsterInstance, now: float, dead: Collection[str] 
         in_backfill.setdefault(run.tags.get("dagster/backfill", ""), []).append(run)
     for b in backfills:
         mine = instance.get_runs(filters=dg.RunsFilter(tags={"dagster/backfill": b["backfill_id"]}))
-        p = _progress(instance, mine, now)
+        p = _progress({r.run_id: step_times(instance, r.run_id) for r in mine}, mine, now)
         done = b["done"] if b["done"] is not None else p["done"]
         total = b["total"] if b["total"] is not None else p["total"]
         rate = p["rate_per_min"]
@@ -83,7 +85,7 @@ def in_progress(instance: dg.DagsterInstance, now: float, dead: Collection[str] 
                if rate else None)
         rows.append(["backfill", b["backfill_id"], b["status"], done, total, rate, eta, p["overdue"], p["why"]])
     for run in in_backfill.get("", []):
-        p = _progress(instance, [run], now)
+        p = _progress({run.run_id: step_times(instance, run.run_id)}, [run], now)
         rows.append(["run", run.run_id, run.status.value, p["done"], p["total"], p["rate_per_min"], p["eta"], p["overdue"], p["why"]])
     return pd.DataFrame(rows, columns=columns)
 

@@ -220,14 +220,13 @@ def test_progress_rate_eta_and_overdue():
     run = SimpleNamespace(run_id="r", tags={"dagster/asset_partition_range_start": "2024-01-01",
                                             "dagster/asset_partition_range_end": "2024-01-10"},
                           asset_selection={dg.AssetKey(n) for n in "abcd"})
-    instance = SimpleNamespace(get_run_step_stats=lambda run_id: steps)
-    p = _progress(instance, [run], now)
+    p = _progress({"r": steps}, [run], now)
     # 2 of 4 steps over 10 dates done in 200 s of step time: 20 asset-partitions, 6 per minute
     assert (p["done"], p["total"], p["rate_per_min"], p["overdue"]) == (20, 40, 6.0, False)
     # remaining 20 at 0.1/s = 200 s, of which the running step has used 200 s: due now
     assert p["eta"].startswith(pd.Timestamp(now, unit="s", tz="UTC").strftime("%Y-%m-%dT%H:%M"))
     steps[2] = SimpleNamespace(start_time=now - 5000, end_time=None)  # 5000 s for a step that should take 100 s
-    assert _progress(instance, [run], now)["overdue"]
+    assert _progress({"r": steps}, [run], now)["overdue"]
 
 
 def test_season_reads_do_not_cross_seasons():
