@@ -38,7 +38,7 @@ from nba_pipeline.checks.rules import CheckInputs, CheckRule
 from nba_pipeline.checks.runner import audit, check_results, check_specs
 from nba_pipeline.config import ThresholdsError
 from nba_pipeline.plumbing.dagster_private import mark_partitions_failed
-from nba_pipeline.plumbing.run_steps import ended_steps
+from nba_pipeline.plumbing.run_steps import step_times
 from nba_pipeline.dates import InvalidGameDate, parse_game_date_range
 from nba_pipeline.metadata import frame_summary, markdown_table
 from nba_pipeline.partitions import game_date_partitions
@@ -244,7 +244,8 @@ def _position(context) -> str:
     selected = context.run.asset_selection
     if not selected or len(selected) < 2:
         return ""
-    return f" (step {ended_steps(context.instance, context.run.run_id) + 1} of {len(selected)})"
+    ended = sum(step.end_time is not None for step in step_times(context.instance, context.run.run_id))
+    return f" (step {ended + 1} of {len(selected)})"
 
 
 def _published_rows(warehouse, ref: TableRef, dates: list[pd.Timestamp], log) -> pd.DataFrame | None:

@@ -11,8 +11,8 @@ from typing import NamedTuple
 
 import dagster as dg
 
-STEP_ENDS = frozenset({dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE, dg.DagsterEventType.STEP_SKIPPED})
-_STEP_EVENTS = {dg.DagsterEventType.STEP_START, *STEP_ENDS}
+_STEP_EVENTS = {dg.DagsterEventType.STEP_START, dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE,
+                dg.DagsterEventType.STEP_SKIPPED}
 
 
 class StepTimes(NamedTuple):
@@ -33,8 +33,3 @@ def step_times(instance: dg.DagsterInstance, run_id: str) -> list[StepTimes]:
             steps[entry.step_key] = known._replace(end_time=entry.timestamp)
     return list(steps.values())
 
-
-def ended_steps(instance: dg.DagsterInstance, run_id: str) -> int:
-    """How many steps of `run_id` have ended (succeeded, failed or were skipped)."""
-    ended = instance.get_records_for_run(run_id, of_type=set(STEP_ENDS)).records
-    return len({record.event_log_entry.step_key for record in ended})
