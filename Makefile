@@ -52,13 +52,17 @@ dev: setup
 # three workers (pytest-xdist) on two cores, each taking whole test files: module fixtures are built once, and while
 # a story waits on a real daemon, a container or an emulator, two workers still have CPU work (two workers left the
 # CPU 82 % busy, three 99 %: docs/performance.md, "The test suite")
+# compileall first: with PYTHONDONTWRITEBYTECODE set (as on this machine) every CLI run, code server and daemon the
+# stories start would compile the package again (~0.2 s each, ~150 processes a run)
 test: setup
 	./.ci/prerequisites
+	$(BIN)/python -m compileall -q nba_pipeline nba_pipeline_tests
 	$(BIN)/pytest -q -n 3 --dist loadfile --no-loadscope-reorder
 
 # the inner loop: every test not marked `slow` (no dagster dev, browser, emulator, PostgreSQL or container; the rule
 # is nba_pipeline_tests/tiers.py), on both cores; no prerequisites needed
 test-fast: setup
+	$(BIN)/python -m compileall -q nba_pipeline nba_pipeline_tests
 	$(BIN)/pytest -q -n 2 --dist loadfile --no-loadscope-reorder -m "not slow"
 
 # the full four-season backfill against its floors; BENCH_PG=postgresql+psycopg2://postgres@127.0.0.1:5432/test adds

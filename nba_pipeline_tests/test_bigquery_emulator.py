@@ -46,3 +46,41 @@ def test_query_results_are_encoded_a_column_at_a_time_as_the_emulator_encodes_th
         assert rows_by_column(table, offset, limit) == arrow_table_to_bq_rows(table, offset, limit), (offset, limit)
     assert rows_by_column(table)[0]["f"][0] == {"v": "1"}
     assert rows_by_column(pa.table({})) == [] == rows_by_column(table.slice(0, 0))
+
+
+def test_a_statement_parsed_once_gives_the_tree_a_fresh_parse_gives_and_callers_do_not_share_it():
+    import sqlglot
+    from sqlglot.errors import ParseError
+
+    from nba_pipeline_tests.bigquery_emulator import parsing_once
+
+    calls = []
+
+    def counted(sql, **kwargs):
+        calls.append(sql)
+        return sqlglot.parse_one(sql, **kwargs)
+
+    parse = parsing_once(counted)
+    merge = ("MERGE `p.d.t` T USING (SELECT * FROM `p.d.s` WHERE game_date IN (DATE '2024-02-22')) S "
+             "ON T.game_date = S.game_date /* the key */ WHEN MATCHED THEN UPDATE SET points = S.points "
+             "WHEN NOT MATCHED THEN INSERT ROW")
+    statements = [(merge, "bigquery"), ("SELECT CAST(x AS INT64) AS y, @day AS d FROM `p.d.t`", "bigquery"),
+                  ("SELECT 1; SELECT 2", "bigquery"), ("SELECT a::INT FROM t", "duckdb")]
+    for sql, dialect in statements * 2:
+        tree = parse(sql, read=dialect)
+        fresh = sqlglot.parse_one(sql, read=dialect)
+        assert tree == fresh and repr(tree) == repr(fresh) and tree.sql(dialect) == fresh.sql(dialect)
+        assert tree.meta == fresh.meta
+    assert len(calls) == len(statements)  # the second time round, copies
+    first = parse(merge, read="bigquery")
+    first.set("this", sqlglot.exp.to_table("p.d.other"))  # a caller rewrites its tree
+    assert parse(merge, read="bigquery") == sqlglot.parse_one(merge, read="bigquery")  # the next caller's is intact
+    for _ in range(2):  # an error every time, none kept
+        with pytest.raises(ParseError):
+            parse("SELECT FROM WHERE (", read="bigquery")
+    assert parse("INT64", read="bigquery", into=sqlglot.exp.DataType) == sqlglot.exp.DataType.build("INT64", dialect="bigquery")
+    calls.clear()
+    small = parsing_once(counted, size=2)
+    for sql in ("SELECT 1", "SELECT 2", "SELECT 1", "SELECT 3", "SELECT 2", "SELECT 1"):
+        small(sql, read="bigquery")
+    assert calls == ["SELECT 1", "SELECT 2", "SELECT 3", "SELECT 1"]  # past its size, the oldest tree is forgotten
