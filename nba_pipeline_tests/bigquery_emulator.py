@@ -133,17 +133,15 @@ def parsing_once(parse_one, size: int = 4096):
             return parse_one(sql, read=read, dialect=dialect, into=into, **opts)
         key = (sql, read, dialect, into)
         try:
-            tree = parsed[key]
-        except (KeyError, TypeError):  # TypeError: an unhashable dialect object, parsed every time
-            tree = parse_one(sql, read=read, dialect=dialect, into=into)
-            try:
-                if len(parsed) >= size:
-                    del parsed[next(iter(parsed))]
-                parsed[key] = tree.copy()
-            except TypeError:
-                pass
-            return tree
-        return tree.copy()
+            tree = parsed.get(key)
+        except TypeError:  # an unhashable dialect object: parsed every time
+            return parse_one(sql, read=read, dialect=dialect, into=into)
+        if tree is None:
+            tree = parse_one(sql, read=read, dialect=dialect, into=into)  # an error is raised, and nothing kept
+            if len(parsed) >= size:
+                parsed.pop(next(iter(parsed)), None)  # the oldest (pop: another request thread may have taken it)
+            parsed[key] = tree
+        return tree.copy()  # the kept tree never leaves
 
     return parse_once
 
