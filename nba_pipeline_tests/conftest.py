@@ -24,6 +24,7 @@ from nba_pipeline.resources import resources_for
 from nba_pipeline.simulator import SimulatorFaults
 from nba_pipeline.sources import SimulatedLeagueSource
 
+from nba_pipeline_tests import ephemeral as _ephemeral
 from nba_pipeline_tests import progress as _progress
 from nba_pipeline_tests import schedule as _schedule
 from nba_pipeline_tests import tiers as _tiers
@@ -36,6 +37,7 @@ EVERY_PHASE = ALL_ASSETS
 
 def pytest_configure(config: pytest.Config) -> None:
     _progress.attach(config)
+    _ephemeral.keep_connections()  # Dagster's ephemeral instance keeps its event log's connection (ephemeral.py)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
