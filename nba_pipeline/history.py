@@ -24,6 +24,7 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
+from nba_pipeline.datetimes import to_datetime
 from nba_pipeline.league.seasons import season_labels
 
 PHASES = ("raw", "analytics", "precompute", "ml", "predictions")
@@ -76,7 +77,7 @@ def plan_history(directories: list[str]) -> HistoryPlan:
                                                games=("game_id", "nunique")).reset_index()
     per_season["player_rows"] = per_season["season"].map(box_season.value_counts()).fillna(0).astype(int)
     for column in ("first_date", "last_date"):
-        per_season[column] = pd.to_datetime(per_season[column]).dt.date
+        per_season[column] = to_datetime(per_season[column]).dt.date
     return HistoryPlan(tuple(directories), per_season["first_date"].min(), per_season["last_date"].max(),
                        per_season, int(season.isna().sum()))
 
@@ -149,7 +150,7 @@ def mae_by_season(warehouse, start: dt.date, end: dt.date) -> pd.DataFrame:
     columns = ["season", "predicted_dates", "first_predicted", "compared_rows", "model_mae", "ten_game_mae"]
     if graded.empty:
         return pd.DataFrame(columns=columns)
-    graded = graded.assign(season=season_labels(pd.to_datetime(graded["game_date"])).fillna("off-season"))
+    graded = graded.assign(season=season_labels(to_datetime(graded["game_date"])).fillna("off-season"))
     rows = compared_rows(graded)
     actual = rows["actual_points"].astype("Float64").astype(float)
     errors = pd.DataFrame({"season": rows["season"],
@@ -159,7 +160,7 @@ def mae_by_season(warehouse, start: dt.date, end: dt.date) -> pd.DataFrame:
     predicted = graded[graded["predicted_points"].notna()]
     dates = predicted.groupby("season")["game_date"].agg(predicted_dates="nunique", first_predicted="min")
     out = dates.join(maes, how="outer").reset_index()
-    out["first_predicted"] = pd.to_datetime(out["first_predicted"]).dt.date
+    out["first_predicted"] = to_datetime(out["first_predicted"]).dt.date
     out["compared_rows"] = out["compared_rows"].fillna(0).astype(int)
     return out[columns]
 

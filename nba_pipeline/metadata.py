@@ -10,11 +10,12 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
+from nba_pipeline.datetimes import to_datetime
 from nba_pipeline.league.seasons import season_labels
 
 
 def frame_summary(frame: pd.DataFrame, **extra: object) -> dict[str, dg.RawMetadataValue]:
-    dates = pd.to_datetime(frame["game_date"])
+    dates = to_datetime(frame["game_date"])
     metadata: dict[str, dg.RawMetadataValue] = {
         "rows": len(frame),
         "game_dates_with_rows": int(dates.nunique()),
@@ -58,11 +59,11 @@ def by_date_and_season(game_dates: pd.Series, measures: Mapping[str, Measure]) -
          for name, m in measures.items()},
         index=game_dates.index,
     )
-    frame["_day"] = pd.to_datetime(game_dates).dt.strftime("%Y-%m-%d")
+    frame["_day"] = to_datetime(game_dates).dt.strftime("%Y-%m-%d")
     per_date = frame.groupby("_day")[names].mean()
     out = per_date.add_prefix("date_")
     if len(per_date) > 1:
-        frame["_season"] = season_labels(pd.to_datetime(game_dates)).fillna("off-season")
+        frame["_season"] = season_labels(to_datetime(game_dates)).fillna("off-season")
         season_of = frame.groupby("_day")["_season"].first().reindex(per_date.index)
         per_season = frame.groupby("_season")[names].mean().reindex(season_of.to_numpy()).set_axis(per_date.index)
         out = out.join(per_season.add_prefix("season_"))

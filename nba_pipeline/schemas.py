@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from nba_pipeline.datetimes import to_datetime
+
 DATE = "datetime64[ns]"
 INT = "Int64"
 FLOAT = "Float64"
@@ -177,11 +179,11 @@ class SchemaError(ValueError):
 def _read(values: pd.Series, dtype: str) -> tuple[pd.Series, pd.Series]:
     """`values` as `dtype`, and which non-NULL cells could not be read (those are NULL in the result)."""
     try:  # the exact cast first: clean data (ids beyond 2**53 included) never goes through floats
-        return (pd.to_datetime(values).astype(DATE) if dtype == DATE else values.astype(dtype)), pd.Series(False, index=values.index)
+        return (to_datetime(values).astype(DATE) if dtype == DATE else values.astype(dtype)), pd.Series(False, index=values.index)
     except (TypeError, ValueError, OverflowError):
         pass
     if dtype == DATE:
-        read = pd.to_datetime(values, errors="coerce").astype(DATE)
+        read = to_datetime(values, errors="coerce").astype(DATE)
         bad = values.notna() & read.isna()
     elif dtype in (INT, FLOAT):
         number = pd.to_numeric(values.astype(object).where(values.notna(), None), errors="coerce")

@@ -32,6 +32,7 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
+from nba_pipeline.datetimes import to_datetime
 from nba_pipeline.plumbing.automation import gated_eager
 from nba_pipeline.checks.gate import note_held_in_run, register_input_window, take_held_back
 from nba_pipeline.checks.rules import CheckInputs, CheckRule
@@ -177,8 +178,8 @@ def _write_audit_publish(context, transform, params, upstream, rules, ref: Table
     table = transform(**{p: upstream[p] if p in upstream else filled[p] for p in params})
     frame = table.frame
     if len(held):  # rows a transform made for held-back dates from what it could read: not built, not published
-        frame = frame[~pd.to_datetime(frame["game_date"]).isin(pd.to_datetime(held["game_date"]))]
-    outside = ~pd.to_datetime(frame["game_date"]).isin(pd.DatetimeIndex(every_date))
+        frame = frame[~to_datetime(frame["game_date"]).isin(to_datetime(held["game_date"]))]
+    outside = ~to_datetime(frame["game_date"]).isin(pd.DatetimeIndex(every_date))
     if outside.any():
         raise dg.Failure(
             description=f"nothing was written: {ref.table} produced {int(outside.sum())} row(s) dated outside the step's "

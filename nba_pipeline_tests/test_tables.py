@@ -19,6 +19,7 @@ from nba_pipeline.analytics.assets import team_offense_game_summary
 from nba_pipeline.warehouse.duckdb_warehouse import DuckDBWarehouse
 from nba_pipeline.warehouse.io_manager import WarehouseIOManager
 from nba_pipeline_tests.conftest import read_table, run_range
+from nba_pipeline_tests.postgres import instance_home
 
 FAILED, MATERIALIZED = dg.AssetPartitionStatus.FAILED, dg.AssetPartitionStatus.MATERIALIZED
 DAY = "2024-01-15"
@@ -87,8 +88,7 @@ def test_a_date_whose_rows_were_not_published_reads_failed_until_a_run_publishes
     dates = ["2021-10-19", "2021-10-20", "2021-10-21", "2021-10-22", "2021-10-23"]
     bad = "2021-10-22"
     faults = SimulatorFaults(game_id_format="vendor", game_id_feed="player_boxscores", affected_dates=[bad])
-    (tmp_path / "home").mkdir()
-    instance = dg.DagsterInstance.local_temp(str(tmp_path / "home"))
+    instance = dg.DagsterInstance.local_temp(str(instance_home(tmp_path / "home", "local")))  # configured as shipped
     warehouse = str(tmp_path / "warehouse.duckdb")
     summary, boxscores = dg.AssetKey("player_game_summary"), dg.AssetKey(["player_boxscores"])
     status = lambda key: instance.get_status_by_partition(key, dates, game_date_partitions)  # noqa: E731

@@ -14,6 +14,7 @@ from nba_pipeline.checks.factories import (
 )
 from nba_pipeline.checks.rules import CheckInputs, CheckRule, verdicts_by_date
 from nba_pipeline.config import Thresholds
+from nba_pipeline.datetimes import to_datetime
 from nba_pipeline.metadata import Measure, by_date_and_season
 
 REGULATION_PLAYER_MINUTES, OVERTIME_PLAYER_MINUTES = 240, 25  # five players for 48 minutes; for each 5-minute overtime
@@ -38,11 +39,11 @@ def _scheduled_games_complete(inputs: CheckInputs) -> pd.DataFrame:
     Counted for all dates at once; only failing dates get their problems spelled out."""
     f, schedule = inputs.frame, inputs.schedule
     rows_per_game = f.dropna(subset=["game_id"]).groupby("game_id").size()
-    games = schedule[["game_id", "game_status"]].assign(game_date=pd.to_datetime(schedule["game_date"]))
+    games = schedule[["game_id", "game_status"]].assign(game_date=to_datetime(schedule["game_date"]))
     games["team_rows"] = games["game_id"].map(rows_per_game).fillna(0).astype(int)
     games["not_final"] = games["game_status"] != "Final"
     games["wrong"] = (games["team_rows"] != 2) & ~games["not_final"]
-    row_dates = pd.to_datetime(f["game_date"])
+    row_dates = to_datetime(f["game_date"])
     unmatched = f[f["game_id"].isna()]
     per_date = games.groupby("game_date").agg(scheduled=("game_id", "size"), not_final=("not_final", "sum"), wrong=("wrong", "sum"))
     per_date["rows"] = row_dates.value_counts().reindex(per_date.index, fill_value=0)
@@ -52,7 +53,7 @@ def _scheduled_games_complete(inputs: CheckInputs) -> pd.DataFrame:
             games[games["not_final"]].groupby("game_date")["game_id"].agg(lambda g: f"not final yet: {_ids(g)}"),
             games[games["wrong"]].assign(label=lambda g: g["game_id"] + " (" + g["team_rows"].astype(str) + ")")
             .groupby("game_date")["label"].agg(lambda g: f"games without exactly two team rows: {_ids(g)}"),
-            unmatched.groupby(pd.to_datetime(unmatched["game_date"]))["source_game_id"].agg(
+            unmatched.groupby(to_datetime(unmatched["game_date"]))["source_game_id"].agg(
                 lambda g: f"rows matching no scheduled game: {_ids(g)}"
             ),
         ],

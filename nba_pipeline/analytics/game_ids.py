@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from nba_pipeline.datetimes import to_datetime
+
 _CANONICAL = r"^00[1-6]\d{7}$"
 _INTEGER = r"^(?P<num>[1-6]\d{7})(?:\.0+)?$"
 _DATE_AWAY_HOME = r"^(?P<date>\d{8})[_-](?P<away>[A-Z]{3})[_@-](?P<home>[A-Z]{3})$"
@@ -31,7 +33,7 @@ def normalize_game_ids(ids: pd.Series, schedule: pd.DataFrame) -> pd.Series:
     has_int = integer.notna() & ~canonical
     out[has_int] = integer[has_int].str.zfill(10)
 
-    keyed = schedule.assign(date_key=pd.to_datetime(schedule["game_date"]).dt.strftime("%Y%m%d"))
+    keyed = schedule.assign(date_key=to_datetime(schedule["game_date"]).dt.strftime("%Y%m%d"))
     by_matchup = _unambiguous(keyed["date_key"] + "|" + keyed["away_team"] + "|" + keyed["home_team"], keyed["game_id"])
     by_home = _unambiguous(keyed["date_key"] + "|" + keyed["home_team"], keyed["game_id"])
 

@@ -13,6 +13,7 @@ from nba_pipeline.checks.rules import (
     verdicts_by_date,
 )
 from nba_pipeline.config import Thresholds
+from nba_pipeline.datetimes import to_datetime
 
 RowMask = Callable[[pd.DataFrame], pd.Series]
 ThresholdOf = Callable[[Thresholds], float]
@@ -21,7 +22,7 @@ MAX_NAMED = 20
 
 def _date_key(frame: pd.DataFrame) -> pd.Series:
     dates = frame["game_date"]
-    return dates if pd.api.types.is_datetime64_dtype(dates.dtype) else pd.to_datetime(dates)
+    return dates if pd.api.types.is_datetime64_dtype(dates.dtype) else to_datetime(dates)
 
 
 def _name(values: pd.Series) -> str:
@@ -34,7 +35,7 @@ def no_duplicate_keys(name: str, keys: Sequence[str]) -> CheckRule:
     def evaluate(inputs: CheckInputs) -> pd.DataFrame:
         f = inputs.frame
         dup = f.duplicated(list(keys), keep=False)
-        per_date = f.assign(_dup=dup).groupby(_date_key(f)).agg(rows=("_dup", "size"), value=("_dup", "sum"))
+        per_date = dup.groupby(_date_key(f)).agg(rows="size", value="sum")  # the mask alone: no copy of the frame
         named = f[dup].groupby(_date_key(f[dup]))[list(keys)].apply(
             lambda g: "duplicate keys: " + _name(g.astype(str).agg("/".join, axis=1))
         ) if dup.any() else pd.Series(dtype=str)
@@ -86,7 +87,7 @@ def no_problem_rows(
 
 def _bad_row_verdicts(inputs: CheckInputs, mask: pd.Series, labels: pd.Series | None) -> pd.DataFrame:
     f = inputs.frame
-    per_date = f.assign(_bad=mask).groupby(_date_key(f)).agg(rows=("_bad", "size"), value=("_bad", "sum"))
+    per_date = mask.groupby(_date_key(f)).agg(rows="size", value="sum")  # the mask alone: no copy of the frame
     per_date["passed"] = per_date["value"] == 0
     if labels is not None:
         per_date["detail"] = labels.groupby(_date_key(f[mask])).apply(lambda s: "rows: " + _name(s))

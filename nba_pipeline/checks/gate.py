@@ -25,6 +25,7 @@ import dagster as dg
 import pandas as pd
 
 from nba_pipeline.checks.readiness import State, many_check_states
+from nba_pipeline.datetimes import to_datetime
 from nba_pipeline.plumbing.dagster_private import reader_is_partitioned
 from nba_pipeline.league.seasons import season_labels
 from nba_pipeline.metadata import markdown_table
@@ -49,7 +50,7 @@ def register_input_window(asset: str, input_name: str, mapping: dg.PartitionMapp
 
 def date_calendar(dates: Sequence[str]) -> pd.DataFrame:
     """game_date, day, group (the season label; an off-season date is a group of its own) of each date."""
-    day = pd.to_datetime(pd.Series(list(dates), dtype=object))
+    day = to_datetime(pd.Series(list(dates), dtype=object))
     season = season_labels(day)
     group = season.astype(object).where(season.notna(), "off-season " + pd.Series(list(dates), dtype=object))
     return pd.DataFrame({"game_date": list(dates), "day": day, "group": group})
@@ -64,7 +65,7 @@ def first_bad_upstream(dates: pd.DataFrame, bad: pd.DataFrame, lo: int, hi: int,
         left, right = left.drop(columns="group"), right.drop(columns="group")
     hit = pd.merge_asof(left, right, left_on="reach", right_on="bad_day", by="group" if in_season else None,
                         direction="forward")
-    ok = hit["bad_day"].notna() & (pd.to_datetime(hit["bad_day"]) <= hit["day"] + pd.Timedelta(days=hi))
+    ok = hit["bad_day"].notna() & (to_datetime(hit["bad_day"]) <= hit["day"] + pd.Timedelta(days=hi))
     return hit[ok.to_numpy()]
 
 
@@ -147,7 +148,7 @@ def dates_read(context: dg.InputContext) -> list[str] | None:
     # The mapping reaches SEASON_LOOKBACK_DAYS back from the first target date; windows never cross a season,
     # so of the history before that date only its own season is read (and gated).
     first_target = pd.Timestamp(keys[0]) + pd.Timedelta(days=SEASON_LOOKBACK_DAYS)
-    days = pd.to_datetime(pd.Series(keys))
+    days = to_datetime(pd.Series(keys))
     season = season_labels(pd.Series([first_target])).iloc[0]
     same_season = season_labels(days).eq(season).fillna(False) if not pd.isna(season) else False
     keep = (days >= first_target) | same_season

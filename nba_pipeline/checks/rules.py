@@ -14,6 +14,7 @@ from typing import Literal
 import dagster as dg
 import pandas as pd
 
+from nba_pipeline.datetimes import to_datetime
 from nba_pipeline.plumbing.automation import with_asset
 from nba_pipeline.config import Thresholds
 from nba_pipeline.plumbing.dagster_private import AssetCheckEvaluationTargetMaterializationData
@@ -44,7 +45,7 @@ class CheckInputs:
         index = pd.DatetimeIndex(self.dates, name="game_date")
         if self.schedule is None:
             return pd.Series(pd.NA, index=index, dtype="Int64")
-        counts = self.schedule.groupby(pd.to_datetime(self.schedule["game_date"]))["game_id"].nunique()
+        counts = self.schedule.groupby(to_datetime(self.schedule["game_date"]))["game_id"].nunique()
         return counts.reindex(index, fill_value=0).astype("Int64")
 
 

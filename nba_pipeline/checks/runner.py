@@ -21,6 +21,7 @@ from nba_pipeline.checks.rules import (
     to_partition_evaluations,
 )
 from nba_pipeline.config import Thresholds
+from nba_pipeline.datetimes import to_datetime
 from nba_pipeline.plumbing.dagster_private import log_check_evaluations, materialization_targets
 from nba_pipeline.partitions import game_date_partitions
 
@@ -42,7 +43,7 @@ class Audit:
         """One row per date: passed (every blocking rule), rows, the blocking rules that failed and why."""
         index = pd.DatetimeIndex(dates, name="game_date")
         out = pd.DataFrame(index=index)
-        out["rows"] = pd.to_datetime(frame["game_date"]).value_counts().reindex(index, fill_value=0).astype("int64")
+        out["rows"] = to_datetime(frame["game_date"]).value_counts().reindex(index, fill_value=0).astype("int64")
         failed_names = pd.Series("", index=index, dtype=object)
         details = pd.Series("", index=index, dtype=object)
         for rule in self.rules:

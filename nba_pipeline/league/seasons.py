@@ -11,6 +11,8 @@ from functools import cache
 
 import pandas as pd
 
+from nba_pipeline.datetimes import to_datetime
+
 
 @dataclass(frozen=True)
 class Season:
@@ -80,8 +82,8 @@ def seasons_overlapping(start: dt.date, end: dt.date) -> list[Season]:
 def _season_lookup() -> pd.DataFrame:
     return pd.DataFrame(
         {
-            "first_day": pd.to_datetime([s.first_day for s in SEASONS]),
-            "last_day": pd.to_datetime([s.last_day for s in SEASONS]),
+            "first_day": to_datetime([s.first_day for s in SEASONS]),
+            "last_day": to_datetime([s.last_day for s in SEASONS]),
             "season": [s.label for s in SEASONS],
         }
     )
@@ -90,8 +92,8 @@ def _season_lookup() -> pd.DataFrame:
 def season_labels(game_dates: pd.Series) -> pd.Series:
     """Vectorised `season_for_date` over a datetime64 Series; NA in the off-season."""
     lookup = _season_lookup()
-    idx = lookup["first_day"].searchsorted(pd.to_datetime(game_dates), side="right") - 1
+    idx = lookup["first_day"].searchsorted(to_datetime(game_dates), side="right") - 1
     idx_clipped = idx.clip(0, len(lookup) - 1)
-    inside = (idx >= 0) & (pd.to_datetime(game_dates).to_numpy() <= lookup["last_day"].to_numpy()[idx_clipped])
+    inside = (idx >= 0) & (to_datetime(game_dates).to_numpy() <= lookup["last_day"].to_numpy()[idx_clipped])
     labels = lookup["season"].to_numpy()[idx_clipped]
     return pd.Series(labels, index=game_dates.index, dtype="string").where(inside)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import pandas as pd
 
 from nba_pipeline import schemas
+from nba_pipeline.datetimes import to_datetime
 
 FEATURE_VERSION = "v2"
 FEATURES_V1 = (
@@ -70,9 +71,9 @@ def with_labels(store: pd.DataFrame, player_game_summary: pd.DataFrame) -> pd.Da
     """The store's rows with what happened: `played`, `actual_points`, `actual_minutes` from the game date's
     player_game_summary (NULL / not played for a row whose player has no box score that day). Training only."""
     label = player_game_summary[["game_date", "player_id", "pts", "minutes", "played"]].drop_duplicates(["game_date", "player_id"])
-    label = label.assign(game_date=pd.to_datetime(label["game_date"]).astype("datetime64[ns]"))
+    label = label.assign(game_date=to_datetime(label["game_date"]).astype("datetime64[ns]"))
     f = store.drop(columns=[c for c in (*LABELS, "pts", "minutes") if c in store.columns])
-    f = f.assign(game_date=pd.to_datetime(f["game_date"]).astype("datetime64[ns]")).merge(label, on=["game_date", "player_id"], how="left")
+    f = f.assign(game_date=to_datetime(f["game_date"]).astype("datetime64[ns]")).merge(label, on=["game_date", "player_id"], how="left")
     played = f["played"].fillna(False).astype(bool)
     f["played"] = played.astype("boolean")
     f["actual_points"] = f["pts"].where(played)

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from nba_pipeline.datetimes import to_datetime
 from nba_pipeline.ml.features import BOOTSTRAP_GAMES, FEATURE_VERSION, FEATURES
 
 BASELINE = "points_avg_last_10"
@@ -258,7 +259,7 @@ class WalkForwardModels:
     def model_index(self, game_dates: pd.Series) -> np.ndarray:
         """Per date, the index of its model in `models`; -1 where no model was trained before the date."""
         through = np.array([np.datetime64(m.trained_through, "ns") for m in self.models])
-        return np.searchsorted(through, pd.to_datetime(game_dates).to_numpy(dtype="datetime64[ns]"), side="left") - 1
+        return np.searchsorted(through, to_datetime(game_dates).to_numpy(dtype="datetime64[ns]"), side="left") - 1
 
     @property
     def metrics(self) -> dict[str, float | int | str]:

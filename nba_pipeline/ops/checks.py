@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import dagster as dg
 import pandas as pd
 
+from nba_pipeline.datetimes import to_datetime
 from nba_pipeline.plumbing.dagster_private import check_partition_frame, failed_check_evaluations
 from nba_pipeline.league.seasons import season_labels
 
@@ -50,7 +51,7 @@ def check_table(
         columns={"partition": "game_date", "check_event_storage_id": "storage_id"})
     blocking = pd.DataFrame([(k.to_user_string(), n, b) for k, n, b in specs], columns=["asset", "check", "blocking"])
     frame = frame.merge(blocking, on=["asset", "check"])
-    seasons = season_labels(pd.to_datetime(pd.Series(dates))).fillna("off-season")  # per date, looked up per record
+    seasons = season_labels(to_datetime(pd.Series(dates))).fillna("off-season")  # per date, looked up per record
     frame["season"] = seasons.iloc[pd.Index(dates).get_indexer(frame["game_date"])].set_axis(frame.index)
     frame["passed"] = frame["status"].eq("SUCCEEDED")
     frame["failed"] = frame["status"].eq("FAILED")

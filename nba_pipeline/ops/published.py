@@ -8,6 +8,7 @@ import os
 
 import pandas as pd
 
+from nba_pipeline.datetimes import to_datetime
 from nba_pipeline.league.seasons import season_labels
 from nba_pipeline.warehouse.base import TableRef, Warehouse
 
@@ -58,7 +59,7 @@ def usage_rate_by_season(warehouse: Warehouse, start: str, end: str) -> pd.DataF
     rows = rows[rows["played"].fillna(False).astype(bool)] if not rows.empty else rows
     if rows.empty:
         return pd.DataFrame(columns=columns)
-    day = pd.to_datetime(rows["game_date"]).dt.normalize()
+    day = to_datetime(rows["game_date"]).dt.normalize()
     per_date = pd.DataFrame({"game_date": day, "populated": rows["usage_rate"].notna()}).groupby("game_date").agg(
         played=("populated", "size"), populated=("populated", "sum")).reset_index()
     per_date["season"] = season_labels(per_date["game_date"]).fillna("off-season")

@@ -24,6 +24,7 @@ import pandas as pd
 
 from nba_pipeline.checks.gate import many_blocking_problems
 from nba_pipeline.checks.readiness import State
+from nba_pipeline.datetimes import to_datetime
 from nba_pipeline.league.seasons import season_labels
 from nba_pipeline.ops.blocked import blocked
 from nba_pipeline.warehouse.base import PUBLISHED, QUARANTINED
@@ -66,7 +67,7 @@ def date_states(
     columns = ["asset", "game_date", "state", "cause_asset", "cause_date", "cause_check", "detail"]
     if not assets:
         return pd.DataFrame(columns=columns)
-    day = pd.to_datetime(pd.Series(dates))
+    day = to_datetime(pd.Series(dates))
     season = season_labels(day)
     group = season.astype(object).where(season.notna(), "off-season " + pd.Series(dates))
     calendar = pd.DataFrame({"game_date": dates, "day": day, "group": group})

@@ -34,6 +34,7 @@ import pandas as pd
 
 from nba_pipeline.config import Thresholds
 from nba_pipeline.dates import parse_game_date_range
+from nba_pipeline.datetimes import to_datetime
 from nba_pipeline.ops.published import as_warehouse
 from nba_pipeline.warehouse.base import PUBLISHED, TableRef, Warehouse
 
@@ -122,7 +123,7 @@ def schedule_summary(warehouse: Warehouse, start: str, end: str) -> pd.DataFrame
     """Per date of the range: its games the published schedule records as Final, and those it does not (yet)."""
     dates = pd.DataFrame({"game_date": pd.date_range(start, end).date})
     games = _rows(warehouse, "schedule", start, end, ["game_id", "game_status"])
-    games = games.assign(game_date=pd.to_datetime(games["game_date"]).dt.date,
+    games = games.assign(game_date=to_datetime(games["game_date"]).dt.date,
                          final=games["game_status"].astype(object).eq(FINAL))
     per_date = pd.DataFrame({
         "games": games[games["final"]].groupby("game_date")["game_id"].nunique(),
@@ -136,7 +137,7 @@ def schedule_summary(warehouse: Warehouse, start: str, end: str) -> pd.DataFrame
 def latest_outcomes(warehouse: Warehouse, start: str, end: str) -> pd.DataFrame:
     """asset, game_date (date), outcome: the latest publish-log record per asset and date of the range."""
     frame = warehouse.publish_log(start, end)[["asset", "game_date", "outcome"]]
-    return frame.assign(game_date=pd.to_datetime(frame["game_date"]).dt.date)
+    return frame.assign(game_date=to_datetime(frame["game_date"]).dt.date)
 
 
 def _success_pct(outcomes: pd.DataFrame, asset: str, game_dates: set) -> float | None:

@@ -403,23 +403,38 @@ def _store_check_rows(conn: Connection, events: list[EventLogEntry], rows: list[
     if not evaluated:
         return
     table = AssetCheckExecutionsTable
+    # How many rows each evaluation's (asset, check, run, partition) has, in one query rather than one UPDATE's
+    # rowcount per evaluation (a range run's batch holds a thousand): the updates change no key column, so the
+    # counts hold through them. Then the same outcome as store_event's, row by row: more than one row is an error
+    # (nothing of the batch is written: one transaction), one is updated, none is inserted.
+    key = [getattr(table.c, k) for k in _EVALUATION_KEY]
+    present = db.select(*key, db.func.count()).where(
+        table.c.run_id.in_(sorted({row["run_id"] for row in evaluated})),
+        table.c.asset_key.in_(sorted({row["asset_key"] for row in evaluated})),
+        table.c.check_name.in_(sorted({row["check_name"] for row in evaluated})),
+    ).group_by(*key)
+    counts = {tuple(found[:-1]): found[-1] for found in conn.execute(present)}
     where = [getattr(table.c, k) == db.bindparam(f"k_{k}") for k in _EVALUATION_KEY if k != "partition"]
     values = {k: db.bindparam(f"v_{k}") for k in evaluated[0] if k not in _EVALUATION_KEY[:3]}
-    with_partition = table.update().where(*where, table.c.partition == db.bindparam("k_partition")).values(**values)
-    without_partition = table.update().where(*where, table.c.partition.is_(None)).values(**values)
+    updates: dict[bool, list[dict]] = {True: [], False: []}  # by whether the row has a partition
     missing = []
     for row in evaluated:
-        params = {f"k_{k}": row[k] for k in _EVALUATION_KEY} | {f"v_{k}": v for k, v in row.items() if k in values}
-        statement = with_partition if row["partition"] is not None else without_partition
-        updated = conn.execute(statement, params).rowcount
-        if updated > 1:
+        rows_now = counts.get(tuple(row[k] for k in _EVALUATION_KEY), 0)
+        if rows_now > 1:
             raise DagsterInvariantViolationError(
-                f"Updated {updated} rows for asset check evaluation {row['asset_key']} {row['check_name']} "
+                f"Updated {rows_now} rows for asset check evaluation {row['asset_key']} {row['check_name']} "
                 "as a result of duplicate AssetCheckPlanned events."
             )
-        if updated == 0:
-            missing.append(row)
-    if missing:  # no planned row (as store_event: 0 is not normally expected)
+        if rows_now == 0:
+            missing.append(row)  # no planned row (as store_event: 0 is not normally expected)
+            continue
+        params = {f"k_{k}": row[k] for k in _EVALUATION_KEY} | {f"v_{k}": v for k, v in row.items() if k in values}
+        updates[row["partition"] is not None].append(params)
+    if updates[True]:  # in the batch's order: a (check, partition) evaluated twice keeps the last, as row by row
+        conn.execute(table.update().where(*where, table.c.partition == db.bindparam("k_partition")).values(**values), updates[True])
+    if updates[False]:
+        conn.execute(table.update().where(*where, table.c.partition.is_(None)).values(**values), updates[False])
+    if missing:
         conn.execute(table.insert(), missing)
 
 

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from nba_pipeline import schemas
+from nba_pipeline.datetimes import to_datetime
 from nba_pipeline.raw.injuries import latest_before_tipoff
 from nba_pipeline.raw.lines import POINTS_MARKET
 from nba_pipeline.league.seasons import SEASON_BY_LABEL, season_labels
@@ -106,12 +107,12 @@ def pre_game_population(
     Opponent and venue come from the date's schedule. Box scores on or after the date are never read."""
     day_index = pd.DatetimeIndex(dates)
     sides = slate(schedule, dates).astype({"team_id": "Int64", "opponent_team_id": "Int64", "season": "object"})
-    sides["game_date"] = pd.to_datetime(sides["game_date"]).astype("datetime64[ns]")
+    sides["game_date"] = to_datetime(sides["game_date"]).astype("datetime64[ns]")
     columns = ["game_id", "game_date", "season", "player_id", "player_name", "team_id", "opponent_team_id", "is_home", "on_prop_line"]
 
     lines = prop_lines[(prop_lines["market"] == POINTS_MARKET) & prop_lines["game_date"].isin(day_index)]
     lines = lines.drop_duplicates(["game_date", "player_id"])[["game_id", "game_date", "player_id", "player_name", "team_abbreviation"]]
-    lines = lines.assign(game_date=pd.to_datetime(lines["game_date"]).astype("datetime64[ns]"))
+    lines = lines.assign(game_date=to_datetime(lines["game_date"]).astype("datetime64[ns]"))
     lined = lines.rename(columns={"game_id": "line_game_id"}).merge(sides, on=["game_date", "team_abbreviation"], how="left")
     lined["game_id"] = lined["game_id"].fillna(lined["line_game_id"])
     lined["season"] = lined["season"].fillna(season_labels(lined["game_date"]))
@@ -122,7 +123,7 @@ def pre_game_population(
         {
             "player_id": box["player_id"].astype("int64"),
             "season": box["season"].astype(str),
-            "seen": pd.to_datetime(box["game_date"]).astype("datetime64[ns]"),
+            "seen": to_datetime(box["game_date"]).astype("datetime64[ns]"),
             "last_team_id": box["team_id"].astype("int64"),
             "player_name": box["player_name"],
         }
@@ -160,9 +161,9 @@ def unmaterialized_history(materialized: set[str], dates: Sequence[pd.Timestamp]
     """Per date: earlier dates of its season whose player_game_summary partition was never materialized.
 
     Data alone cannot tell an off day from a date nobody loaded; the partition record can."""
-    stored = np.sort(pd.to_datetime(sorted(materialized)).to_numpy()) if materialized else np.array([], dtype="datetime64[ns]")
+    stored = np.sort(to_datetime(sorted(materialized)).to_numpy()) if materialized else np.array([], dtype="datetime64[ns]")
     day_index = pd.DatetimeIndex(dates)
-    first_days = pd.to_datetime(season_labels(pd.Series(day_index)).map(lambda s: SEASON_BY_LABEL[s].first_day if pd.notna(s) else pd.NaT))
+    first_days = to_datetime(season_labels(pd.Series(day_index)).map(lambda s: SEASON_BY_LABEL[s].first_day if pd.notna(s) else pd.NaT))
     out = pd.Series("", index=day_index, dtype="string", name="unmaterialized_dates")
     has_season = first_days.notna().to_numpy()
     expected = np.where(has_season, (day_index - pd.DatetimeIndex(first_days)).days, 0)

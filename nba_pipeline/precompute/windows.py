@@ -17,6 +17,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from nba_pipeline.datetimes import to_datetime
+
 _DAY_BITS = 20  # days since 1970 fit in 20 bits until the year 4840
 BOOTSTRAP = "bootstrap"
 UPSTREAM_FAILED = "upstream_failed"
@@ -24,7 +26,7 @@ MISSING_VALUE = "missing_value"
 
 
 def _days(dates: pd.Series) -> np.ndarray:
-    return pd.to_datetime(dates).to_numpy().astype("datetime64[D]").astype(np.int64)
+    return to_datetime(dates).to_numpy().astype("datetime64[D]").astype(np.int64)
 
 
 def game_windows(
@@ -68,7 +70,7 @@ def game_windows(
     out["games_before"] = pd.array(before, dtype="Int64")
     has_last = before > 0
     last = np.maximum(pos - 1, 0)
-    g_dates = np.append(pd.to_datetime(g["game_date"]).to_numpy(dtype="datetime64[ns]"), np.datetime64("NaT", "ns"))
+    g_dates = np.append(to_datetime(g["game_date"]).to_numpy(dtype="datetime64[ns]"), np.datetime64("NaT", "ns"))
     out["last_game_date"] = np.where(has_last, g_dates[np.where(has_last, last, len(g))], np.datetime64("NaT", "ns"))
 
     raws = {value: g[value].astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan) for value in values}

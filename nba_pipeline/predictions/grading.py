@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from nba_pipeline import schemas
+from nba_pipeline.datetimes import to_datetime
 from nba_pipeline.metadata import Measure, by_date_and_season, markdown_table
 from nba_pipeline.ml.model import BASELINES
 from nba_pipeline.predictions.predict import POINTS_PROP_PREDICTIONS
@@ -123,7 +124,7 @@ def baseline_comparison(graded: pd.DataFrame) -> dict[str, object]:
     out["mae_by_season"] = _mae_table(rows, rows["season"].astype("string"), "season")
     minutes = rows["expected_minutes"] if "expected_minutes" in rows else pd.Series(np.nan, index=rows.index)
     out["mae_by_minutes"] = _mae_table(rows, minutes_bucket(minutes), "expected minutes")
-    out["mae_by_month"] = _mae_table(rows, pd.to_datetime(rows["game_date"]).dt.strftime("%Y-%m"), "month")
+    out["mae_by_month"] = _mae_table(rows, to_datetime(rows["game_date"]).dt.strftime("%Y-%m"), "month")
     return out
 
 

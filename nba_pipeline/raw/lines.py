@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from nba_pipeline.datetimes import to_datetime
+
 POINTS_MARKET = "player_points"
 LINE_KEY = ["game_date", "game_id", "player_id", "market", "sportsbook"]
 PRICE = ["line", "over_odds", "under_odds"]
@@ -121,7 +123,7 @@ def placeholder_lines(lines: pd.DataFrame) -> pd.Series:
     a price: it must not be bet or graded."""
     source = line_source(lines["sportsbook"]) if "sportsbook" in lines else pd.Series(VENDOR, index=lines.index)
     column = "prop_line" if "prop_line" in lines else "line"
-    keys = [pd.to_datetime(lines["game_date"]), source]
+    keys = [to_datetime(lines["game_date"]), source]
     date_count = lines.groupby(keys)[column].transform("size")
     value_count = lines.groupby([*keys, lines[column]])[column].transform("size")
     return ((date_count >= PLACEHOLDER_MIN_LINES) & (value_count > PLACEHOLDER_MAX_SHARE * date_count)).fillna(False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from nba_pipeline.datetimes import to_datetime
 from nba_pipeline.league.seasons import Season
 from nba_pipeline.league.teams import PACIFIC_TRICODES, TEAMS
 
@@ -83,11 +84,11 @@ def build_schedule(season: Season, seed: int) -> pd.DataFrame:
         _WEST_TIPOFFS[rng.integers(0, len(_WEST_TIPOFFS), len(m_idx))],
         _EAST_TIPOFFS[rng.integers(0, len(_EAST_TIPOFFS), len(m_idx))],
     )
-    game_dates = pd.to_datetime(np.array(days, dtype="datetime64[D]")[d_idx])
+    game_dates = to_datetime(np.array(days, dtype="datetime64[D]")[d_idx])
     games = pd.DataFrame(
         {
             "game_date": game_dates,
-            "tipoff_et": pd.to_datetime(game_dates.strftime("%Y-%m-%d") + " " + tip),
+            "tipoff_et": to_datetime(game_dates.strftime("%Y-%m-%d") + " " + tip),
             "home_team_id": TEAMS["team_id"].to_numpy()[home_idx],
             "home_team": home_tri,
             "away_team_id": TEAMS["team_id"].to_numpy()[away_idx],

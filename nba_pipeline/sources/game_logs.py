@@ -30,6 +30,7 @@ import pandas as pd
 from pydantic import Field
 
 from nba_pipeline import schemas
+from nba_pipeline.datetimes import to_datetime
 from nba_pipeline.league.seasons import season_labels
 from nba_pipeline.sources.base import NbaSource
 from nba_pipeline.sources.replay import BOX_SCORES_FILE, GAMES_FILE, ReplayDataError, replay_season, synthetic_lines
@@ -70,7 +71,7 @@ def _schedule(teams: pd.DataFrame) -> pd.DataFrame:
     home = teams[teams["MATCHUP"].str.contains(" vs. ", regex=False)]
     away = teams[teams["MATCHUP"].str.contains(" @ ", regex=False)]
     games = home.merge(away, on="GAME_ID", suffixes=("_h", "_a"))
-    date = pd.to_datetime(games["GAME_DATE_h"])
+    date = to_datetime(games["GAME_DATE_h"])
     return pd.DataFrame(
         {
             "game_id": games["GAME_ID"], "game_date": date, "season": season_labels(date), "tipoff_et": pd.NaT,
@@ -82,7 +83,7 @@ def _schedule(teams: pd.DataFrame) -> pd.DataFrame:
 
 def _box(logs: pd.DataFrame) -> pd.DataFrame:
     frame = logs.rename(columns={"GAME_ID": "game_id", "TEAM_ID": "team_id", "TEAM_ABBREVIATION": "team_abbreviation", **STATS})
-    frame["game_date"] = pd.to_datetime(logs["GAME_DATE"])
+    frame["game_date"] = to_datetime(logs["GAME_DATE"])
     frame["minutes"] = game_clock(logs["MIN"])
     return frame
 

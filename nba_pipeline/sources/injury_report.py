@@ -48,6 +48,7 @@ import pandas as pd
 from pydantic import Field, PrivateAttr
 
 from nba_pipeline import schemas
+from nba_pipeline.datetimes import to_datetime
 from nba_pipeline.league.teams import TEAMS
 from nba_pipeline.sources.base import FeedNotAvailable, NbaSource
 from nba_pipeline.sources.nba_stats import RETRY_STATUSES, NbaStatsApiSource, retry_after_seconds
@@ -159,7 +160,7 @@ def parse_report(body: bytes, url: str) -> tuple[pd.DataFrame, int]:
                 found = HEADER.search(text)
                 if found is None:
                     raise InjuryReportError(url, f"page {page.page_number}: no 'Injury Report: <date> <time>' header")
-                at = pd.to_datetime(" ".join(found.groups()), format="%m/%d/%y %I:%M %p")
+                at = to_datetime(" ".join(found.groups()), format="%m/%d/%y %I:%M %p")
                 if report_at is not None and at != report_at:
                     raise InjuryReportError(url, f"page {page.page_number} says {at}, page 1 says {report_at}")
                 report_at = at
@@ -301,7 +302,7 @@ class NbaInjuryReportSource(NbaSource):
         self._unmatched = []
         versions = [v for day in pd.date_range(start, end).date for v in self.versions(day)]
         rows = pd.concat(versions, ignore_index=True) if versions else pd.DataFrame(columns=PARSED)
-        rows = rows.assign(game_date=pd.to_datetime(rows["game_date"], format="%m/%d/%Y", errors="coerce"))
+        rows = rows.assign(game_date=to_datetime(rows["game_date"], format="%m/%d/%Y", errors="coerce"))
         rows = rows[rows["game_date"].between(pd.Timestamp(start), pd.Timestamp(end))]
         if rows.empty:
             return schemas.empty(schemas.INJURY_REPORT, "injury_report")

@@ -27,6 +27,7 @@ from pydantic import Field, PrivateAttr
 
 from nba_pipeline import schemas
 from nba_pipeline.config.environment import seconds_from_environment
+from nba_pipeline.datetimes import to_datetime
 from nba_pipeline.league.seasons import season_for_date, season_labels, seasons_overlapping
 from nba_pipeline.sources.base import NbaSource
 
@@ -72,15 +73,15 @@ def parse_scoreboard_v3(payload: dict[str, Any], endpoint: str = "scoreboardv3")
     games = pd.json_normalize(board["games"])
     if games.empty:
         return schemas.empty(schemas.SCHEDULE, "schedule")
-    tipoff = pd.to_datetime(games["gameEt"].str.replace("Z", "", regex=False))
+    tipoff = to_datetime(games["gameEt"].str.replace("Z", "", regex=False))
     status = games["gameStatus"].map(STATUS)
     if status.isna().any():
         raise SourceError(endpoint, 200, f"unknown gameStatus {sorted(games.loc[status.isna(), 'gameStatus'].unique())}")
     frame = pd.DataFrame(
         {
             "game_id": games["gameId"],
-            "game_date": pd.to_datetime(board["gameDate"]),
-            "season": season_labels(pd.Series(pd.to_datetime(board["gameDate"]), index=games.index)),
+            "game_date": to_datetime(board["gameDate"]),
+            "season": season_labels(pd.Series(to_datetime(board["gameDate"]), index=games.index)),
             "tipoff_et": tipoff,
             "home_team_id": games["homeTeam.teamId"],
             "home_team": games["homeTeam.teamTricode"],
@@ -95,7 +96,7 @@ def parse_scoreboard_v3(payload: dict[str, Any], endpoint: str = "scoreboardv3")
 def parse_league_game_log(payload: dict[str, Any]) -> pd.DataFrame:
     """Team box scores from a team-mode LeagueGameLog (one row per team per game; TOV is the official team total)."""
     log = _result_set(payload, "leaguegamelog")
-    log["game_date"] = pd.to_datetime(log["game_date"])
+    log["game_date"] = to_datetime(log["game_date"])
     log = log.rename(columns={"min": "minutes"}).assign(minutes=lambda d: d["minutes"].astype(str) + ":00")
     return log
 

@@ -32,6 +32,7 @@ import pandas as pd
 from pydantic import Field, PrivateAttr
 
 from nba_pipeline import schemas
+from nba_pipeline.datetimes import to_datetime
 from nba_pipeline.league.teams import TEAMS
 from nba_pipeline.raw.lines import POINTS_MARKET
 from nba_pipeline.sources.base import FeedNotAvailable, MissingCredentials, NbaSource
@@ -59,7 +60,7 @@ class OddsApiError(RuntimeError):
 
 def eastern(utc: pd.Series) -> pd.Series:
     """ISO UTC times ('2024-02-23T00:00:00Z') as naive Eastern wall-clock timestamps."""
-    return pd.to_datetime(utc, utc=True, errors="coerce").dt.tz_convert(EASTERN).dt.tz_localize(None)
+    return to_datetime(utc, utc=True, errors="coerce").dt.tz_convert(EASTERN).dt.tz_localize(None)
 
 
 def parse_event_odds(body: dict[str, Any]) -> pd.DataFrame:

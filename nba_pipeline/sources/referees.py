@@ -49,6 +49,7 @@ import pandas as pd
 from pydantic import Field, PrivateAttr
 
 from nba_pipeline import schemas
+from nba_pipeline.datetimes import to_datetime
 from nba_pipeline.league.teams import TEAMS
 from nba_pipeline.sources.base import FeedNotAvailable, NbaSource
 from nba_pipeline.sources.nba_stats import retry_after_seconds
@@ -145,7 +146,7 @@ def _page_date(section, url: str, today: dt.date) -> dt.date:
         dg.get_dagster_logger("nba_pipeline.sources.referees").warning(
             f"referee_assignments: {url} states no date (no entry-meta): taken as today's, {today}")
         return today
-    when = pd.to_datetime(_text(meta), format="%B %d, %Y", errors="coerce")
+    when = to_datetime(_text(meta), format="%B %d, %Y", errors="coerce")
     if pd.isna(when):
         raise RefereePageError(url, f"the page's date {_text(meta)!r} is not a date like 'February 22, 2024'")
     return when.date()

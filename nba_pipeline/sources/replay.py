@@ -41,6 +41,7 @@ import pandas as pd
 from pydantic import Field
 
 from nba_pipeline import schemas
+from nba_pipeline.datetimes import to_datetime
 from nba_pipeline.league.seasons import SEASON_BY_LABEL
 from nba_pipeline.league.teams import ID_BY_TRICODE
 from nba_pipeline.raw.lines import POINTS_MARKET
@@ -118,7 +119,7 @@ def load_games(path: Path) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "game_id": games["gameId"],
-            "game_date": pd.to_datetime(games["date"]),
+            "game_date": to_datetime(games["date"]),
             "season": SEASON.label,
             "tipoff_et": pd.NaT,
             "home_team_id": games["home"].map(ID_BY_TRICODE),
@@ -164,7 +165,7 @@ def load_box_scores(path: Path, games: pd.DataFrame, known_ids: pd.Series | None
     home = matchup["sep"] == "vs."
     rows = pd.DataFrame(
         {
-            "game_date": pd.to_datetime(raw["Date"], format="%m/%d/%Y"),
+            "game_date": to_datetime(raw["Date"], format="%m/%d/%Y"),
             "home_team": matchup["team"].where(home, matchup["opp"]),
             "away_team": matchup["opp"].where(home, matchup["team"]),
             "team_abbreviation": raw["Team"],

@@ -14,6 +14,8 @@ from typing import Any
 
 import dagster as dg
 import pandas as pd
+
+from nba_pipeline.datetimes import to_datetime
 import pyarrow as pa
 
 META = "pipeline"  # schema / dataset of the publish records
@@ -100,8 +102,8 @@ def publish_log_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """A publish log as every reader gets it from either warehouse: PUBLISH_LOG_COLUMNS, game_date as YYYY-MM-DD,
     recorded_at as naive UTC timestamps, rows as nullable integers, ordered by asset, date and time."""
     out = frame.reindex(columns=PUBLISH_LOG_COLUMNS).copy()
-    out["game_date"] = pd.to_datetime(out["game_date"]).dt.strftime("%Y-%m-%d").astype(object)
-    recorded = pd.to_datetime(out["recorded_at"])
+    out["game_date"] = to_datetime(out["game_date"]).dt.strftime("%Y-%m-%d").astype(object)
+    recorded = to_datetime(out["recorded_at"])
     out["recorded_at"] = (recorded.dt.tz_convert("UTC").dt.tz_localize(None) if recorded.dt.tz is not None
                           else recorded).astype("datetime64[ns]")
     out["rows"] = pd.to_numeric(out["rows"]).astype("Int64")

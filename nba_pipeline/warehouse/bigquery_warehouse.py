@@ -44,6 +44,7 @@ import pyarrow.parquet as pq
 from pydantic import Field
 
 from nba_pipeline.config.environment import seconds_from_environment
+from nba_pipeline.datetimes import to_datetime
 from nba_pipeline.warehouse import PARTITION_COLUMN
 from nba_pipeline.warehouse.base import (
     META,
@@ -475,7 +476,7 @@ class BigQueryWarehouse(Warehouse):
         Not verifiable (BigQuery unreachable, the job still running): `PublishOutcomeUnknown`, naming the job and the
         dates to look up. A failed publish's staging table is dropped, except when the job may still read it."""
         log = log or logging.getLogger(__name__)
-        days = sorted(pd.to_datetime(outcomes["game_date"]).dt.strftime("%Y-%m-%d"))
+        days = sorted(to_datetime(outcomes["game_date"]).dt.strftime("%Y-%m-%d"))
         job_id = f"publish_{ref.flat}_{run_prefix(run_id)}_{uuid.uuid4().hex[:8]}"
         try:
             with self._explained(f"publish {ref.name} ({len(outcomes)} date(s))", NOT_PUBLISHED):
@@ -512,7 +513,7 @@ class BigQueryWarehouse(Warehouse):
             first = self._promotion_sql(asset, code_version, None, f"{FIRST_PUBLISH} (run {run_id[:8]})", "", so_far)
         elif promoted["code_version"] != code_version:
             raise UnpromotedCodeRefused(unpromoted_message(asset, code_version, promoted))
-        days = pd.to_datetime(outcomes["game_date"])
+        days = to_datetime(outcomes["game_date"])
         passed, failed = list(days[outcomes["passed"].to_numpy()]), list(days[~outcomes["passed"].to_numpy()])
         records = pd.DataFrame({
             "game_date": days.dt.strftime("%Y-%m-%d"),

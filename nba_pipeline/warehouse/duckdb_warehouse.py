@@ -35,6 +35,7 @@ import pandas as pd
 
 from pydantic import Field
 
+from nba_pipeline.datetimes import to_datetime
 from nba_pipeline.warehouse import PARTITION_COLUMN
 from nba_pipeline.warehouse.base import (
     META,
@@ -240,7 +241,7 @@ class DuckDBWarehouse(Warehouse):
             run_id=run_id,
             code_version=code_version,
             outcome=outcomes["passed"].map({True: PUBLISHED, False: QUARANTINED}),
-            game_date=pd.to_datetime(outcomes["game_date"]).dt.date,
+            game_date=to_datetime(outcomes["game_date"]).dt.date,
         )
         with self.connect(log) as conn:
             conn.begin()
@@ -435,7 +436,7 @@ class DuckDBWarehouse(Warehouse):
                 raise MissingTableError(f"{ref.name} does not exist yet: materialize {ref.table} first")
             if dates is None:
                 return to_frame(conn.sql(f"select * from {ref.name}").to_arrow_table())
-            wanted = pd.DataFrame({"game_date": pd.to_datetime(sorted(dates)).date})
+            wanted = pd.DataFrame({"game_date": to_datetime(sorted(dates)).date})
             conn.register("_wanted", wanted)
             rows = conn.sql(
                 f"select * from {ref.name} where cast({PARTITION_COLUMN} as date) in (select game_date from _wanted)"

@@ -18,6 +18,7 @@ from nba_pipeline.warehouse.duckdb_warehouse import DuckDBWarehouse
 from nba_pipeline.precompute.assets import player_composite_factors
 from nba_pipeline.resources import resources_for
 from nba_pipeline_tests.conftest import EVERY_PHASE, run_range
+from nba_pipeline_tests.postgres import instance_home
 
 START, BAD, END = "2021-10-19", "2021-10-22", "2021-10-25"
 FAULT = SimulatorFaults(game_id_format="vendor", game_id_feed="player_boxscores", affected_dates=[BAD])
@@ -59,8 +60,7 @@ def night(tmp_path_factory):
     succeeds). Then a user insists on player_composite_factors for the last date, whose windows read the bad date:
     that run is refused and fails."""
     root = tmp_path_factory.mktemp("alerts")
-    (root / "home").mkdir()
-    instance = dg.DagsterInstance.local_temp(str(root / "home"))
+    instance = dg.DagsterInstance.local_temp(str(instance_home(root / "home", "local")))  # configured as shipped
     warehouse = str(root / "warehouse.duckdb")
     result = run_range(warehouse, START, END, faults=FAULT, instance=instance)
     assert result.success

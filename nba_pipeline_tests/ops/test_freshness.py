@@ -17,6 +17,7 @@ from nba_pipeline.definitions import defs
 from nba_pipeline.ops.freshness import POST_GAME, PRE_GAME
 from nba_pipeline.raw.assets import raw_assets
 from nba_pipeline_tests.conftest import run_range
+from nba_pipeline_tests.postgres import instance_home
 
 ROOT = Path(__file__).resolve().parents[2]
 ET = ZoneInfo("America/New_York")
@@ -48,8 +49,7 @@ def _states(instance: dg.DagsterInstance, at: dt.datetime) -> dict[str, str]:
 def test_the_freshness_daemon_says_late_once_the_deadline_passes(tmp_path, monkeypatch):
     monkeypatch.setenv("NBA_PIPELINE_WAREHOUSE", str(tmp_path / "warehouse.duckdb"))
     monkeypatch.setenv("NBA_PIPELINE_GAME_DAY", "off")
-    (tmp_path / "home").mkdir()
-    instance = dg.DagsterInstance.local_temp(str(tmp_path / "home"))
+    instance = dg.DagsterInstance.local_temp(str(instance_home(tmp_path / "home", "local")))  # configured as shipped
     assert run_range(str(tmp_path / "warehouse.duckdb"), "2024-01-15", "2024-01-15", instance=instance,
                      assets=raw_assets).success
     materialized = dt.datetime.now(ET)

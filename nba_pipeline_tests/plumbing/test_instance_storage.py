@@ -402,3 +402,52 @@ def test_the_storage_sets_the_batch_size_only_when_the_environment_does_not(tmp_
     monkeypatch.setenv("DAGSTER_EVENT_BATCH_SIZE", "0")  # an operator's 0: every event on its own, as stock Dagster
     TunedSqliteEventLogStorage(base_dir=str(tmp_path / "b"))
     assert os.environ["DAGSTER_EVENT_BATCH_SIZE"] == "0"
+
+
+def test_check_rows_of_a_batch_end_as_dagsters_row_by_row_updates_would_leave_them():
+    """`_store_check_rows` counts each evaluation's planned rows in one query and updates in one statement; the
+    outcome is store_event's row by row: one planned row is updated (the last evaluation of a key in the batch wins),
+    none is inserted, two are an error that leaves the whole batch unwritten."""
+    import sqlalchemy as db
+    from types import SimpleNamespace
+
+    table = instance_storage.AssetCheckExecutionsTable
+    engine = db.create_engine("sqlite://")
+    table.create(engine)
+    run = "run-1"
+
+    def planned(partition, check="rows_ok"):
+        return dict(asset_key='["events"]', check_name=check, partition=partition, run_id=run,
+                    execution_status="PLANNED", evaluation_event="planned", evaluation_event_storage_id=1)
+
+    def evaluation(partition, passed, check="rows_ok"):
+        data = SimpleNamespace(asset_key=dg.AssetKey("events"), check_name=check, partition=partition,
+                               passed=passed, target_materialization_data=None)
+        return SimpleNamespace(dagster_event_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION, run_id=run,
+                               dagster_event=SimpleNamespace(event_specific_data=data))
+
+    def store(events):
+        rows = [{"event": f"event-{i}", "timestamp": None} for i in range(len(events))]
+        with engine.begin() as conn:
+            instance_storage._store_check_rows(conn, events, rows, {i: 100 + i for i in range(len(events))})
+
+    def stored():
+        with engine.connect() as conn:
+            return sorted(((r.check_name, r.partition, r.execution_status, r.evaluation_event)
+                           for r in conn.execute(db.select(table))),
+                          key=repr)
+
+    with engine.begin() as conn:
+        # two planned rows of one key: only without a partition (the table's unique index treats NULLs as distinct)
+        conn.execute(table.insert(), [planned(DATES[0]), planned(None), planned(None, "twice"), planned(None, "twice")])
+    store([evaluation(DATES[0], False), evaluation(None, True), evaluation(DATES[1], True), evaluation(DATES[0], True)])
+    after_first = stored()
+    assert after_first == sorted([
+        ("rows_ok", DATES[0], "SUCCEEDED", "event-3"),  # updated twice in the batch: the last evaluation stays
+        ("rows_ok", None, "SUCCEEDED", "event-1"),  # the run-level row (no partition)
+        ("rows_ok", DATES[1], "SUCCEEDED", "event-2"),  # nothing planned: inserted
+        ("twice", None, "PLANNED", "planned"), ("twice", None, "PLANNED", "planned"),
+    ], key=repr)
+    with pytest.raises(dg.DagsterInvariantViolationError, match="Updated 2 rows"):
+        store([evaluation(DATES[3], True), evaluation(None, False, "twice")])
+    assert stored() == after_first  # the batch's transaction wrote nothing, not even the evaluation before the bad one
