@@ -56,14 +56,24 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     _schedule.longest_files_first(items)
 
 
+_DESELECTED = pytest.StashKey[list]()
+
+
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    if items:  # kept for --tier-report: one collection with `-m "not slow"` shows both what it keeps and what it leaves
+        items[0].config.stash.setdefault(_DESELECTED, []).extend(items)
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     report = session.config.getoption("--tier-report")
     if report:
         import json
 
+        deselected = session.config.stash.get(_DESELECTED, [])
         rows = [{"nodeid": item.nodeid, "fixtures": list(item.fixturenames), "module": getattr(item.module, "__name__", None),
-                 "slow": item.get_closest_marker("slow") is not None, "reasons": _tiers.slow_reasons(item)}
-                for item in session.items]
+                 "slow": item.get_closest_marker("slow") is not None, "reasons": _tiers.slow_reasons(item),
+                 "selected": selected}
+                for selected, items in ((True, session.items), (False, deselected)) for item in items]
         Path(report).write_text(json.dumps(rows, indent=1))
 
 

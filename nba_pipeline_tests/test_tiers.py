@@ -29,7 +29,10 @@ def _collect(tmp_path: Path, *args: str) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def fast_and_all(tmp_path_factory) -> tuple[list[dict], list[dict]]:
-    return _collect(tmp_path_factory.mktemp("fast"), "-m", "not slow"), _collect(tmp_path_factory.mktemp("all"))
+    """What `make test-fast`'s `-m "not slow"` keeps, and every test (what it keeps and what it leaves), from one
+    collection."""
+    everything = _collect(tmp_path_factory.mktemp("tiers"), "-m", "not slow")
+    return [t for t in everything if t["selected"]], everything
 
 
 def _heavy_names(module_name: str) -> dict[str, str]:
