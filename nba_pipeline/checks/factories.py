@@ -21,8 +21,7 @@ MAX_NAMED = 20
 
 
 def _date_key(frame: pd.DataFrame) -> pd.Series:
-    dates = frame["game_date"]
-    return dates if pd.api.types.is_datetime64_dtype(dates.dtype) else to_datetime(dates)
+    return to_datetime(frame["game_date"])  # datetime64 already: no work (nba_pipeline/datetimes.py)
 
 
 def _name(values: pd.Series) -> str:
