@@ -18,6 +18,7 @@ import dagster as dg
 import duckdb
 import pandas as pd
 import pytest
+import yaml
 
 from nba_pipeline.checks import names
 from nba_pipeline.checks.readiness import BLOCKING_CHECKS, State, check_states
@@ -28,7 +29,7 @@ from nba_pipeline.resources import resources_for
 from nba_pipeline.simulator import SimulatorFaults
 from nba_pipeline.tables import CRASH_POINT_ENV
 from nba_pipeline_tests.conftest import RAW_AND_ANALYTICS, read_table, run_range
-from nba_pipeline_tests.postgres import persistent_instance
+from nba_pipeline_tests.postgres import LOCAL_YAML, persistent_instance
 from nba_pipeline_tests.templates import copied
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -227,10 +228,17 @@ def test_every_asset_that_reads_another_is_gated_by_construction():
             assert isinstance(manager, GatedLoader), f"{key.to_user_string()} reads {parent.to_user_string()} ungated"
 
 
-def _cli_materialize(home: Path, warehouse: str, select: str, start: str, end: str, env: dict | None = None):
-    # Dagster's stock instance (no dagster.yaml), not the shipped one: the shipped pool of one warehouse slot stays
-    # held by the killed run until recovery frees it, and the launches below would wait for it instead of being judged
+def _unpooled_home(home: Path) -> None:
+    """The shipped local instance (its event-log storage) without its pool of one warehouse slot: that slot stays
+    held by a killed run until recovery frees it, and the launches below would wait for it instead of being judged."""
+    config = yaml.safe_load(LOCAL_YAML.read_text())
+    del config["concurrency"]
     home.mkdir(exist_ok=True)
+    (home / "dagster.yaml").write_text(yaml.safe_dump(config))
+
+
+def _cli_materialize(home: Path, warehouse: str, select: str, start: str, end: str, env: dict | None = None):
+    _unpooled_home(home)
     dagster = str(Path(sys.executable).with_name("dagster"))
     return subprocess.run(
         [dagster, "asset", "materialize", "-m", "nba_pipeline.definitions", "--select", select,
