@@ -15,7 +15,7 @@ SEASON_END ?= 2024-04-14
 # the exact tested set: constraints.txt pins every package (make lock refreshes it); pip check: no broken requirement.
 # The installed packages are compiled on both cores (compileall -j 0) rather than by pip, one file after another:
 # 16 s instead of 24 s of a 42 s install here (this machine sets PYTHONDONTWRITEBYTECODE, so nothing else would);
-# not the packages' own test suites (`tests/` folders: 2,300 of 11,400 files, which nothing imports): 14.4 -> 11.5 s
+# not the packages' own test suites (`tests/` folders: 2,300 of 11,400 files the suite does not import): 14.4 -> 11.5 s
 $(BIN)/dagster: setup.py pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
